@@ -1,0 +1,171 @@
+//! Application state, the router and the middleware every request passes through.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use sqlx::PgPool;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+
+use crate::auth;
+use crate::config::Config;
+use crate::error::{AppError, HtmxErrorFragment};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub config: Arc<Config>,
+}
+
+/// Content-Security-Policy: no inline script or style, nothing from other origins, no framing.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; \
+                   form-action 'self'; frame-ancestors 'none'";
+
+pub fn router(state: AppState) -> Router {
+    let session_store = PostgresStore::new(state.pool.clone());
+    let idle = time::Duration::seconds(state.config.session_idle.as_secs() as i64);
+    let sessions = SessionManagerLayer::new(session_store)
+        .with_name("portal_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.secure_cookies())
+        .with_expiry(Expiry::OnInactivity(idle));
+
+    let protected = Router::new()
+        .route("/", get(|| async { Redirect::to("/webhooks") }))
+        .merge(crate::webhooks::web::router())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::session::require_login,
+        ));
+
+    let public = Router::new()
+        .route("/login", get(auth::web::login_page).post(auth::web::login_submit))
+        .route("/logout", get(auth::web::logout_page).post(auth::web::logout))
+        .route("/healthz", get(healthz));
+
+    Router::new()
+        .merge(protected)
+        .merge(public)
+        .fallback(not_found)
+        .layer(middleware::from_fn(auth::csrf::verify_csrf))
+        .layer(sessions)
+        .layer(middleware::from_fn(htmx_errors))
+        .nest_service(
+            "/static",
+            ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=3600"),
+                ))
+                .service(ServeDir::new(static_dir())),
+        )
+        .layer(
+            ServiceBuilder::new()
+                .layer(TraceLayer::new_for_http())
+                .layer(CatchPanicLayer::new())
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(CSP),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_FRAME_OPTIONS,
+                    HeaderValue::from_static("DENY"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("same-origin"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                ))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    Duration::from_secs(60),
+                )),
+        )
+        .with_state(state)
+}
+
+/// Static files are found next to the crate in development and next to the binary's working
+/// directory in production (`PORTAL_STATIC_DIR` overrides both).
+fn static_dir() -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("PORTAL_STATIC_DIR") {
+        return dir.into();
+    }
+    let beside_crate = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static");
+    if beside_crate.is_dir() {
+        beside_crate
+    } else {
+        "static".into()
+    }
+}
+
+/// For htmx requests, errors become a toast fragment swapped into the page's toast area
+/// instead of a full error page replacing the target.
+async fn htmx_errors(request: Request, next: Next) -> Response {
+    let is_htmx = request.headers().contains_key("hx-request");
+    let mut response = next.run(request).await;
+    if is_htmx {
+        if let Some(HtmxErrorFragment(fragment)) = response.extensions_mut().remove::<HtmxErrorFragment>() {
+            let status = response.status();
+            let mut fragment_response = (status, axum::response::Html(fragment)).into_response();
+            let headers = fragment_response.headers_mut();
+            headers.insert(
+                HeaderName::from_static("hx-retarget"),
+                HeaderValue::from_static("#toasts"),
+            );
+            headers.insert(
+                HeaderName::from_static("hx-reswap"),
+                HeaderValue::from_static("beforeend"),
+            );
+            if let Some(retry) = response.headers().get(header::RETRY_AFTER) {
+                headers.insert(header::RETRY_AFTER, retry.clone());
+            }
+            return fragment_response;
+        }
+    }
+    response
+}
+
+/// Unknown paths: signed-out visitors go to sign-in like everywhere else, others get 404.
+async fn not_found(session: tower_sessions::Session, request: Request) -> Response {
+    match auth::session::signed_in_user_id(&session).await {
+        Ok(Some(_)) => AppError::NotFound.into_response(),
+        Ok(None) => auth::session::redirect_to_login(&request),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match sqlx::query_scalar::<_, i32>("select 1").fetch_one(&state.pool).await {
+        Ok(_) => Json(serde_json::json!({"status": "ok", "database": "ok"})).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "unavailable", "database": "unreachable"})),
+            )
+                .into_response()
+        }
+    }
+}

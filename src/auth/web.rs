@@ -1,0 +1,138 @@
+//! `/login` and `/logout`.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::session::{self, Flash, FlashKind};
+use super::{password, throttle, users};
+use crate::app::AppState;
+use crate::error::AppResult;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    csrf_token: String,
+    email: String,
+    next: String,
+    error: Option<String>,
+    flashes: Vec<Flash>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+}
+
+pub async fn login_page(session: Session, Query(q): Query<LoginQuery>) -> AppResult<Response> {
+    let page = LoginPage {
+        csrf_token: session::csrf_token(&session).await?,
+        email: String::new(),
+        next: session::safe_next(q.next.as_deref()),
+        error: None,
+        flashes: session::take_flashes(&session).await?,
+    };
+    Ok(Html(page.render()?).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+pub async fn login_submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    session: Session,
+    Form(form): Form<LoginForm>,
+) -> AppResult<Response> {
+    let email: String = form.email.trim().chars().take(254).collect();
+    let ip = peer.ip().to_string();
+    let next = session::safe_next(form.next.as_deref());
+    let limits = throttle::Limits {
+        per_email: state.config.login_max_failures_per_email,
+        per_ip: state.config.login_max_failures_per_ip,
+    };
+
+    let again = |status: StatusCode, error: String, csrf_token: String| -> AppResult<Response> {
+        let page = LoginPage {
+            csrf_token,
+            email: email.clone(),
+            next: next.clone(),
+            error: Some(error),
+            flashes: vec![],
+        };
+        Ok((status, Html(page.render()?)).into_response())
+    };
+
+    if let Some(until) = throttle::blocked_until(&state.pool, &email, &ip, &limits).await? {
+        let wait = (until - chrono::Utc::now()).num_seconds().max(1);
+        let minutes = (wait + 59) / 60;
+        let message = format!(
+            "Too many failed sign-in attempts. Try again in {minutes} minute{} (after {} UTC).",
+            if minutes == 1 { "" } else { "s" },
+            until.format("%H:%M")
+        );
+        let mut response = again(
+            StatusCode::TOO_MANY_REQUESTS,
+            message,
+            session::csrf_token(&session).await?,
+        )?;
+        if let Ok(v) = wait.to_string().parse() {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
+        return Ok(response);
+    }
+
+    let password_plain: String = form.password.chars().take(password::MAX_LENGTH + 1).collect();
+    let credentials = users::find_credentials(&state.pool, &email).await?;
+    let user_id = credentials.as_ref().map(|(id, _)| id.clone());
+    let ok = password::verify(password_plain, credentials.map(|(_, hash)| hash)).await?;
+    throttle::record(&state.pool, &email, &ip, ok).await?;
+
+    match (ok, user_id) {
+        (true, Some(user_id)) => {
+            session::sign_in(&session, &user_id).await?;
+            tracing::info!(user = %user_id, "signed in");
+            Ok(Redirect::to(&next).into_response())
+        }
+        _ => again(
+            StatusCode::UNAUTHORIZED,
+            "Incorrect email or password.".to_string(),
+            session::csrf_token(&session).await?,
+        ),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct LogoutPage {
+    csrf_token: String,
+}
+
+/// A plain GET never signs out (it could be forged); it offers the button instead.
+pub async fn logout_page(session: Session) -> AppResult<Response> {
+    Ok(Html(
+        LogoutPage {
+            csrf_token: session::csrf_token(&session).await?,
+        }
+        .render()?,
+    )
+    .into_response())
+}
+
+pub async fn logout(session: Session) -> AppResult<Response> {
+    session::sign_out(&session).await?;
+    session::flash(&session, FlashKind::Success, "You have signed out.").await?;
+    Ok(Redirect::to("/login").into_response())
+}

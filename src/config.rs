@@ -1,0 +1,229 @@
+//! Settings read from the environment, each with a documented default.
+//!
+//! A bad value stops start-up with one line naming the variable (see [`ConfigError`]).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+/// Default database when `DATABASE_URL` is unset: the local server, database `webhook_portal`.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/webhook_portal";
+pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
+pub const DEFAULT_ADMIN_EMAIL: &str = "admin@frontstreet.example";
+pub const DEFAULT_LOG: &str = "webhook_portal=info,tower_http=info";
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {var}: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub reason: String,
+}
+
+fn bad(var: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        reason: reason.into(),
+    }
+}
+
+#[derive(Clone)]
+pub struct Config {
+    /// `DATABASE_URL`; `None` means "the default, or a private cluster if none answers".
+    pub database_url: Option<String>,
+    /// `BIND_ADDR`
+    pub bind_addr: SocketAddr,
+    /// `PUBLIC_URL`: how browsers and handlers reach the portal (default `http://BIND_ADDR`).
+    pub public_url: Url,
+    /// `PORTAL_ADMIN_EMAIL` / `PORTAL_ADMIN_PASSWORD`: the first admin, seeded on an empty database.
+    pub admin_email: String,
+    pub admin_password: Option<String>,
+    /// `RUST_LOG` (or `PORTAL_LOG`): tracing filter.
+    pub log_filter: String,
+    /// `PORTAL_DATA_DIR`: where the private Postgres cluster lives when one is needed.
+    pub data_dir: PathBuf,
+    /// `PORTAL_SESSION_IDLE_MINUTES`: sign out after this much inactivity.
+    pub session_idle: Duration,
+    /// `PORTAL_SESSION_MAX_HOURS`: sign out this long after sign-in, active or not.
+    pub session_max_age: Duration,
+    /// `PORTAL_LOGIN_MAX_FAILURES_PER_EMAIL` / `_PER_IP`: throttle limits per 15 minutes.
+    pub login_max_failures_per_email: i64,
+    pub login_max_failures_per_ip: i64,
+}
+
+impl std::fmt::Debug for Config {
+    // Hand-written so the admin password never reaches a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field("bind_addr", &self.bind_addr)
+            .field("public_url", &self.public_url.as_str())
+            .field("admin_email", &self.admin_email)
+            .field("admin_password", &self.admin_password.as_ref().map(|_| "<redacted>"))
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A database URL with any password replaced, for logs.
+pub fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("****"));
+            url.to_string()
+        }
+        Ok(url) => url.to_string(),
+        Err(_) => "<unparseable url>".to_string(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can supply their own environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+
+        let database_url = match get("DATABASE_URL") {
+            Some(raw) => {
+                let parsed = Url::parse(&raw).map_err(|e| bad("DATABASE_URL", e.to_string()))?;
+                if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+                    return Err(bad("DATABASE_URL", "must start with postgres:// or postgresql://"));
+                }
+                Some(raw)
+            }
+            None => None,
+        };
+
+        let bind_raw = get("BIND_ADDR").unwrap_or_else(|| DEFAULT_BIND_ADDR.to_string());
+        let bind_addr: SocketAddr = bind_raw.parse().map_err(|_| {
+            bad(
+                "BIND_ADDR",
+                format!("{bind_raw:?} is not an address like 127.0.0.1:8080"),
+            )
+        })?;
+
+        let public_url = match get("PUBLIC_URL") {
+            Some(raw) => {
+                let url = Url::parse(&raw).map_err(|e| bad("PUBLIC_URL", e.to_string()))?;
+                if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                    return Err(bad("PUBLIC_URL", "must be an absolute http:// or https:// URL"));
+                }
+                url
+            }
+            None => Url::parse(&format!("http://{bind_addr}/")).map_err(|e| bad("BIND_ADDR", e.to_string()))?,
+        };
+
+        let admin_email = get("PORTAL_ADMIN_EMAIL").unwrap_or_else(|| DEFAULT_ADMIN_EMAIL.to_string());
+        if !crate::auth::users::looks_like_email(&admin_email) {
+            return Err(bad("PORTAL_ADMIN_EMAIL", "is not an e-mail address"));
+        }
+        let admin_password = get("PORTAL_ADMIN_PASSWORD");
+        if let Some(pw) = &admin_password {
+            crate::auth::password::check_strength(pw).map_err(|e| bad("PORTAL_ADMIN_PASSWORD", e))?;
+        }
+
+        let log_filter = get("RUST_LOG")
+            .or_else(|| get("PORTAL_LOG"))
+            .unwrap_or_else(|| DEFAULT_LOG.to_string());
+        tracing_subscriber::EnvFilter::try_new(&log_filter).map_err(|e| bad("RUST_LOG", e.to_string()))?;
+
+        let data_dir = PathBuf::from(get("PORTAL_DATA_DIR").unwrap_or_else(|| "./.data".to_string()));
+
+        let number = |var: &'static str, default: u64, min: u64, max: u64| -> Result<u64, ConfigError> {
+            match get(var) {
+                None => Ok(default),
+                Some(raw) => match raw.parse::<u64>() {
+                    Ok(n) if (min..=max).contains(&n) => Ok(n),
+                    _ => Err(bad(var, format!("{raw:?} is not a whole number from {min} to {max}"))),
+                },
+            }
+        };
+        let session_idle = Duration::from_secs(60 * number("PORTAL_SESSION_IDLE_MINUTES", 120, 1, 60 * 24 * 30)?);
+        let session_max_age = Duration::from_secs(3600 * number("PORTAL_SESSION_MAX_HOURS", 12, 1, 24 * 90)?);
+        let login_max_failures_per_email = number("PORTAL_LOGIN_MAX_FAILURES_PER_EMAIL", 5, 1, 1000)? as i64;
+        let login_max_failures_per_ip = number("PORTAL_LOGIN_MAX_FAILURES_PER_IP", 20, 1, 100_000)? as i64;
+
+        Ok(Config {
+            database_url,
+            bind_addr,
+            public_url,
+            admin_email,
+            admin_password,
+            log_filter,
+            data_dir,
+            session_idle,
+            session_max_age,
+            login_max_failures_per_email,
+            login_max_failures_per_ip,
+        })
+    }
+
+    /// Cookies get `Secure` when the portal is served over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let c = config(&[]).expect("defaults are valid");
+        assert_eq!(c.bind_addr.to_string(), DEFAULT_BIND_ADDR);
+        assert_eq!(c.public_url.as_str(), "http://127.0.0.1:8080/");
+        assert!(c.database_url.is_none());
+        assert!(!c.secure_cookies());
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let e = config(&[("BIND_ADDR", "nonsense")]).unwrap_err();
+        assert_eq!(e.var, "BIND_ADDR");
+        assert!(e.to_string().starts_with("invalid BIND_ADDR"));
+        assert_eq!(
+            config(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var,
+            "DATABASE_URL"
+        );
+        assert_eq!(config(&[("PUBLIC_URL", "ftp://x")]).unwrap_err().var, "PUBLIC_URL");
+        assert_eq!(
+            config(&[("PORTAL_ADMIN_PASSWORD", "short")]).unwrap_err().var,
+            "PORTAL_ADMIN_PASSWORD"
+        );
+        assert_eq!(
+            config(&[("PORTAL_SESSION_IDLE_MINUTES", "0")]).unwrap_err().var,
+            "PORTAL_SESSION_IDLE_MINUTES"
+        );
+    }
+
+    #[test]
+    fn https_public_url_turns_on_secure_cookies() {
+        assert!(config(&[("PUBLIC_URL", "https://portal.example.com")])
+            .unwrap()
+            .secure_cookies());
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let c = config(&[
+            ("PORTAL_ADMIN_PASSWORD", "a-very-secret-password"),
+            ("DATABASE_URL", "postgres://u:hunter2hunter2@db/x"),
+        ])
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("a-very-secret-password"));
+        assert!(!shown.contains("hunter2hunter2"));
+    }
+}

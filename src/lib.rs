@@ -1,0 +1,13 @@
+//! Webhook admin portal: vendor admins manage the outgoing webhooks of a B2B commerce
+//! platform (modelled on CloudBlue Connect's Integrations → Webhooks).
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod ids;
+pub mod layout;
+pub mod seed;
+pub mod startup;
+pub mod webhooks;

@@ -1,0 +1,111 @@
+//! Building and running the portal: database, seed, router, listener, shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+use crate::app::{router, AppState};
+use crate::config::Config;
+use crate::db::{self, EmbeddedPostgres};
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    embedded: Option<EmbeddedPostgres>,
+    session_cleanup: tokio::task::JoinHandle<()>,
+}
+
+impl Application {
+    /// Opens the database (creating and migrating it), seeds an empty one and binds the
+    /// listener, so that a port of 0 can be read back with [`Application::local_addr`].
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let database = db::open(&config).await?;
+        if let Some(report) = crate::seed::seed_if_empty(&database.pool, &config).await? {
+            println!("{}", report.banner(config.public_url.as_str()));
+        }
+        let listener = TcpListener::bind(config.bind_addr)
+            .await
+            .with_context(|| format!("binding BIND_ADDR {}", config.bind_addr))?;
+        let mut config = config;
+        if config.public_url.port_or_known_default() == Some(0) {
+            // Tests bind port 0: make links and PUBLIC_URL point at the real port.
+            let port = listener.local_addr()?.port();
+            let _ = config.public_url.set_port(Some(port));
+        }
+        let state = AppState {
+            pool: database.pool.clone(),
+            config: Arc::new(config),
+        };
+        let session_cleanup = tokio::spawn(delete_expired_sessions(database.pool));
+        Ok(Application {
+            listener,
+            state,
+            embedded: database.embedded,
+            session_cleanup,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.state.pool
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Application {
+            listener,
+            state,
+            embedded,
+            session_cleanup,
+        } = self;
+        tracing::info!(address = %listener.local_addr()?, public_url = %state.config.public_url, "webhook portal listening");
+        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        session_cleanup.abort();
+        drop(embedded); // stops a private cluster, if one was started
+        served.context("serving HTTP")
+    }
+}
+
+async fn delete_expired_sessions(pool: PgPool) {
+    use tower_sessions::ExpiredDeletion;
+    let store = tower_sessions_sqlx_store::PostgresStore::new(pool);
+    if let Err(e) = store
+        .continuously_delete_expired(std::time::Duration::from_secs(300))
+        .await
+    {
+        tracing::warn!(error = %e, "expired-session cleanup stopped");
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,5 @@
+//! Webhooks: the type table and validation (model), SQL (store), pages (web).
+
+pub mod model;
+pub mod store;
+pub mod web;
