@@ -262,3 +262,27 @@ async fn a_viewer_added_by_command_can_only_read() {
     let html = app.get_html("/webhooks").await;
     assert!(!html.contains("Create webhook"), "viewers get no create button");
 }
+
+#[tokio::test]
+async fn a_private_cluster_starts_serves_and_stops() {
+    assert!(
+        webhook_portal::db::find_postgres_bin_dir().is_some(),
+        "PostgreSQL server binaries are installed on this machine"
+    );
+    let dir = std::env::temp_dir().join(format!("wp-cluster-{}", uuid::Uuid::new_v4().simple()));
+    let cluster = tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || webhook_portal::db::EmbeddedPostgres::start(&dir).expect("cluster starts")
+    })
+    .await
+    .unwrap();
+    let options = cluster.connect_options().database("webhook_portal");
+    webhook_portal::db::create_database_if_missing(&options).await.expect("database created in the private cluster");
+    let pool = sqlx::PgPool::connect_with(options).await.expect("connect over the cluster's socket");
+    webhook_portal::db::migrate(&pool).await.expect("migrations run");
+    pool.close().await;
+    tokio::task::spawn_blocking(move || drop(cluster)).await.unwrap();
+    // Stopped: the postmaster pid file is gone.
+    assert!(!dir.join("postgres.pid").exists() && !dir.join("postmaster.pid").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
