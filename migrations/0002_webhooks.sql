@@ -20,6 +20,16 @@ create table webhooks (
     created_by    text references users (id) on delete set null,
     modified_at   timestamptz not null default now(),
     modified_by   text references users (id) on delete set null,
+    -- Statistics (the Statistics tab), kept as counters updated with each event and attempt.
+    events                      bigint not null default 0,
+    triggers                    bigint not null default 0,
+    success_triggers            bigint not null default 0,
+    failure_triggers            bigint not null default 0,
+    failure_since_last_success  bigint not null default 0,
+    last_event_at               timestamptz,
+    next_trigger_at             timestamptz,
+    last_success_at             timestamptz,
+    last_failure_at             timestamptz,
     check (jsonb_typeof(data) = 'object'),
     check (jsonb_typeof(headers) = 'array')
 );

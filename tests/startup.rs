@@ -277,8 +277,12 @@ async fn a_private_cluster_starts_serves_and_stops() {
     .await
     .unwrap();
     let options = cluster.connect_options().database("webhook_portal");
-    webhook_portal::db::create_database_if_missing(&options).await.expect("database created in the private cluster");
-    let pool = sqlx::PgPool::connect_with(options).await.expect("connect over the cluster's socket");
+    webhook_portal::db::create_database_if_missing(&options)
+        .await
+        .expect("database created in the private cluster");
+    let pool = sqlx::PgPool::connect_with(options)
+        .await
+        .expect("connect over the cluster's socket");
     webhook_portal::db::migrate(&pool).await.expect("migrations run");
     pool.close().await;
     tokio::task::spawn_blocking(move || drop(cluster)).await.unwrap();

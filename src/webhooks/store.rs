@@ -56,6 +56,15 @@ pub struct Webhook {
     pub created_by_name: Option<String>,
     pub modified_at: DateTime<Utc>,
     pub modified_by_name: Option<String>,
+    pub events: i64,
+    pub triggers: i64,
+    pub success_triggers: i64,
+    pub failure_triggers: i64,
+    pub failure_since_last_success: i64,
+    pub last_event_at: Option<DateTime<Utc>>,
+    pub next_trigger_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_failure_at: Option<DateTime<Utc>>,
 }
 
 impl Webhook {
@@ -89,7 +98,9 @@ pub fn mask_secret(secret: &str) -> String {
 
 const SELECT: &str = "select w.id, w.account_id, w.product_id, p.name as product_name, w.object_class, w.type, w.label,
         w.description, w.active, w.external_url, w.jwt_secret, w.http_method, w.headers, w.data,
-        w.created_at, cu.name as created_by_name, w.modified_at, mu.name as modified_by_name
+        w.created_at, cu.name as created_by_name, w.modified_at, mu.name as modified_by_name,
+        w.events, w.triggers, w.success_triggers, w.failure_triggers, w.failure_since_last_success,
+        w.last_event_at, w.next_trigger_at, w.last_success_at, w.last_failure_at
     from webhooks w
     join products p on p.id = w.product_id
     left join users cu on cu.id = w.created_by

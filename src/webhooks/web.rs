@@ -1,25 +1,41 @@
 //! Webhook pages: the list, the creation wizard, the details tabs and the edit forms.
 
 use askama::Template;
-use axum::extract::{Query, State};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::model::WebhookType;
+use super::model::{self, FieldErrors, HttpMethod, WebhookType};
 use super::store::{self, Cursor, ListFilter, Page, Product, Webhook};
+use super::wizard;
 use crate::app::AppState;
+use crate::auth::session::{flash, FlashKind};
 use crate::auth::CurrentUser;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
+use crate::forms::FormFields;
 use crate::layout::Layout;
 
 pub const PAGE_SIZE: usize = 25;
 const SEARCH_MAX: usize = 128;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/webhooks", get(list))
+    Router::new()
+        .route("/webhooks", get(list))
+        .route("/webhooks/new", get(wizard::start))
+        .route("/webhooks/new/{step}", get(wizard::show).post(wizard::submit))
+        .route("/webhooks/{id}", get(tab_general))
+        .route("/webhooks/{id}/statistics", get(tab_statistics))
+        .route("/webhooks/{id}/http", get(tab_http))
+        .route("/webhooks/{id}/data", get(tab_data))
+        .route("/webhooks/{id}/enable", post(enable))
+        .route("/webhooks/{id}/disable", post(disable))
+        .route("/webhooks/{id}/delete", get(delete_confirm).post(delete))
+        .route("/webhooks/{id}/edit", get(edit_redirect))
+        .route("/webhooks/{id}/edit/{section}", get(edit_form).post(edit_submit))
 }
 
 #[derive(Deserialize, Default)]
@@ -112,4 +128,473 @@ async fn list(
         q,
     };
     Ok(Html(view.render()?).into_response())
+}
+
+// ---------------------------------------------------------------------------------------
+// Details: header and the four tabs.
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    General,
+    Statistics,
+    Http,
+    Data,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 4] = [Tab::General, Tab::Statistics, Tab::Http, Tab::Data];
+    pub fn label(self) -> &'static str {
+        match self {
+            Tab::General => "General",
+            Tab::Statistics => "Statistics",
+            Tab::Http => "HTTP settings",
+            Tab::Data => "Custom data",
+        }
+    }
+    pub fn path(self, id: &str) -> String {
+        match self {
+            Tab::General => format!("/webhooks/{id}"),
+            Tab::Statistics => format!("/webhooks/{id}/statistics"),
+            Tab::Http => format!("/webhooks/{id}/http"),
+            Tab::Data => format!("/webhooks/{id}/data"),
+        }
+    }
+}
+
+/// What the tabs partial needs; shared by the page and the htmx fragment.
+pub struct DetailsView {
+    pub w: Webhook,
+    pub tab: Tab,
+    pub tabs: [Tab; 4],
+    pub is_admin: bool,
+    pub reveal: bool,
+}
+
+impl DetailsView {
+    /// "—" until a value exists, as the Connect statistics show it.
+    pub fn count_or_dash(&self, n: &i64) -> String {
+        if *n == 0 {
+            "—".to_string()
+        } else {
+            n.to_string()
+        }
+    }
+
+    pub fn time_or_dash(&self, t: &Option<chrono::DateTime<chrono::Utc>>) -> String {
+        t.map(|t| t.format("%m/%d/%Y %H:%M:%S UTC").to_string())
+            .unwrap_or_else(|| "—".to_string())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/details.html")]
+struct DetailsPage {
+    layout: Layout,
+    d: DetailsView,
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/_tabs.html")]
+struct TabsPartial {
+    d: DetailsView,
+}
+
+async fn find(state: &AppState, user: &CurrentUser, id: &str) -> AppResult<Webhook> {
+    if !crate::ids::has_shape(id, "WH", 3) {
+        return Err(AppError::NotFound);
+    }
+    store::get(&state.pool, &user.account_id, id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+#[derive(Deserialize, Default)]
+pub struct TabQuery {
+    reveal: Option<String>,
+}
+
+async fn details_tab(
+    state: AppState,
+    user: CurrentUser,
+    session: Session,
+    headers: HeaderMap,
+    id: String,
+    tab: Tab,
+    reveal: bool,
+) -> AppResult<Response> {
+    let w = find(&state, &user, &id).await?;
+    if reveal {
+        // Only admins may see the secret in clear.
+        user.require_admin()?;
+    }
+    let d = DetailsView {
+        w,
+        tab,
+        tabs: Tab::ALL,
+        is_admin: user.is_admin(),
+        reveal,
+    };
+    let wants_fragment = wizard::is_htmx(&headers) && headers.get("hx-target").is_some_and(|t| t == "tabs");
+    let mut response = if wants_fragment {
+        Html(TabsPartial { d }.render()?).into_response()
+    } else {
+        let layout = Layout::new(&user, &session, d.w.label.clone(), "webhooks").await?;
+        Html(DetailsPage { layout, d }.render()?).into_response()
+    };
+    response.headers_mut().insert(
+        axum::http::header::VARY,
+        HeaderValue::from_static("HX-Request, HX-Target"),
+    );
+    Ok(response)
+}
+
+async fn tab_general(
+    State(s): State<AppState>,
+    u: CurrentUser,
+    se: Session,
+    h: HeaderMap,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    details_tab(s, u, se, h, id, Tab::General, false).await
+}
+async fn tab_statistics(
+    State(s): State<AppState>,
+    u: CurrentUser,
+    se: Session,
+    h: HeaderMap,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    details_tab(s, u, se, h, id, Tab::Statistics, false).await
+}
+async fn tab_http(
+    State(s): State<AppState>,
+    u: CurrentUser,
+    se: Session,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<TabQuery>,
+) -> AppResult<Response> {
+    let reveal = q.reveal.is_some_and(|r| r == "1");
+    details_tab(s, u, se, h, id, Tab::Http, reveal).await
+}
+async fn tab_data(
+    State(s): State<AppState>,
+    u: CurrentUser,
+    se: Session,
+    h: HeaderMap,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    details_tab(s, u, se, h, id, Tab::Data, false).await
+}
+
+// ---------------------------------------------------------------------------------------
+// Enable / disable / delete.
+
+async fn set_status(
+    state: &AppState,
+    user: &CurrentUser,
+    session: &Session,
+    headers: &HeaderMap,
+    id: &str,
+    active: bool,
+    form: &FormFields,
+) -> AppResult<Response> {
+    user.require_admin()?;
+    let w = find(state, user, id).await?;
+    store::set_active(&state.pool, user, id, active).await?;
+    tracing::info!(webhook = %id, user = %user.id, active, "webhook status changed");
+    let verb = if active { "enabled" } else { "disabled" };
+    flash(session, FlashKind::Success, format!("Webhook “{}” {verb}.", w.label)).await?;
+    let back = if form.get("back") == "list" {
+        "/webhooks".to_string()
+    } else {
+        format!("/webhooks/{id}")
+    };
+    Ok(wizard::redirect(headers, &back))
+}
+
+async fn enable(
+    State(s): State<AppState>,
+    u: CurrentUser,
+    se: Session,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    f: FormFields,
+) -> AppResult<Response> {
+    set_status(&s, &u, &se, &h, &id, true, &f).await
+}
+async fn disable(
+    State(s): State<AppState>,
+    u: CurrentUser,
+    se: Session,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    f: FormFields,
+) -> AppResult<Response> {
+    set_status(&s, &u, &se, &h, &id, false, &f).await
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/delete.html")]
+struct DeletePage {
+    layout: Layout,
+    w: Webhook,
+}
+
+async fn delete_confirm(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let w = find(&state, &user, &id).await?;
+    user.require_admin()?;
+    let layout = Layout::new(&user, &session, format!("Delete {}", w.label), "webhooks").await?;
+    Ok(Html(DeletePage { layout, w }.render()?).into_response())
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    user.require_admin()?;
+    let w = find(&state, &user, &id).await?;
+    store::delete(&state.pool, &user.account_id, &id).await?;
+    tracing::info!(webhook = %id, user = %user.id, "webhook deleted");
+    flash(
+        &session,
+        FlashKind::Success,
+        format!("Webhook “{}” ({id}) deleted.", w.label),
+    )
+    .await?;
+    Ok(wizard::redirect(&headers, "/webhooks"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Edit: General, HTTP settings and Custom data, each its own form. Never product or type.
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum EditSection {
+    General,
+    Http,
+    Data,
+}
+
+impl EditSection {
+    pub const ALL: [EditSection; 3] = [EditSection::General, EditSection::Http, EditSection::Data];
+    fn from_slug(slug: &str) -> Option<EditSection> {
+        match slug {
+            "general" => Some(EditSection::General),
+            "http" => Some(EditSection::Http),
+            "data" => Some(EditSection::Data),
+            _ => None,
+        }
+    }
+    pub fn slug(self) -> &'static str {
+        match self {
+            EditSection::General => "general",
+            EditSection::Http => "http",
+            EditSection::Data => "data",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            EditSection::General => "General",
+            EditSection::Http => "HTTP settings",
+            EditSection::Data => "Custom data",
+        }
+    }
+    fn tab(self) -> Tab {
+        match self {
+            EditSection::General => Tab::General,
+            EditSection::Http => Tab::Http,
+            EditSection::Data => Tab::Data,
+        }
+    }
+}
+
+/// The values shown in an edit form: the stored ones, or what was just typed.
+pub struct EditValues {
+    pub label: String,
+    pub description: String,
+    pub active: bool,
+    pub external_url: String,
+    pub jwt_secret: String,
+    pub http_method: String,
+    pub headers: Vec<(String, String)>,
+    pub data: String,
+    pub secret_regenerated: bool,
+}
+
+impl EditValues {
+    fn from_webhook(w: &Webhook) -> Self {
+        EditValues {
+            label: w.label.clone(),
+            description: w.description.clone(),
+            active: w.active,
+            external_url: w.external_url.clone(),
+            jwt_secret: w.jwt_secret.clone(),
+            http_method: w.http_method.clone(),
+            headers: w.headers.0.clone(),
+            data: w.data_pretty(),
+            secret_regenerated: false,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/edit.html")]
+struct EditPage {
+    layout: Layout,
+    w: Webhook,
+    section: EditSection,
+    sections: [EditSection; 3],
+    v: EditValues,
+    errors: FieldErrors,
+}
+
+impl EditPage {
+    pub fn err(&self, field: &str) -> &str {
+        self.errors.get(field).unwrap_or("")
+    }
+    pub fn header_error(&self, kind: &str, index: &usize) -> &str {
+        self.errors.get(&format!("header_{kind}_{index}")).unwrap_or("")
+    }
+}
+
+async fn edit_redirect(Path(id): Path<String>) -> Redirect {
+    Redirect::to(&format!("/webhooks/{id}/edit/general"))
+}
+
+async fn edit_form(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path((id, slug)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let w = find(&state, &user, &id).await?;
+    user.require_admin()?;
+    let section = EditSection::from_slug(&slug).ok_or(AppError::NotFound)?;
+    let layout = Layout::new(&user, &session, format!("Edit {}", w.label), "webhooks").await?;
+    let v = EditValues::from_webhook(&w);
+    let page = EditPage {
+        layout,
+        w,
+        section,
+        sections: EditSection::ALL,
+        v,
+        errors: FieldErrors::default(),
+    };
+    Ok(Html(page.render()?).into_response())
+}
+
+async fn edit_submit(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    headers: HeaderMap,
+    Path((id, slug)): Path<(String, String)>,
+    form: FormFields,
+) -> AppResult<Response> {
+    user.require_admin()?;
+    let w = find(&state, &user, &id).await?;
+    let section = EditSection::from_slug(&slug).ok_or(AppError::NotFound)?;
+    let mut v = EditValues::from_webhook(&w);
+    let mut errors = FieldErrors::default();
+    let action = form.get("action");
+    let saved = match section {
+        EditSection::General => {
+            v.label = form.get("name").chars().take(model::NAME_MAX + 1).collect();
+            v.description = form
+                .get("description")
+                .chars()
+                .take(model::DESCRIPTION_MAX + 1)
+                .collect();
+            v.active = form.checked("enabled");
+            model::validate_name(&v.label, &mut errors);
+            model::validate_description(&v.description, &mut errors);
+            errors.is_empty()
+                && store::update_general(&state.pool, &user, &id, &v.label, &v.description, v.active).await?
+        }
+        EditSection::Http => {
+            v.external_url = form.get("external_url").chars().take(model::URL_MAX + 1).collect();
+            v.jwt_secret = form.get("jwt_secret").chars().take(model::SECRET_MAX + 1).collect();
+            v.http_method = form.get("http_method").to_string();
+            v.headers = wizard::read_headers(&form);
+            match action {
+                "regenerate_secret" => {
+                    v.jwt_secret = model::generate_secret();
+                    v.secret_regenerated = true;
+                    false
+                }
+                "add_header" => {
+                    if v.headers.len() < model::HEADERS_MAX {
+                        v.headers.push((String::new(), String::new()));
+                    }
+                    false
+                }
+                a if a.starts_with("remove_header:") => {
+                    if let Some(i) = a["remove_header:".len()..]
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|i| *i < v.headers.len())
+                    {
+                        v.headers.remove(i);
+                    }
+                    false
+                }
+                _ => {
+                    model::validate_url(&v.external_url, &mut errors);
+                    model::validate_secret(&v.jwt_secret, &mut errors);
+                    model::validate_headers(&v.headers, &mut errors);
+                    let method = HttpMethod::parse(&v.http_method);
+                    if method.is_none() {
+                        errors.add("http_method", "Choose GET or POST.");
+                    }
+                    match method {
+                        Some(m) if errors.is_empty() => {
+                            store::update_http(&state.pool, &user, &id, &v.external_url, &v.jwt_secret, m, &v.headers)
+                                .await?
+                        }
+                        _ => false,
+                    }
+                }
+            }
+        }
+        EditSection::Data => {
+            v.data = form.get("data").chars().take(model::DATA_MAX_BYTES + 1).collect();
+            match model::parse_data(&v.data, &mut errors) {
+                Some(data) if errors.is_empty() => store::update_data(&state.pool, &user, &id, &data).await?,
+                _ => false,
+            }
+        }
+    };
+    if saved {
+        tracing::info!(webhook = %id, user = %user.id, section = section.slug(), "webhook edited");
+        flash(
+            &session,
+            FlashKind::Success,
+            format!("{} of “{}” saved.", section.label(), v.label),
+        )
+        .await?;
+        return Ok(wizard::redirect(&headers, &section.tab().path(&id)));
+    }
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let layout = Layout::new(&user, &session, format!("Edit {}", w.label), "webhooks").await?;
+    let page = EditPage {
+        layout,
+        w,
+        section,
+        sections: EditSection::ALL,
+        v,
+        errors,
+    };
+    Ok((status, Html(page.render()?)).into_response())
 }

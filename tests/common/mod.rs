@@ -188,3 +188,123 @@ pub fn location(r: &reqwest::Response) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// The seeded vendor products: (id, name, capabilities).
+pub async fn vendor_products(app: &TestApp) -> Vec<(String, String, Vec<String>)> {
+    sqlx::query_as("select id, name, capabilities from products where vendor_account_id = $1 order by name")
+        .bind(&app.vendor_account_id)
+        .fetch_all(&app.pool)
+        .await
+        .expect("products")
+}
+
+/// A product without the dynamic-validation capability, and one with it.
+pub async fn plain_and_capable_products(app: &TestApp) -> (String, String) {
+    let products = vendor_products(app).await;
+    let plain = products
+        .iter()
+        .find(|p| p.2.is_empty())
+        .expect("plain product")
+        .0
+        .clone();
+    let capable = products
+        .iter()
+        .find(|p| !p.2.is_empty())
+        .expect("capable product")
+        .0
+        .clone();
+    (plain, capable)
+}
+
+/// Inserts a webhook directly (for list, paging and tenancy tests that need many or foreign rows).
+pub async fn insert_webhook(app: &TestApp, account_id: &str, product_id: &str, label: &str, active: bool) -> String {
+    let id = format!(
+        "WH-{:03}-{:03}-{:03}",
+        rand_u16() % 1000,
+        rand_u16() % 1000,
+        rand_u16() % 1000
+    );
+    sqlx::query(
+        "insert into webhooks (id, account_id, product_id, object_class, type, label, description, active, external_url, jwt_secret, http_method)
+         values ($1, $2, $3, 'fulfillment_request', 'event', $4, 'seeded for a test', $5, 'https://handler.example.com/hook', 'JWT-secret-for-tests-0001', 'POST')",
+    )
+    .bind(&id)
+    .bind(account_id)
+    .bind(product_id)
+    .bind(label)
+    .bind(active)
+    .execute(&app.pool)
+    .await
+    .expect("insert webhook");
+    id
+}
+
+fn rand_u16() -> u16 {
+    let b = uuid::Uuid::new_v4().into_bytes();
+    u16::from_le_bytes([b[0], b[1]])
+}
+
+/// The HTML text with tags removed and whitespace collapsed, for "the page says X" checks.
+pub fn text_of(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Walks the wizard with plain form posts and returns the new webhook's ID.
+pub async fn create_via_wizard(
+    app: &TestApp,
+    name: &str,
+    product_id: &str,
+    type_code: &str,
+    method: &str,
+    data: &str,
+) -> String {
+    let steps: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        (
+            "general",
+            vec![
+                ("name", name),
+                ("description", "Created by a test."),
+                ("enabled", "on"),
+                ("action", "next"),
+            ],
+        ),
+        ("product", vec![("product_id", product_id), ("action", "next")]),
+        ("type", vec![("type", type_code), ("action", "next")]),
+        (
+            "http",
+            vec![
+                ("external_url", "https://handler.example.com/hook"),
+                ("jwt_secret", "JWT-a-long-enough-secret-1234"),
+                ("http_method", method),
+                ("header_name", "X-Custom-Header"),
+                ("header_value", "Connect"),
+                ("action", "next"),
+            ],
+        ),
+    ];
+    for (step, fields) in steps {
+        let r = app.post_form(&format!("/webhooks/new/{step}"), &fields).await;
+        assert_eq!(r.status(), 303, "step {step}: {}", r.text().await.unwrap_or_default());
+    }
+    let r = app
+        .post_form("/webhooks/new/data", &[("data", data), ("action", "create")])
+        .await;
+    assert_eq!(r.status(), 303, "create");
+    let loc = location(&r);
+    loc.strip_prefix("/webhooks/")
+        .expect("redirect to the details page")
+        .to_string()
+}

@@ -1,0 +1,646 @@
+//! The five-step creation wizard: General → Product → Type → HTTP settings → Additional data.
+//!
+//! What the user types lives in a server-side draft (in the session), so Back and Next keep
+//! everything, and a step can only be reached once the steps before it were validated on the
+//! server. Every step is a plain form post that answers with a redirect; htmx requests get
+//! the next panel directly.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use super::model::{self, FieldErrors, HttpMethod, WebhookType};
+use super::store::{self, NewWebhook, Product};
+use crate::app::AppState;
+use crate::auth::session::{flash, FlashKind};
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppResult};
+use crate::forms::FormFields;
+use crate::layout::Layout;
+
+const DRAFT_KEY: &str = "webhook_draft";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
+    General = 1,
+    Product = 2,
+    Type = 3,
+    Http = 4,
+    Data = 5,
+}
+
+impl Step {
+    pub const ALL: [Step; 5] = [Step::General, Step::Product, Step::Type, Step::Http, Step::Data];
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            Step::General => "general",
+            Step::Product => "product",
+            Step::Type => "type",
+            Step::Http => "http",
+            Step::Data => "data",
+        }
+    }
+    pub fn title(self) -> &'static str {
+        match self {
+            Step::General => "General",
+            Step::Product => "Product",
+            Step::Type => "Type",
+            Step::Http => "HTTP Settings",
+            Step::Data => "Additional data",
+        }
+    }
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+    fn from_slug(slug: &str) -> Option<Step> {
+        Self::ALL.into_iter().find(|s| s.slug() == slug)
+    }
+    fn from_number(n: u8) -> Step {
+        Self::ALL.into_iter().find(|s| s.number() == n).unwrap_or(Step::Data)
+    }
+    fn next(self) -> Option<Step> {
+        Self::ALL.into_iter().find(|s| s.number() == self.number() + 1)
+    }
+    fn prev(self) -> Option<Step> {
+        Self::ALL.into_iter().find(|s| s.number() + 1 == self.number())
+    }
+    pub fn url(self) -> String {
+        format!("/webhooks/new/{}", self.slug())
+    }
+}
+
+/// Everything typed so far. `completed` is the highest step validated by the server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Draft {
+    pub completed: u8,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+    pub product_id: String,
+    pub type_code: String,
+    pub external_url: String,
+    pub jwt_secret: String,
+    pub http_method: String,
+    pub headers: Vec<(String, String)>,
+    pub data: String,
+}
+
+impl Default for Draft {
+    fn default() -> Self {
+        Draft {
+            completed: 0,
+            name: String::new(),
+            description: String::new(),
+            enabled: false,
+            product_id: String::new(),
+            type_code: String::new(),
+            external_url: String::new(),
+            jwt_secret: model::generate_secret(),
+            http_method: "POST".to_string(),
+            headers: Vec::new(),
+            data: "{}".to_string(),
+        }
+    }
+}
+
+impl Draft {
+    fn method(&self) -> HttpMethod {
+        HttpMethod::parse(&self.http_method).unwrap_or(HttpMethod::Post)
+    }
+
+    /// Copies the fields of `step` from the posted form (bounded, so a huge paste can't
+    /// grow the session without limit; validation reports the length).
+    fn apply(&mut self, step: Step, form: &FormFields) {
+        let take = |s: &str, max: usize| s.chars().take(max + 1).collect::<String>();
+        match step {
+            Step::General => {
+                self.name = take(form.get("name"), model::NAME_MAX);
+                self.description = take(form.get("description"), model::DESCRIPTION_MAX);
+                self.enabled = form.checked("enabled");
+            }
+            Step::Product => {
+                if form.has("product_id") {
+                    self.product_id = take(form.get("product_id"), 32);
+                }
+            }
+            Step::Type => {
+                if form.has("type") {
+                    self.type_code = take(form.get("type"), 64);
+                }
+            }
+            Step::Http => {
+                self.external_url = take(form.get("external_url"), model::URL_MAX);
+                self.jwt_secret = take(form.get("jwt_secret"), model::SECRET_MAX);
+                self.http_method = take(form.get("http_method"), 8);
+                self.headers = read_headers(form);
+            }
+            Step::Data => {
+                if form.has("data") {
+                    self.data = form.get("data").chars().take(model::DATA_MAX_BYTES + 1).collect();
+                }
+            }
+        }
+    }
+}
+
+/// Header rows from `header_name` / `header_value` pairs; fully empty rows are dropped.
+pub fn read_headers(form: &FormFields) -> Vec<(String, String)> {
+    let names = form.all("header_name");
+    let values = form.all("header_value");
+    names
+        .into_iter()
+        .zip(values.into_iter().chain(std::iter::repeat(String::new())))
+        .map(|(n, v)| {
+            (
+                n.trim().chars().take(model::HEADER_NAME_MAX + 1).collect(),
+                v.chars().take(model::HEADER_VALUE_MAX + 1).collect(),
+            )
+        })
+        .filter(|(n, v): &(String, String)| !(n.is_empty() && v.is_empty()))
+        .take(model::HEADERS_MAX + 1)
+        .collect()
+}
+
+/// Validates one step against the draft; the product and type rules need the account's products.
+fn validate(step: Step, draft: &Draft, user: &CurrentUser, products: &[Product]) -> FieldErrors {
+    let mut errors = FieldErrors::default();
+    match step {
+        Step::General => {
+            model::validate_name(&draft.name, &mut errors);
+            model::validate_description(&draft.description, &mut errors);
+        }
+        Step::Product => {
+            if draft.product_id.is_empty() {
+                errors.add("product_id", "Select the product this webhook works with.");
+            } else if !products.iter().any(|p| p.id == draft.product_id) {
+                errors.add("product_id", "This product is not available to your account.");
+            }
+        }
+        Step::Type => match WebhookType::from_code(&draft.type_code) {
+            None if draft.type_code.is_empty() => errors.add("type", "Select a webhook type."),
+            None => errors.add("type", "This is not a webhook type."),
+            Some(t) => {
+                let caps = products
+                    .iter()
+                    .find(|p| p.id == draft.product_id)
+                    .map(|p| p.capabilities.clone())
+                    .unwrap_or_default();
+                if let Some(reason) = t.unavailable_reason(user.account_kind, &caps) {
+                    errors.add("type", format!("{} is not available: {reason}", t.label()));
+                }
+            }
+        },
+        Step::Http => {
+            model::validate_url(&draft.external_url, &mut errors);
+            model::validate_secret(&draft.jwt_secret, &mut errors);
+            if HttpMethod::parse(&draft.http_method).is_none() {
+                errors.add("http_method", "Choose GET or POST.");
+            }
+            model::validate_headers(&draft.headers, &mut errors);
+        }
+        Step::Data => {
+            if draft.method() == HttpMethod::Post {
+                model::parse_data(&draft.data, &mut errors);
+            }
+        }
+    }
+    errors
+}
+
+async fn load_draft(session: &Session) -> AppResult<Draft> {
+    Ok(session
+        .get::<Draft>(DRAFT_KEY)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?
+        .unwrap_or_default())
+}
+
+async fn save_draft(session: &Session, draft: &Draft) -> AppResult<()> {
+    session
+        .insert(DRAFT_KEY, draft)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))
+}
+
+async fn clear_draft(session: &Session) -> AppResult<()> {
+    session
+        .remove::<Draft>(DRAFT_KEY)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
+    Ok(())
+}
+
+pub struct TypeOption {
+    pub code: &'static str,
+    pub label: &'static str,
+    pub description: &'static str,
+    pub object_class: &'static str,
+    pub unavailable: Option<String>,
+}
+
+/// What the wizard panel shows; shared by the full page and the htmx fragment.
+pub struct WizardView {
+    pub step: Step,
+    pub steps: [Step; 5],
+    pub completed: u8,
+    pub draft: Draft,
+    pub errors: FieldErrors,
+    pub products: Vec<Product>,
+    pub types: Vec<TypeOption>,
+    pub csrf_token: String,
+}
+
+impl WizardView {
+    pub fn step_class(&self, s: &Step) -> &'static str {
+        if *s == self.step {
+            "current"
+        } else if s.number() <= self.completed {
+            "done"
+        } else {
+            ""
+        }
+    }
+    pub fn is_post(&self) -> bool {
+        self.draft.method() == HttpMethod::Post
+    }
+    pub fn selected_product(&self) -> Option<&Product> {
+        self.products.iter().find(|p| p.id == self.draft.product_id)
+    }
+    pub fn selected_type_label(&self) -> &'static str {
+        WebhookType::from_code(&self.draft.type_code)
+            .map(|t| t.label())
+            .unwrap_or("")
+    }
+    pub fn err(&self, field: &str) -> &str {
+        self.errors.get(field).unwrap_or("")
+    }
+    pub fn header_error(&self, kind: &str, index: &usize) -> &str {
+        self.errors.get(&format!("header_{kind}_{index}")).unwrap_or("")
+    }
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/wizard.html")]
+struct WizardPage {
+    layout: Layout,
+    w: WizardView,
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/_wizard_panel.html")]
+struct WizardPanel {
+    w: WizardView,
+}
+
+async fn view(
+    state: &AppState,
+    user: &CurrentUser,
+    session: &Session,
+    step: Step,
+    draft: Draft,
+    errors: FieldErrors,
+) -> AppResult<WizardView> {
+    let products = store::products_for(&state.pool, user).await?;
+    let caps = products
+        .iter()
+        .find(|p| p.id == draft.product_id)
+        .map(|p| p.capabilities.clone())
+        .unwrap_or_default();
+    let types = WebhookType::ALL
+        .into_iter()
+        // Types a distributor may never use are not offered at all.
+        .filter(|t| !(t.info().vendors_only && user.account_kind != crate::auth::AccountKind::Vendor))
+        .map(|t| {
+            let i = t.info();
+            TypeOption {
+                code: i.code,
+                label: i.label,
+                description: i.description,
+                object_class: i.object_class,
+                unavailable: t.unavailable_reason(user.account_kind, &caps),
+            }
+        })
+        .collect();
+    Ok(WizardView {
+        step,
+        steps: Step::ALL,
+        completed: draft.completed,
+        draft,
+        errors,
+        products,
+        types,
+        csrf_token: crate::auth::session::csrf_token(session).await?,
+    })
+}
+
+pub fn is_htmx(headers: &HeaderMap) -> bool {
+    headers.contains_key("hx-request")
+}
+
+/// Renders the step: the panel for htmx (and pushes its URL), the whole page otherwise.
+async fn render(
+    state: &AppState,
+    user: &CurrentUser,
+    session: &Session,
+    headers: &HeaderMap,
+    status: StatusCode,
+    step: Step,
+    draft: Draft,
+    errors: FieldErrors,
+) -> AppResult<Response> {
+    let w = view(state, user, session, step, draft, errors).await?;
+    let mut response = if is_htmx(headers) {
+        (status, Html(WizardPanel { w }.render()?)).into_response()
+    } else {
+        let layout = Layout::new(
+            user,
+            session,
+            format!("Create webhook – Step {}", step.number()),
+            "webhooks",
+        )
+        .await?;
+        (status, Html(WizardPage { layout, w }.render()?)).into_response()
+    };
+    if is_htmx(headers) {
+        if let Ok(v) = HeaderValue::from_str(&step.url()) {
+            response.headers_mut().insert(HeaderName::from_static("hx-push-url"), v);
+        }
+    }
+    response
+        .headers_mut()
+        .insert(axum::http::header::VARY, HeaderValue::from_static("HX-Request"));
+    Ok(response)
+}
+
+/// `GET /webhooks/new`: continue the draft where it stands (or start one).
+pub async fn start(user: CurrentUser, session: Session) -> AppResult<Response> {
+    user.require_admin()?;
+    let draft = load_draft(&session).await?;
+    Ok(Redirect::to(&Step::from_number((draft.completed + 1).min(5)).url()).into_response())
+}
+
+/// `GET /webhooks/new/{step}`
+pub async fn show(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+) -> AppResult<Response> {
+    user.require_admin()?;
+    let step = Step::from_slug(&slug).ok_or(AppError::NotFound)?;
+    let draft = load_draft(&session).await?;
+    if step.number() > draft.completed + 1 {
+        // Steps are taken in order: go to the first one not yet done.
+        return Ok(Redirect::to(&Step::from_number(draft.completed + 1).url()).into_response());
+    }
+    save_draft(&session, &draft).await?;
+    render(
+        &state,
+        &user,
+        &session,
+        &headers,
+        StatusCode::OK,
+        step,
+        draft,
+        FieldErrors::default(),
+    )
+    .await
+}
+
+/// `POST /webhooks/new/{step}` with `action` = next | back | create | regenerate_secret |
+/// add_header | remove_header:<i>.
+pub async fn submit(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    form: FormFields,
+) -> AppResult<Response> {
+    user.require_admin()?;
+    let step = Step::from_slug(&slug).ok_or(AppError::NotFound)?;
+    let mut draft = load_draft(&session).await?;
+    if step.number() > draft.completed + 1 {
+        return Ok(Redirect::to(&Step::from_number(draft.completed + 1).url()).into_response());
+    }
+    draft.apply(step, &form);
+    let action = form.get("action").to_string();
+    let products = store::products_for(&state.pool, &user).await?;
+
+    match action.as_str() {
+        "cancel" => {
+            clear_draft(&session).await?;
+            flash(
+                &session,
+                FlashKind::Success,
+                "Webhook creation cancelled; nothing was saved.",
+            )
+            .await?;
+            Ok(redirect(&headers, "/webhooks"))
+        }
+        "back" => {
+            draft.completed = draft.completed.min(step.number().saturating_sub(1));
+            save_draft(&session, &draft).await?;
+            go_to(
+                &state,
+                &user,
+                &session,
+                &headers,
+                step.prev().unwrap_or(Step::General),
+                draft,
+            )
+            .await
+        }
+        "regenerate_secret" if step == Step::Http => {
+            draft.jwt_secret = model::generate_secret();
+            save_draft(&session, &draft).await?;
+            render(
+                &state,
+                &user,
+                &session,
+                &headers,
+                StatusCode::OK,
+                step,
+                draft,
+                FieldErrors::default(),
+            )
+            .await
+        }
+        "add_header" if step == Step::Http => {
+            if draft.headers.len() < model::HEADERS_MAX {
+                draft.headers.push((String::new(), String::new()));
+            }
+            save_draft(&session, &draft).await?;
+            render(
+                &state,
+                &user,
+                &session,
+                &headers,
+                StatusCode::OK,
+                step,
+                draft,
+                FieldErrors::default(),
+            )
+            .await
+        }
+        a if step == Step::Http && a.starts_with("remove_header:") => {
+            if let Some(i) = a["remove_header:".len()..]
+                .parse::<usize>()
+                .ok()
+                .filter(|i| *i < draft.headers.len())
+            {
+                draft.headers.remove(i);
+            }
+            save_draft(&session, &draft).await?;
+            render(
+                &state,
+                &user,
+                &session,
+                &headers,
+                StatusCode::OK,
+                step,
+                draft,
+                FieldErrors::default(),
+            )
+            .await
+        }
+        "create" if step == Step::Data => create(&state, &user, &session, &headers, draft, &products).await,
+        _ => {
+            // Next (also the default when Enter submits the form).
+            let errors = validate(step, &draft, &user, &products);
+            if !errors.is_empty() {
+                draft.completed = draft.completed.min(step.number() - 1);
+                save_draft(&session, &draft).await?;
+                return render(
+                    &state,
+                    &user,
+                    &session,
+                    &headers,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    step,
+                    draft,
+                    errors,
+                )
+                .await;
+            }
+            draft.completed = draft.completed.max(step.number());
+            save_draft(&session, &draft).await?;
+            let Some(target) = step.next() else {
+                return render(
+                    &state,
+                    &user,
+                    &session,
+                    &headers,
+                    StatusCode::OK,
+                    step,
+                    draft,
+                    FieldErrors::default(),
+                )
+                .await;
+            };
+            go_to(&state, &user, &session, &headers, target, draft).await
+        }
+    }
+}
+
+/// Moves to another step: a redirect for plain forms, the step's panel for htmx.
+async fn go_to(
+    state: &AppState,
+    user: &CurrentUser,
+    session: &Session,
+    headers: &HeaderMap,
+    target: Step,
+    draft: Draft,
+) -> AppResult<Response> {
+    if is_htmx(headers) {
+        render(
+            state,
+            user,
+            session,
+            headers,
+            StatusCode::OK,
+            target,
+            draft,
+            FieldErrors::default(),
+        )
+        .await
+    } else {
+        Ok(Redirect::to(&target.url()).into_response())
+    }
+}
+
+/// Validates every step once more (products or roles may have changed) and creates the webhook.
+async fn create(
+    state: &AppState,
+    user: &CurrentUser,
+    session: &Session,
+    headers: &HeaderMap,
+    mut draft: Draft,
+    products: &[Product],
+) -> AppResult<Response> {
+    for step in Step::ALL {
+        let errors = validate(step, &draft, user, products);
+        if !errors.is_empty() {
+            draft.completed = step.number() - 1;
+            save_draft(session, &draft).await?;
+            return render(
+                state,
+                user,
+                session,
+                headers,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                step,
+                draft,
+                errors,
+            )
+            .await;
+        }
+    }
+    let method = draft.method();
+    let mut ignored = FieldErrors::default();
+    let data = match method {
+        HttpMethod::Post => model::parse_data(&draft.data, &mut ignored).unwrap_or_default(),
+        HttpMethod::Get => serde_json::Map::new(),
+    };
+    let webhook_type = WebhookType::from_code(&draft.type_code)
+        .ok_or_else(|| AppError::BadRequest("Select a webhook type.".into()))?;
+    let new = NewWebhook {
+        product_id: draft.product_id.clone(),
+        webhook_type,
+        label: draft.name.trim().to_string(),
+        description: draft.description.clone(),
+        active: draft.enabled,
+        external_url: draft.external_url.trim().to_string(),
+        jwt_secret: draft.jwt_secret.clone(),
+        http_method: method,
+        headers: draft.headers.clone(),
+        data,
+    };
+    let id = store::insert(&state.pool, user, &new).await?;
+    clear_draft(session).await?;
+    tracing::info!(webhook = %id, user = %user.id, "webhook created");
+    flash(
+        session,
+        FlashKind::Success,
+        format!("Webhook “{}” created ({id}).", new.label),
+    )
+    .await?;
+    Ok(redirect(headers, &format!("/webhooks/{id}")))
+}
+
+/// A full-page redirect: `HX-Redirect` for htmx, 303 otherwise.
+pub fn redirect(headers: &HeaderMap, location: &str) -> Response {
+    if is_htmx(headers) {
+        let mut r = StatusCode::OK.into_response();
+        if let Ok(v) = HeaderValue::from_str(location) {
+            r.headers_mut().insert(HeaderName::from_static("hx-redirect"), v);
+        }
+        return r;
+    }
+    Redirect::to(location).into_response()
+}
