@@ -9,17 +9,17 @@
       var source = document.querySelector(btn.getAttribute("data-copy"));
       if (!source) return;
       var text = source.dataset.secret || source.value || source.textContent;
-      var done = function () {
-        var old = btn.textContent;
-        btn.textContent = "Copied";
-        btn.classList.add("copy-ok");
+      var old = btn.dataset.label || btn.textContent;
+      btn.dataset.label = old;
+      var report = function (ok) {
+        btn.textContent = ok ? "Copied" : "Press Ctrl+C";
+        btn.classList.toggle("copy-ok", ok);
         setTimeout(function () { btn.textContent = old; btn.classList.remove("copy-ok"); }, 1500);
       };
       if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(text).then(done, function () { fallbackCopy(text); done(); });
+        navigator.clipboard.writeText(text).then(function () { report(true); }, function () { report(fallbackCopy(text)); });
       } else {
-        fallbackCopy(text);
-        done();
+        report(fallbackCopy(text));
       }
       return;
     }
@@ -27,6 +27,7 @@
     // Reveal / hide a masked secret: <button data-reveal="#id">.
     var reveal = ev.target.closest("[data-reveal]");
     if (reveal) {
+      ev.preventDefault();
       var el = document.querySelector(reveal.getAttribute("data-reveal"));
       if (!el) return;
       var shown = el.dataset.shown === "1";
@@ -58,9 +59,10 @@
     ta.className = "sr-only";
     document.body.appendChild(ta);
     ta.select();
-    try { document.execCommand("copy"); } catch (e) { /* nothing more to try */ }
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
     document.body.removeChild(ta);
-    window.__lastCopied = text;
+    return ok;
   }
 
   // Toasts fade away on their own.

@@ -463,6 +463,7 @@ async fn the_type_step_lists_all_eighteen_types_for_a_vendor() {
         .await;
     let html = app.get_html("/webhooks/new/type").await;
     assert_eq!(html.matches("name=\"type\"").count(), 18);
+    assert!(!html.contains(" style=\""), "no inline styles (the CSP forbids them)");
     let labels: Vec<&str> = webhook_portal::webhooks::model::WebhookType::ALL
         .iter()
         .map(|t| t.label())

@@ -1,0 +1,269 @@
+//! A vendor admin creates a webhook through the wizard in a real browser (htmx on), opens
+//! every tab, reveals and copies the secret. Screenshots go to target/screenshots/.
+
+mod common;
+
+use common::browser::{wait_for, Browser};
+use common::*;
+use fantoccini::{Client, Locator};
+
+async fn sign_in(c: &Client, app: &TestApp) {
+    c.goto(&app.url("/login")).await.unwrap();
+    c.find(Locator::Css("#email"))
+        .await
+        .unwrap()
+        .send_keys(ADMIN_EMAIL)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(c, "#main").await;
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn type_into(c: &Client, css: &str, text: &str) {
+    let el = c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    el.clear().await.unwrap();
+    el.send_keys(text).await.unwrap();
+}
+
+/// Waits until the wizard shows `step` (swapped in by htmx).
+async fn wait_for_step(c: &Client, step: u8) {
+    let heading = format!("Create webhook – Step {step}");
+    for _ in 0..100 {
+        if let Ok(h) = c.find(Locator::Css("#wizard h2")).await {
+            if h.text().await.unwrap_or_default().starts_with(&heading) {
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("wizard did not reach step {step}");
+}
+
+async fn wait_for_text(c: &Client, css: &str, text: &str) {
+    for _ in 0..100 {
+        if let Ok(el) = c.find(Locator::Css(css)).await {
+            if el.text().await.unwrap_or_default().contains(text) {
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{css} never showed {text:?}");
+}
+
+#[tokio::test]
+async fn an_admin_creates_a_webhook_and_explores_its_tabs_in_a_browser() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    sign_in(c, &app).await;
+
+    click(c, "#empty-state a.btn").await;
+    wait_for_step(c, 1).await;
+    // Mark the page: if htmx swaps the panels, the mark survives every step.
+    c.execute("window.__samePage = true;", vec![]).await.unwrap();
+
+    // An empty name is refused next to the field.
+    click(c, "#wizard-next").await;
+    wait_for(c, "#name-error").await;
+    assert_eq!(
+        c.find(Locator::Css("#name-error")).await.unwrap().text().await.unwrap(),
+        "Enter a name."
+    );
+    type_into(c, "#description", "This is a tutorial webhook.").await;
+    browser.screenshot("wizard-1-general-error").await;
+    type_into(c, "#name", "Tutorial Webhook").await;
+    click(c, "label[for=enabled]").await;
+    browser.screenshot("wizard-1-general").await;
+    click(c, "#wizard-next").await;
+
+    wait_for_step(c, 2).await;
+    assert_eq!(
+        c.current_url().await.unwrap().path(),
+        "/webhooks/new/product",
+        "URL follows the step"
+    );
+    click(c, ".choice").await;
+    browser.screenshot("wizard-2-product").await;
+    click(c, "#wizard-next").await;
+
+    wait_for_step(c, 3).await;
+    click(c, "label[for=type-fulfillment_request_queue]").await;
+    browser.screenshot("wizard-3-type").await;
+    click(c, "#wizard-next").await;
+
+    wait_for_step(c, 4).await;
+    let secret = c
+        .find(Locator::Css("#jwt_secret"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        secret.starts_with("JWT-") && secret.len() > 20,
+        "pre-filled secret: {secret}"
+    );
+    type_into(c, "#external_url", "https://handler.example.com/hook").await;
+    // Regenerate keeps the typed URL and changes the secret.
+    click(c, "button[value=regenerate_secret]").await;
+    for _ in 0..100 {
+        let now = c
+            .find(Locator::Css("#jwt_secret"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        if now != secret {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let secret = c
+        .find(Locator::Css("#jwt_secret"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    let url = c
+        .find(Locator::Css("#external_url"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(url, "https://handler.example.com/hook");
+    let names = c.find_all(Locator::Css("input[name=header_name]")).await.unwrap();
+    names[0].send_keys("X-Custom-Header").await.unwrap();
+    c.find_all(Locator::Css("input[name=header_value]")).await.unwrap()[0]
+        .send_keys("Connect")
+        .await
+        .unwrap();
+    browser.screenshot("wizard-4-http").await;
+    click(c, "#wizard-next").await;
+
+    wait_for_step(c, 5).await;
+    type_into(c, "#data", r#"{"purpose": "demo", "audience": "partners"}"#).await;
+    browser.screenshot("wizard-5-data").await;
+    // Back keeps everything; Next returns.
+    click(c, "button[value=back]").await;
+    wait_for_step(c, 4).await;
+    let kept = c
+        .find(Locator::Css("input[name=header_name]"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(kept, "X-Custom-Header");
+    click(c, "#wizard-next").await;
+    wait_for_step(c, 5).await;
+    let same_page = c.execute("return window.__samePage === true", vec![]).await.unwrap();
+    assert_eq!(
+        same_page,
+        serde_json::Value::Bool(true),
+        "steps were swapped by htmx, not reloaded"
+    );
+    click(c, "#wizard-create").await;
+
+    // Created: the details page with its confirmation.
+    wait_for(c, "#webhook-title").await;
+    wait_for_text(c, "#flashes", "created").await;
+    let id = c.find(Locator::Css("#webhook-id")).await.unwrap().text().await.unwrap();
+    assert!(id.starts_with("WH-"));
+    assert_eq!(
+        c.find(Locator::Css("#status-chip"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "● Enabled"
+    );
+    browser.screenshot("details-1-general").await;
+
+    click(c, ".tabs a[href$='/statistics']").await;
+    wait_for(c, "#statistics").await;
+    assert!(c.current_url().await.unwrap().path().ends_with("/statistics"));
+    browser.screenshot("details-2-statistics").await;
+
+    click(c, ".tabs a[href$='/http']").await;
+    wait_for(c, "#jwt-secret").await;
+    let masked = c.find(Locator::Css("#jwt-secret")).await.unwrap().text().await.unwrap();
+    assert!(
+        masked.contains("*****") && !masked.contains(&secret[10..]),
+        "masked: {masked}"
+    );
+    browser.screenshot("details-3-http").await;
+    click(c, "#reveal-secret").await;
+    wait_for_text(c, "#jwt-secret", &secret).await;
+    browser.screenshot("details-3-http-revealed").await;
+    click(c, "#copy-secret").await;
+    wait_for_text(c, "#copy-secret", "Copied").await;
+
+    click(c, ".tabs a[href$='/data']").await;
+    wait_for(c, "#custom-data").await;
+    let json = c
+        .find(Locator::Css("#custom-data"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(json.contains("\"purpose\": \"demo\""), "{json}");
+    browser.screenshot("details-4-custom-data").await;
+
+    // Back to General by tab, then the list.
+    click(c, ".tabs a:first-child").await;
+    wait_for(c, "#description").await;
+    c.goto(&app.url("/webhooks")).await.unwrap();
+    wait_for(c, "#webhook-table").await;
+    browser.screenshot("list").await;
+    let row = c
+        .find(Locator::Css("#webhook-table tbody tr"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(row.contains("Tutorial Webhook") && row.contains(&id), "{row}");
+    // The ⋮ menu opens.
+    click(c, "details.menu summary").await;
+    wait_for(c, "details.menu[open] .menu-items").await;
+    browser.screenshot("list-menu").await;
+
+    let stored: String = sqlx::query_scalar("select jwt_secret from webhooks where id = $1")
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, secret);
+    browser.close().await;
+}
