@@ -50,6 +50,35 @@ pub struct Config {
     /// `PORTAL_LOGIN_MAX_FAILURES_PER_EMAIL` / `_PER_IP`: throttle limits per 15 minutes.
     pub login_max_failures_per_email: i64,
     pub login_max_failures_per_ip: i64,
+    /// Everything about calling handlers (`PORTAL_DELIVERY_*`, `PORTAL_RETRY_*`, …).
+    pub delivery: DeliveryConfig,
+}
+
+/// Delivery settings. Intervals are in milliseconds so tests can run them fast.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// `PORTAL_DELIVERY_ENABLED` (default true): run the delivery task in this process.
+    pub enabled: bool,
+    /// `PORTAL_DELIVERY_CONCURRENCY`: calls in flight at once, per process.
+    pub concurrency: usize,
+    /// `PORTAL_REQUEST_TIMEOUT_MS`: a call that takes longer fails as a timeout.
+    pub request_timeout: Duration,
+    /// `PORTAL_CONNECT_TIMEOUT_MS`
+    pub connect_timeout: Duration,
+    /// `PORTAL_RETRY_BASE_MS` / `PORTAL_RETRY_MAX_MS`: first retry interval and its cap.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// `PORTAL_OUT_OF_ORDER_AFTER`: consecutive failures before the webhook is out of order.
+    pub out_of_order_after: i32,
+    /// `PORTAL_PROCESSING_TIMEOUT`: seconds, sent to handlers and added to the token's `exp`.
+    pub processing_timeout: i64,
+    /// `PORTAL_RESPONSE_BODY_CAP`: bytes of a response body kept.
+    pub response_body_cap: usize,
+    /// `PORTAL_DELIVERY_POLL_MS`: safety-net poll when no notification arrives.
+    pub poll_interval: Duration,
+    /// `PORTAL_ENDPOINT_ALLOWLIST`: networks (CIDR) that may be called although private,
+    /// loopback or link-local, e.g. `127.0.0.0/8,::1/128` for local development.
+    pub allowlist: Vec<crate::delivery::policy::IpNet>,
 }
 
 impl std::fmt::Debug for Config {
@@ -148,7 +177,49 @@ impl Config {
         let login_max_failures_per_email = number("PORTAL_LOGIN_MAX_FAILURES_PER_EMAIL", 5, 1, 1000)? as i64;
         let login_max_failures_per_ip = number("PORTAL_LOGIN_MAX_FAILURES_PER_IP", 20, 1, 100_000)? as i64;
 
+        let ms = |var: &'static str, default: u64, min: u64, max: u64| -> Result<Duration, ConfigError> {
+            number(var, default, min, max).map(Duration::from_millis)
+        };
+        let allowlist = match get("PORTAL_ENDPOINT_ALLOWLIST") {
+            None => Vec::new(),
+            Some(raw) => raw
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse().map_err(|e: String| bad("PORTAL_ENDPOINT_ALLOWLIST", e)))
+                .collect::<Result<_, _>>()?,
+        };
+        let enabled = match get("PORTAL_DELIVERY_ENABLED").as_deref() {
+            None | Some("true") | Some("1") | Some("yes") => true,
+            Some("false") | Some("0") | Some("no") => false,
+            Some(other) => {
+                return Err(bad(
+                    "PORTAL_DELIVERY_ENABLED",
+                    format!("{other:?} is not true or false"),
+                ))
+            }
+        };
+        let retry_base = ms("PORTAL_RETRY_BASE_MS", 300_000, 1, 86_400_000)?;
+        let retry_max = ms("PORTAL_RETRY_MAX_MS", 6 * 3_600_000, 1, 7 * 86_400_000)?;
+        if retry_max < retry_base {
+            return Err(bad("PORTAL_RETRY_MAX_MS", "must not be below PORTAL_RETRY_BASE_MS"));
+        }
+        let delivery = DeliveryConfig {
+            enabled,
+            concurrency: number("PORTAL_DELIVERY_CONCURRENCY", 32, 1, 1024)? as usize,
+            request_timeout: ms("PORTAL_REQUEST_TIMEOUT_MS", 300_000, 10, 3_600_000)?,
+            connect_timeout: ms("PORTAL_CONNECT_TIMEOUT_MS", 10_000, 10, 600_000)?,
+            retry_base,
+            retry_max,
+            out_of_order_after: number("PORTAL_OUT_OF_ORDER_AFTER", 20, 1, 10_000)? as i32,
+            processing_timeout: number("PORTAL_PROCESSING_TIMEOUT", 600, 1, 86_400)? as i64,
+            response_body_cap: number("PORTAL_RESPONSE_BODY_CAP", 64 * 1024, 0, 10 * 1024 * 1024)? as usize,
+            poll_interval: ms("PORTAL_DELIVERY_POLL_MS", 30_000, 10, 3_600_000)?,
+            allowlist,
+        };
+
         Ok(Config {
+            delivery,
             database_url,
             bind_addr,
             public_url,
@@ -161,6 +232,11 @@ impl Config {
             login_max_failures_per_email,
             login_max_failures_per_ip,
         })
+    }
+
+    /// The API base handlers are told to call (`api_url` in every payload).
+    pub fn api_url(&self) -> String {
+        format!("{}/public/v1/", self.public_url.as_str().trim_end_matches('/'))
     }
 
     /// Cookies get `Secure` when the portal is served over https.
@@ -186,6 +262,9 @@ mod tests {
         assert_eq!(c.public_url.as_str(), "http://127.0.0.1:8080/");
         assert!(c.database_url.is_none());
         assert!(!c.secure_cookies());
+        assert_eq!(c.api_url(), "http://127.0.0.1:8080/public/v1/");
+        assert_eq!(c.delivery.out_of_order_after, 20);
+        assert_eq!(c.delivery.processing_timeout, 600);
     }
 
     #[test]

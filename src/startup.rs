@@ -68,8 +68,20 @@ impl Application {
             session_cleanup,
         } = self;
         tracing::info!(address = %listener.local_addr()?, public_url = %state.config.public_url, "webhook portal listening");
+        let delivery = if state.config.delivery.enabled {
+            Some(crate::delivery::DeliveryTask::spawn(
+                state.pool.clone(),
+                state.config.clone(),
+            )?)
+        } else {
+            tracing::warn!("PORTAL_DELIVERY_ENABLED=false: this process makes no calls");
+            None
+        };
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        if let Some(delivery) = delivery {
+            delivery.shutdown().await;
+        }
         session_cleanup.abort();
         drop(embedded); // stops a private cluster, if one was started
         served.context("serving HTTP")

@@ -386,13 +386,21 @@ async fn oversized_and_malformed_bodies_get_4xx_not_500() {
     assert_eq!(app.get("/webhooks/new/nonsense").await.status(), 404);
 }
 
+/// (section, fields, expected message, typed value kept)
+type EditCase = (
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    &'static str,
+    &'static str,
+);
+
 #[tokio::test]
 async fn edit_forms_apply_the_same_rules_and_keep_typed_values() {
     let app = spawn_app().await;
     app.login_admin().await;
     let (product, _) = plain_and_capable_products(&app).await;
     let id = create_via_wizard(&app, "Editable", &product, "listing_request", "POST", "{}").await;
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str, &str)> = vec![
+    let cases: Vec<EditCase> = vec![
         (
             "general",
             vec![("name", ""), ("description", "still here")],

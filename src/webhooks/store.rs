@@ -65,6 +65,9 @@ pub struct Webhook {
     pub next_trigger_at: Option<DateTime<Utc>>,
     pub last_success_at: Option<DateTime<Utc>>,
     pub last_failure_at: Option<DateTime<Utc>>,
+    pub out_of_order: bool,
+    pub last_success_attempt_id: Option<i64>,
+    pub last_failure_attempt_id: Option<i64>,
 }
 
 impl Webhook {
@@ -100,7 +103,8 @@ const SELECT: &str = "select w.id, w.account_id, w.product_id, p.name as product
         w.description, w.active, w.external_url, w.jwt_secret, w.http_method, w.headers, w.data,
         w.created_at, cu.name as created_by_name, w.modified_at, mu.name as modified_by_name,
         w.events, w.triggers, w.success_triggers, w.failure_triggers, w.failure_since_last_success,
-        w.last_event_at, w.next_trigger_at, w.last_success_at, w.last_failure_at
+        w.last_event_at, w.next_trigger_at, w.last_success_at, w.last_failure_at,
+        w.out_of_order, w.last_success_attempt_id, w.last_failure_attempt_id
     from webhooks w
     join products p on p.id = w.product_id
     left join users cu on cu.id = w.created_by
@@ -117,6 +121,7 @@ pub async fn get(pool: &PgPool, account_id: &str, id: &str) -> Result<Option<Web
 #[derive(Debug, Default, Clone)]
 pub struct ListFilter {
     pub active: Option<bool>,
+    pub out_of_order: bool,
     pub webhook_type: Option<WebhookType>,
     pub product_id: Option<String>,
     /// Case-insensitive part of the name, or an exact ID.
@@ -161,6 +166,9 @@ fn push_filters(q: &mut QueryBuilder<'_, Postgres>, account_id: &str, filter: &L
     q.push(" where w.account_id = ").push_bind(account_id.to_string());
     if let Some(active) = filter.active {
         q.push(" and w.active = ").push_bind(active);
+    }
+    if filter.out_of_order {
+        q.push(" and w.out_of_order");
     }
     if let Some(t) = filter.webhook_type {
         let i = t.info();
@@ -307,7 +315,9 @@ pub async fn update_general(
     active: bool,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
-        "update webhooks set label = $3, description = $4, active = $5, modified_at = now(), modified_by = $6
+        "update webhooks set label = $3, description = $4, active = $5, modified_at = now(), modified_by = $6,
+             out_of_order = out_of_order and not ($5 and not active),
+             failures_since_reset = case when $5 and not active then 0 else failures_since_reset end
          where account_id = $1 and id = $2",
     )
     .bind(&user.account_id)
@@ -367,7 +377,11 @@ pub async fn update_data(
 
 pub async fn set_active(pool: &PgPool, user: &CurrentUser, id: &str, active: bool) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
-        "update webhooks set active = $3, modified_at = now(), modified_by = $4 where account_id = $1 and id = $2",
+        // Enabling (again) also ends "out of order" and restarts the retry budget.
+        "update webhooks set active = $3, modified_at = now(), modified_by = $4,
+             out_of_order = out_of_order and not $3,
+             failures_since_reset = case when $3 then 0 else failures_since_reset end
+         where account_id = $1 and id = $2",
     )
     .bind(&user.account_id)
     .bind(id)
@@ -407,4 +421,109 @@ mod tests {
         assert_eq!(mask_secret("JWT-f8416c0e-6a3f-33da"), "JWT-f841*****33da");
         assert_eq!(mask_secret("short"), "*****");
     }
+}
+
+/// Whether a call is pending or in flight, and whether that is soon (for the auto-refresh).
+pub async fn delivery_busy(pool: &PgPool, webhook_id: &str) -> Result<Option<bool>, sqlx::Error> {
+    let row: Option<(bool,)> = sqlx::query_as(
+        "select bool_or(state = 'in_flight' or due_at <= now() + interval '60 seconds')
+         from webhook_triggers where webhook_id = $1 and state in ('pending', 'in_flight') having count(*) > 0",
+    )
+    .bind(webhook_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| r.0))
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Attempt {
+    pub id: i64,
+    pub webhook_id: String,
+    pub manual: bool,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i32,
+    pub success: bool,
+    pub status_code: Option<i32>,
+    pub error_kind: Option<String>,
+    pub error: Option<String>,
+    pub request_method: String,
+    pub request_url: String,
+    pub request_headers: Json<Vec<(String, String)>>,
+    pub request_body: Option<String>,
+    pub response_headers: Json<Vec<(String, String)>>,
+    pub response_body: Option<String>,
+    pub response_truncated: bool,
+}
+
+impl Attempt {
+    pub fn outcome_label(&self) -> &'static str {
+        if self.success {
+            "Success"
+        } else {
+            "Failure"
+        }
+    }
+    pub fn error_kind_label(&self) -> &'static str {
+        match self.error_kind.as_deref() {
+            Some("dns") => "DNS error",
+            Some("refused") => "Connection refused",
+            Some("connect") => "Connection error",
+            Some("tls") => "TLS error",
+            Some("timeout") => "Timeout",
+            Some("blocked") => "Address refused by policy",
+            Some("http") => "Non-2xx response",
+            Some("body") => "Response body error",
+            Some(_) => "Error",
+            None => "",
+        }
+    }
+    pub fn pretty_request_body(&self) -> String {
+        pretty(self.request_body.as_deref().unwrap_or(""))
+    }
+    pub fn pretty_response_body(&self) -> String {
+        pretty(self.response_body.as_deref().unwrap_or(""))
+    }
+}
+
+/// Pretty-prints JSON bodies; leaves anything else as it is.
+fn pretty(body: &str) -> String {
+    serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| body.to_string())
+}
+
+const ATTEMPT_COLUMNS: &str =
+    "id, webhook_id, manual, started_at, duration_ms, success, status_code, error_kind, error,
+    request_method, request_url, request_headers, request_body, response_headers, response_body, response_truncated";
+
+/// A page of attempts, newest first, before the attempt `before` (keyset on id).
+pub async fn attempts(
+    pool: &PgPool,
+    webhook_id: &str,
+    success: Option<bool>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Attempt>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {ATTEMPT_COLUMNS} from webhook_attempts
+         where webhook_id = $1 and ($2::boolean is null or success = $2) and ($3::bigint is null or id < $3)
+         order by id desc limit $4"
+    ))
+    .bind(webhook_id)
+    .bind(success)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn attempt(pool: &PgPool, webhook_id: &str, attempt_id: i64) -> Result<Option<Attempt>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {ATTEMPT_COLUMNS} from webhook_attempts where webhook_id = $1 and id = $2"
+    ))
+    .bind(webhook_id)
+    .bind(attempt_id)
+    .fetch_optional(pool)
+    .await
 }

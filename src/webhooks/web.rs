@@ -31,6 +31,9 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/{id}/statistics", get(tab_statistics))
         .route("/webhooks/{id}/http", get(tab_http))
         .route("/webhooks/{id}/data", get(tab_data))
+        .route("/webhooks/{id}/deliveries", get(tab_deliveries))
+        .route("/webhooks/{id}/deliveries/{attempt}", get(attempt_view))
+        .route("/webhooks/{id}/trigger", post(trigger_now))
         .route("/webhooks/{id}/enable", post(enable))
         .route("/webhooks/{id}/disable", post(disable))
         .route("/webhooks/{id}/delete", get(delete_confirm).post(delete))
@@ -82,6 +85,7 @@ async fn list(
             "disabled" => Some(false),
             _ => None,
         },
+        out_of_order: status == "out_of_order",
         webhook_type: WebhookType::from_code(&type_code),
         product_id: (!product.is_empty()).then(|| product.clone()),
         search: (!q.is_empty()).then(|| q.clone()),
@@ -139,16 +143,18 @@ pub enum Tab {
     Statistics,
     Http,
     Data,
+    Deliveries,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 4] = [Tab::General, Tab::Statistics, Tab::Http, Tab::Data];
+    pub const ALL: [Tab; 5] = [Tab::General, Tab::Statistics, Tab::Http, Tab::Data, Tab::Deliveries];
     pub fn label(self) -> &'static str {
         match self {
             Tab::General => "General",
             Tab::Statistics => "Statistics",
             Tab::Http => "HTTP settings",
             Tab::Data => "Custom data",
+            Tab::Deliveries => "Deliveries",
         }
     }
     pub fn path(self, id: &str) -> String {
@@ -157,6 +163,7 @@ impl Tab {
             Tab::Statistics => format!("/webhooks/{id}/statistics"),
             Tab::Http => format!("/webhooks/{id}/http"),
             Tab::Data => format!("/webhooks/{id}/data"),
+            Tab::Deliveries => format!("/webhooks/{id}/deliveries"),
         }
     }
 }
@@ -165,9 +172,20 @@ impl Tab {
 pub struct DetailsView {
     pub w: Webhook,
     pub tab: Tab,
-    pub tabs: [Tab; 4],
+    pub tabs: [Tab; 5],
     pub is_admin: bool,
     pub reveal: bool,
+    /// `Some(soon)` while a call is pending or in flight: the statistics refresh themselves.
+    pub busy: Option<bool>,
+    pub deliveries: DeliveriesView,
+}
+
+/// The Deliveries tab: a page of attempts with its filter and paging links.
+#[derive(Default)]
+pub struct DeliveriesView {
+    pub attempts: Vec<store::Attempt>,
+    pub outcome: String,
+    pub next_url: Option<String>,
 }
 
 impl DetailsView {
@@ -211,6 +229,40 @@ async fn find(state: &AppState, user: &CurrentUser, id: &str) -> AppResult<Webho
 #[derive(Deserialize, Default)]
 pub struct TabQuery {
     reveal: Option<String>,
+    outcome: Option<String>,
+    before: Option<String>,
+}
+
+const DELIVERIES_PAGE: i64 = 25;
+
+async fn deliveries_view(state: &AppState, id: &str, query: &TabQuery) -> AppResult<DeliveriesView> {
+    let outcome = query.outcome.clone().unwrap_or_default();
+    let success = match outcome.as_str() {
+        "success" => Some(true),
+        "failure" => Some(false),
+        _ => None,
+    };
+    let before = query.before.as_deref().and_then(|b| b.parse::<i64>().ok());
+    let mut attempts = store::attempts(&state.pool, id, success, before, DELIVERIES_PAGE + 1).await?;
+    let more = attempts.len() as i64 > DELIVERIES_PAGE;
+    attempts.truncate(DELIVERIES_PAGE as usize);
+    let next_url = match (more, attempts.last()) {
+        (true, Some(last)) => Some(format!(
+            "/webhooks/{id}/deliveries?{}before={}",
+            if success.is_some() {
+                format!("outcome={outcome}&")
+            } else {
+                String::new()
+            },
+            last.id
+        )),
+        _ => None,
+    };
+    Ok(DeliveriesView {
+        attempts,
+        outcome,
+        next_url,
+    })
 }
 
 async fn details_tab(
@@ -220,19 +272,30 @@ async fn details_tab(
     headers: HeaderMap,
     id: String,
     tab: Tab,
-    reveal: bool,
+    query: TabQuery,
 ) -> AppResult<Response> {
     let w = find(&state, &user, &id).await?;
+    let reveal = tab == Tab::Http && query.reveal.as_deref() == Some("1");
     if reveal {
         // Only admins may see the secret in clear.
         user.require_admin()?;
     }
+    let busy = match tab {
+        Tab::Statistics | Tab::Deliveries => store::delivery_busy(&state.pool, &id).await?,
+        _ => None,
+    };
+    let deliveries = match tab {
+        Tab::Deliveries => deliveries_view(&state, &id, &query).await?,
+        _ => DeliveriesView::default(),
+    };
     let d = DetailsView {
         w,
         tab,
         tabs: Tab::ALL,
         is_admin: user.is_admin(),
         reveal,
+        busy,
+        deliveries,
     };
     let wants_fragment = wizard::is_htmx(&headers) && headers.get("hx-target").is_some_and(|t| t == "tabs");
     let mut response = if wants_fragment {
@@ -248,43 +311,97 @@ async fn details_tab(
     Ok(response)
 }
 
-async fn tab_general(
-    State(s): State<AppState>,
-    u: CurrentUser,
-    se: Session,
-    h: HeaderMap,
-    Path(id): Path<String>,
-) -> AppResult<Response> {
-    details_tab(s, u, se, h, id, Tab::General, false).await
+macro_rules! tab_handler {
+    ($name:ident, $tab:expr) => {
+        async fn $name(
+            State(s): State<AppState>,
+            u: CurrentUser,
+            se: Session,
+            h: HeaderMap,
+            Path(id): Path<String>,
+            Query(q): Query<TabQuery>,
+        ) -> AppResult<Response> {
+            details_tab(s, u, se, h, id, $tab, q).await
+        }
+    };
 }
-async fn tab_statistics(
-    State(s): State<AppState>,
-    u: CurrentUser,
-    se: Session,
-    h: HeaderMap,
-    Path(id): Path<String>,
-) -> AppResult<Response> {
-    details_tab(s, u, se, h, id, Tab::Statistics, false).await
+tab_handler!(tab_general, Tab::General);
+tab_handler!(tab_statistics, Tab::Statistics);
+tab_handler!(tab_http, Tab::Http);
+tab_handler!(tab_data, Tab::Data);
+tab_handler!(tab_deliveries, Tab::Deliveries);
+
+#[derive(Template)]
+#[template(path = "webhooks/attempt.html")]
+struct AttemptPage {
+    layout: Layout,
+    w: Webhook,
+    a: store::Attempt,
 }
-async fn tab_http(
-    State(s): State<AppState>,
-    u: CurrentUser,
-    se: Session,
-    h: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<TabQuery>,
+
+/// One call: the request as sent (token redacted) and the response or error.
+async fn attempt_view(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path((id, attempt)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let reveal = q.reveal.is_some_and(|r| r == "1");
-    details_tab(s, u, se, h, id, Tab::Http, reveal).await
+    let w = find(&state, &user, &id).await?;
+    let attempt_id: i64 = attempt
+        .trim_start_matches("WHA-")
+        .parse()
+        .map_err(|_| AppError::NotFound)?;
+    let a = store::attempt(&state.pool, &id, attempt_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let layout = Layout::new(&user, &session, format!("Call WHA-{} of {}", a.id, w.label), "webhooks").await?;
+    Ok(Html(AttemptPage { layout, w, a }.render()?).into_response())
 }
-async fn tab_data(
-    State(s): State<AppState>,
-    u: CurrentUser,
-    se: Session,
-    h: HeaderMap,
+
+// ---------------------------------------------------------------------------------------
+// Trigger now.
+
+async fn trigger_now(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    headers: HeaderMap,
     Path(id): Path<String>,
+    form: FormFields,
 ) -> AppResult<Response> {
-    details_tab(s, u, se, h, id, Tab::Data, false).await
+    user.require_admin()?;
+    let w = find(&state, &user, &id).await?;
+    let mut tx = state.pool.begin().await?;
+    let outcome = crate::events::record(&mut tx, &id, crate::events::Source::TriggerNow, None).await?;
+    tx.commit().await?;
+    tracing::info!(webhook = %id, user = %user.id, ?outcome, "trigger now");
+    let (kind, message) = match outcome {
+        crate::events::Outcome::Scheduled => (
+            FlashKind::Success,
+            format!(
+                "“{}” triggered: the call is on its way. Statistics update when it completes.",
+                w.label
+            ),
+        ),
+        crate::events::Outcome::RecordedDisabled => (
+            FlashKind::Error,
+            format!(
+                "“{}” is disabled: the event was recorded, but no call is made. Enable the webhook to deliver.",
+                w.label
+            ),
+        ),
+        crate::events::Outcome::RecordedOutOfOrder => (
+            FlashKind::Error,
+            format!("“{}” is out of order: the event was recorded.", w.label),
+        ),
+    };
+    flash(&session, kind, message).await?;
+    let back = if form.get("back") == "list" {
+        "/webhooks".to_string()
+    } else {
+        Tab::Statistics.path(&id)
+    };
+    Ok(wizard::redirect(&headers, &back))
 }
 
 // ---------------------------------------------------------------------------------------

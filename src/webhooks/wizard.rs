@@ -337,21 +337,26 @@ async fn view(
     })
 }
 
+/// The request a wizard response is rendered for.
+struct Cx<'a> {
+    state: &'a AppState,
+    user: &'a CurrentUser,
+    session: &'a Session,
+    headers: &'a HeaderMap,
+}
+
 pub fn is_htmx(headers: &HeaderMap) -> bool {
     headers.contains_key("hx-request")
 }
 
 /// Renders the step: the panel for htmx (and pushes its URL), the whole page otherwise.
-async fn render(
-    state: &AppState,
-    user: &CurrentUser,
-    session: &Session,
-    headers: &HeaderMap,
-    status: StatusCode,
-    step: Step,
-    draft: Draft,
-    errors: FieldErrors,
-) -> AppResult<Response> {
+async fn render(cx: &Cx<'_>, status: StatusCode, step: Step, draft: Draft, errors: FieldErrors) -> AppResult<Response> {
+    let Cx {
+        state,
+        user,
+        session,
+        headers,
+    } = *cx;
     let w = view(state, user, session, step, draft, errors).await?;
     let mut response = if is_htmx(headers) {
         (status, Html(WizardPanel { w }.render()?)).into_response()
@@ -399,17 +404,13 @@ pub async fn show(
         return Ok(Redirect::to(&Step::from_number(draft.completed + 1).url()).into_response());
     }
     save_draft(&session, &draft).await?;
-    render(
-        &state,
-        &user,
-        &session,
-        &headers,
-        StatusCode::OK,
-        step,
-        draft,
-        FieldErrors::default(),
-    )
-    .await
+    let cx = Cx {
+        state: &state,
+        user: &user,
+        session: &session,
+        headers: &headers,
+    };
+    render(&cx, StatusCode::OK, step, draft, FieldErrors::default()).await
 }
 
 /// `POST /webhooks/new/{step}` with `action` = next | back | create | regenerate_secret |
@@ -432,6 +433,12 @@ pub async fn submit(
     let action = form.get("action").to_string();
     let products = store::products_for(&state.pool, &user).await?;
 
+    let cx = Cx {
+        state: &state,
+        user: &user,
+        session: &session,
+        headers: &headers,
+    };
     match action.as_str() {
         "cancel" => {
             clear_draft(&session).await?;
@@ -446,47 +453,19 @@ pub async fn submit(
         "back" => {
             draft.completed = draft.completed.min(step.number().saturating_sub(1));
             save_draft(&session, &draft).await?;
-            go_to(
-                &state,
-                &user,
-                &session,
-                &headers,
-                step.prev().unwrap_or(Step::General),
-                draft,
-            )
-            .await
+            go_to(&cx, step.prev().unwrap_or(Step::General), draft).await
         }
         "regenerate_secret" if step == Step::Http => {
             draft.jwt_secret = model::generate_secret();
             save_draft(&session, &draft).await?;
-            render(
-                &state,
-                &user,
-                &session,
-                &headers,
-                StatusCode::OK,
-                step,
-                draft,
-                FieldErrors::default(),
-            )
-            .await
+            render(&cx, StatusCode::OK, step, draft, FieldErrors::default()).await
         }
         "add_header" if step == Step::Http => {
             if draft.headers.len() < model::HEADERS_MAX {
                 draft.headers.push((String::new(), String::new()));
             }
             save_draft(&session, &draft).await?;
-            render(
-                &state,
-                &user,
-                &session,
-                &headers,
-                StatusCode::OK,
-                step,
-                draft,
-                FieldErrors::default(),
-            )
-            .await
+            render(&cx, StatusCode::OK, step, draft, FieldErrors::default()).await
         }
         a if step == Step::Http && a.starts_with("remove_header:") => {
             if let Some(i) = a["remove_header:".len()..]
@@ -497,108 +476,50 @@ pub async fn submit(
                 draft.headers.remove(i);
             }
             save_draft(&session, &draft).await?;
-            render(
-                &state,
-                &user,
-                &session,
-                &headers,
-                StatusCode::OK,
-                step,
-                draft,
-                FieldErrors::default(),
-            )
-            .await
+            render(&cx, StatusCode::OK, step, draft, FieldErrors::default()).await
         }
-        "create" if step == Step::Data => create(&state, &user, &session, &headers, draft, &products).await,
+        "create" if step == Step::Data => create(&cx, draft, &products).await,
         _ => {
             // Next (also the default when Enter submits the form).
             let errors = validate(step, &draft, &user, &products);
             if !errors.is_empty() {
                 draft.completed = draft.completed.min(step.number() - 1);
                 save_draft(&session, &draft).await?;
-                return render(
-                    &state,
-                    &user,
-                    &session,
-                    &headers,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    step,
-                    draft,
-                    errors,
-                )
-                .await;
+                return render(&cx, StatusCode::UNPROCESSABLE_ENTITY, step, draft, errors).await;
             }
             draft.completed = draft.completed.max(step.number());
             save_draft(&session, &draft).await?;
             let Some(target) = step.next() else {
-                return render(
-                    &state,
-                    &user,
-                    &session,
-                    &headers,
-                    StatusCode::OK,
-                    step,
-                    draft,
-                    FieldErrors::default(),
-                )
-                .await;
+                return render(&cx, StatusCode::OK, step, draft, FieldErrors::default()).await;
             };
-            go_to(&state, &user, &session, &headers, target, draft).await
+            go_to(&cx, target, draft).await
         }
     }
 }
 
 /// Moves to another step: a redirect for plain forms, the step's panel for htmx.
-async fn go_to(
-    state: &AppState,
-    user: &CurrentUser,
-    session: &Session,
-    headers: &HeaderMap,
-    target: Step,
-    draft: Draft,
-) -> AppResult<Response> {
-    if is_htmx(headers) {
-        render(
-            state,
-            user,
-            session,
-            headers,
-            StatusCode::OK,
-            target,
-            draft,
-            FieldErrors::default(),
-        )
-        .await
+async fn go_to(cx: &Cx<'_>, target: Step, draft: Draft) -> AppResult<Response> {
+    if is_htmx(cx.headers) {
+        render(cx, StatusCode::OK, target, draft, FieldErrors::default()).await
     } else {
         Ok(Redirect::to(&target.url()).into_response())
     }
 }
 
 /// Validates every step once more (products or roles may have changed) and creates the webhook.
-async fn create(
-    state: &AppState,
-    user: &CurrentUser,
-    session: &Session,
-    headers: &HeaderMap,
-    mut draft: Draft,
-    products: &[Product],
-) -> AppResult<Response> {
+async fn create(cx: &Cx<'_>, mut draft: Draft, products: &[Product]) -> AppResult<Response> {
+    let Cx {
+        state,
+        user,
+        session,
+        headers,
+    } = *cx;
     for step in Step::ALL {
         let errors = validate(step, &draft, user, products);
         if !errors.is_empty() {
             draft.completed = step.number() - 1;
             save_draft(session, &draft).await?;
-            return render(
-                state,
-                user,
-                session,
-                headers,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                step,
-                draft,
-                errors,
-            )
-            .await;
+            return render(cx, StatusCode::UNPROCESSABLE_ENTITY, step, draft, errors).await;
         }
     }
     let method = draft.method();

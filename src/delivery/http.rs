@@ -1,0 +1,283 @@
+//! The HTTP call: one shared client (pooled connections, timeouts, no redirects), a DNS
+//! resolver that applies the endpoint policy to every resolved address, and a precise
+//! description of what went wrong when a call fails.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+
+use super::policy::EndpointPolicy;
+use crate::config::DeliveryConfig;
+
+pub const PORTAL_USER_AGENT: &str = concat!("webhook-portal/", env!("CARGO_PKG_VERSION"), " (+delivery)");
+
+/// Errors the resolver reports; found again in the error chain to classify failures.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("{0}")]
+    Blocked(String),
+    #[error("DNS lookup of {host} failed: {reason}")]
+    Dns { host: String, reason: String },
+}
+
+/// Resolves with the system resolver, then drops every address the policy forbids; fails
+/// with [`ResolveError::Blocked`] when none is left. Checking here, at connect time, means
+/// a DNS answer cannot change between the check and the call.
+struct PolicyResolver {
+    policy: Arc<EndpointPolicy>,
+}
+
+impl Resolve for PolicyResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.policy.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|e| ResolveError::Dns {
+                    host: host.clone(),
+                    reason: e.to_string(),
+                })?
+                .collect();
+            if resolved.is_empty() {
+                return Err(Box::new(ResolveError::Dns {
+                    host,
+                    reason: "no addresses".into(),
+                }) as _);
+            }
+            let mut refusal = None;
+            let allowed: Vec<SocketAddr> = resolved
+                .into_iter()
+                .filter(|a| match policy.check(a.ip()) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        refusal.get_or_insert(e);
+                        false
+                    }
+                })
+                .collect();
+            if allowed.is_empty() {
+                let reason = refusal.unwrap_or_else(|| "no allowed address".into());
+                return Err(Box::new(ResolveError::Blocked(format!("{host}: {reason}"))) as _);
+            }
+            Ok(Box::new(allowed.into_iter()) as Addrs)
+        })
+    }
+}
+
+pub struct HttpCaller {
+    client: reqwest::Client,
+    policy: Arc<EndpointPolicy>,
+    body_cap: usize,
+}
+
+/// What to send.
+pub struct OutgoingCall<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    pub token: &'a str,
+    pub custom_headers: &'a [(String, String)],
+    pub body: Option<String>,
+}
+
+/// What happened.
+#[derive(Debug, Clone)]
+pub struct CallResult {
+    pub success: bool,
+    pub status_code: Option<u16>,
+    pub error_kind: Option<&'static str>,
+    pub error: Option<String>,
+    pub duration: Duration,
+    pub request_headers: Vec<(String, String)>,
+    pub response_headers: Vec<(String, String)>,
+    pub response_body: Option<String>,
+    pub response_truncated: bool,
+}
+
+const REDACTED: &str = "Bearer [redacted]";
+
+impl HttpCaller {
+    pub fn new(config: &DeliveryConfig) -> anyhow::Result<Self> {
+        let policy = Arc::new(EndpointPolicy {
+            allowlist: config.allowlist.clone(),
+        });
+        let client = reqwest::Client::builder()
+            .user_agent(PORTAL_USER_AGENT)
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            // A handler could redirect to an internal address; we never follow.
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(64)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            .dns_resolver(Arc::new(PolicyResolver { policy: policy.clone() }))
+            .build()?;
+        Ok(HttpCaller {
+            client,
+            policy,
+            body_cap: config.response_body_cap,
+        })
+    }
+
+    /// Makes the call; never panics and never returns an error: failures are results.
+    pub async fn call(&self, call: OutgoingCall<'_>) -> CallResult {
+        let started = Instant::now();
+        let mut headers = HeaderMap::new();
+        let mut shown: Vec<(String, String)> = Vec::new();
+        let bearer = format!("Bearer {}", call.token);
+        for name in [AUTHORIZATION, HeaderName::from_static("authentication")] {
+            if let Ok(v) = HeaderValue::from_str(&bearer) {
+                headers.insert(name.clone(), v);
+                shown.push((name.as_str().to_string(), REDACTED.to_string()));
+            }
+        }
+        for (name, value) in call.custom_headers {
+            // Validated when saved; anything still unsendable is skipped, not fatal.
+            if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+                headers.append(n, v);
+                shown.push((name.clone(), value.clone()));
+            }
+        }
+        if call.body.is_some() {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            shown.push(("content-type".into(), "application/json".into()));
+        }
+        shown.push((USER_AGENT.as_str().to_string(), PORTAL_USER_AGENT.to_string()));
+
+        let failed = |kind: &'static str, error: String, shown: Vec<(String, String)>| CallResult {
+            success: false,
+            status_code: None,
+            error_kind: Some(kind),
+            error: Some(error),
+            duration: started.elapsed(),
+            request_headers: shown,
+            response_headers: Vec::new(),
+            response_body: None,
+            response_truncated: false,
+        };
+
+        let url = match reqwest::Url::parse(call.url) {
+            Ok(u) => u,
+            Err(e) => return failed("connect", format!("the endpoint URL is invalid: {e}"), shown),
+        };
+        // IP literals never reach the resolver: check them here.
+        if let Some(host) = url.host_str() {
+            if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+                if let Err(reason) = self.policy.check(ip) {
+                    return failed("blocked", reason, shown);
+                }
+            }
+        }
+        let method = if call.method == "GET" {
+            reqwest::Method::GET
+        } else {
+            reqwest::Method::POST
+        };
+        let mut request = self.client.request(method, url).headers(headers);
+        if let Some(body) = call.body {
+            request = request.body(body);
+        }
+        let mut response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let (kind, message) = classify(&e);
+                return failed(kind, message, shown);
+            }
+        };
+        let status = response.status();
+        let response_headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        // Read the body up to the cap, then stop.
+        let mut body: Vec<u8> = Vec::new();
+        let mut truncated = false;
+        let mut body_error = None;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = self.body_cap.saturating_sub(body.len());
+                    if chunk.len() > room {
+                        body.extend_from_slice(&chunk[..room]);
+                        truncated = true;
+                        break;
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    body_error = Some(classify(&e));
+                    break;
+                }
+            }
+        }
+        let duration = started.elapsed();
+        let response_body = Some(String::from_utf8_lossy(&body).into_owned());
+        let (success, error_kind, error) = match body_error {
+            Some((kind, message)) => (
+                false,
+                Some(kind),
+                Some(format!("reading the response failed: {message}")),
+            ),
+            None if status.is_success() => (true, None, None),
+            None => (false, Some("http"), Some(format!("HTTP {}", status.as_u16()))),
+        };
+        CallResult {
+            success,
+            status_code: Some(status.as_u16()),
+            error_kind,
+            error,
+            duration,
+            request_headers: shown,
+            response_headers,
+            response_body,
+            response_truncated: truncated,
+        }
+    }
+}
+
+/// Names the failure: DNS, blocked address, refused, TLS, timeout or another connection error.
+fn classify(e: &reqwest::Error) -> (&'static str, String) {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut chain = Vec::new();
+    while let Some(s) = source {
+        if let Some(r) = s.downcast_ref::<ResolveError>() {
+            return match r {
+                ResolveError::Blocked(m) => ("blocked", m.clone()),
+                ResolveError::Dns { .. } => ("dns", r.to_string()),
+            };
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return (
+                    "refused",
+                    "connection refused: nothing is listening at the endpoint".into(),
+                );
+            }
+        }
+        if s.downcast_ref::<rustls::Error>().is_some() {
+            return ("tls", format!("TLS handshake failed: {s}"));
+        }
+        chain.push(s.to_string());
+        source = s.source();
+    }
+    let detail = chain.last().cloned().unwrap_or_else(|| e.to_string());
+    if e.is_timeout() {
+        ("timeout", "no response within the request timeout".into())
+    } else if detail.to_ascii_lowercase().contains("certificate") || detail.to_ascii_lowercase().contains("tls") {
+        ("tls", format!("TLS failed: {detail}"))
+    } else if e.is_connect() {
+        ("connect", format!("could not connect: {detail}"))
+    } else {
+        ("connect", detail)
+    }
+}

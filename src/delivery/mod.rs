@@ -1,0 +1,275 @@
+//! What happens when a webhook fires: the in-process delivery task claims due triggers from
+//! Postgres, signs and sends the calls ([`http`], [`payload`]), and records each attempt with
+//! the statistics ([`store`]); retries and the endpoint policy are in [`policy`].
+//!
+//! All state is in Postgres, so a crash loses nothing and several processes can share the work:
+//! a claim moves a trigger to `in_flight` under a lease (`FOR UPDATE SKIP LOCKED`), and a
+//! unique index allows one call in flight per webhook. The task wakes on `LISTEN/NOTIFY`;
+//! a slow poll is only a safety net.
+
+pub mod http;
+pub mod payload;
+pub mod policy;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::Rng;
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use tokio::sync::{watch, Notify, Semaphore};
+use tokio::task::JoinSet;
+
+use self::http::{HttpCaller, OutgoingCall};
+use self::payload::{sign, timestamp, Payload};
+use self::store::{ClaimedTrigger, RecordPolicy, SentRequest};
+use crate::config::Config;
+use crate::events::CHANNEL;
+
+/// Extra lease time beyond the request timeout, to record the attempt.
+const LEASE_GRACE: Duration = Duration::from_secs(30);
+/// How long a graceful shutdown waits for calls in flight before releasing them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// A running delivery task; [`DeliveryTask::shutdown`] stops it gracefully.
+pub struct DeliveryTask {
+    stop: watch::Sender<bool>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl DeliveryTask {
+    pub fn spawn(pool: PgPool, config: Arc<Config>) -> anyhow::Result<DeliveryTask> {
+        let caller = Arc::new(HttpCaller::new(&config.delivery)?);
+        let (stop, stopped) = watch::channel(false);
+        let handle = tokio::spawn(run(pool, config, caller, stopped));
+        Ok(DeliveryTask { stop, handle })
+    }
+
+    /// Stops claiming, lets calls in flight finish (up to a grace period), releases the rest.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.handle.await;
+    }
+}
+
+struct Worker {
+    id: i64,
+    pool: PgPool,
+    config: Arc<Config>,
+    caller: Arc<HttpCaller>,
+}
+
+async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut stopped: watch::Receiver<bool>) {
+    let worker = Arc::new(Worker {
+        id: rand::thread_rng().gen_range(1..i64::MAX),
+        pool,
+        config,
+        caller,
+    });
+    let wake = Arc::new(Notify::new());
+    let listener = tokio::spawn(listen(worker.pool.clone(), wake.clone()));
+    let slots = Arc::new(Semaphore::new(worker.config.delivery.concurrency));
+    let mut in_flight: JoinSet<()> = JoinSet::new();
+    let lease = worker.config.delivery.request_timeout + LEASE_GRACE;
+    let poll = worker.config.delivery.poll_interval;
+    let mut last_release = tokio::time::Instant::now() - poll;
+    tracing::info!(
+        worker = worker.id,
+        concurrency = worker.config.delivery.concurrency,
+        "delivery task started"
+    );
+
+    loop {
+        if *stopped.borrow() {
+            break;
+        }
+        while in_flight.try_join_next().is_some() {}
+        if last_release.elapsed() >= poll {
+            last_release = tokio::time::Instant::now();
+            match store::release(&worker.pool, None).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(count = n, "released triggers whose worker stopped answering"),
+                Err(e) => tracing::error!(error = %e, "releasing expired triggers failed"),
+            }
+        }
+        // Wait for a free slot (or shutdown).
+        let first = tokio::select! {
+            permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
+            _ = stopped.changed() => break,
+        };
+        let free = slots.available_permits() as i64 + 1;
+        let claimed = match store::claim(&worker.pool, worker.id, lease, free).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "claiming triggers failed; retrying shortly");
+                drop(first);
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {},
+                    _ = stopped.changed() => break,
+                }
+                continue;
+            }
+        };
+        if claimed.is_empty() {
+            drop(first);
+            let wait = match store::next_due(&worker.pool).await {
+                Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(poll),
+                _ => poll,
+            };
+            if wait.is_zero() {
+                // Due work exists but every candidate is busy: wait for a call to finish.
+                tokio::select! {
+                    _ = wake.notified() => {},
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {},
+                    _ = stopped.changed() => break,
+                }
+            } else {
+                tokio::select! {
+                    _ = wake.notified() => {},
+                    _ = tokio::time::sleep(wait) => {},
+                    _ = stopped.changed() => break,
+                }
+            }
+            continue;
+        }
+        let mut first = Some(first);
+        for job in claimed {
+            let permit = match first.take() {
+                Some(p) => p,
+                None => match slots.clone().try_acquire_owned() {
+                    Ok(p) => p,
+                    // Cannot happen (we claimed no more than the free slots); wait for one.
+                    Err(_) => match slots.clone().acquire_owned().await {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                },
+            };
+            let worker = worker.clone();
+            in_flight.spawn(async move {
+                worker.deliver(job).await;
+                drop(permit);
+            });
+        }
+    }
+
+    // Graceful stop: no new claims; let calls finish, then give back what is left.
+    listener.abort();
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while in_flight.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        in_flight.abort_all();
+        while in_flight.join_next().await.is_some() {}
+    }
+    match store::release(&worker.pool, Some(worker.id)).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(count = n, "released unfinished triggers for other processes"),
+        Err(e) => tracing::error!(error = %e, "releasing triggers at shutdown failed (their lease will expire)"),
+    }
+    tracing::info!("delivery task stopped");
+}
+
+/// Wakes the dispatcher on every notification; reconnects by itself.
+async fn listen(pool: PgPool, wake: Arc<Notify>) {
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "LISTEN connection failed; polling meanwhile");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(CHANNEL).await {
+            tracing::warn!(error = %e, "LISTEN failed; polling meanwhile");
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            continue;
+        }
+        // Something may have become due while we were not listening.
+        wake.notify_one();
+        loop {
+            match listener.recv().await {
+                Ok(_) => wake.notify_one(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "LISTEN connection lost; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+impl Worker {
+    async fn deliver(&self, job: ClaimedTrigger) {
+        let started_at = Utc::now();
+        let delivery = &self.config.delivery;
+        let payload = Payload {
+            webhook_id: job.webhook_id.clone(),
+            webhook_name: job.label.clone(),
+            object_class: job.object_class.clone(),
+            account_id: job.account_id.clone(),
+            product_id: job.product_id.clone(),
+            api_url: self.config.api_url(),
+            triggered_at: timestamp(started_at),
+            last_success_at: job.last_success_at.map(timestamp),
+            last_failure_at: job.last_failure_at.map(timestamp),
+            processing_timeout: delivery.processing_timeout,
+            data: job.data.0.clone(),
+        };
+        let is_post = job.http_method == "POST";
+        let body = if is_post {
+            serde_json::to_string(&payload).ok()
+        } else {
+            None
+        };
+        let result = match sign(&payload, started_at, &job.jwt_secret) {
+            Ok(token) => {
+                self.caller
+                    .call(OutgoingCall {
+                        method: &job.http_method,
+                        url: &job.external_url,
+                        token: &token,
+                        custom_headers: &job.headers.0,
+                        body: body.clone(),
+                    })
+                    .await
+            }
+            Err(e) => http::CallResult {
+                success: false,
+                status_code: None,
+                error_kind: Some("internal"),
+                error: Some(format!("could not sign the token: {e}")),
+                duration: Duration::ZERO,
+                request_headers: Vec::new(),
+                response_headers: Vec::new(),
+                response_body: None,
+                response_truncated: false,
+            },
+        };
+        let sent = SentRequest {
+            method: &job.http_method,
+            url: &job.external_url,
+            body: body.as_deref(),
+            started_at,
+        };
+        let policy = RecordPolicy {
+            out_of_order_after: delivery.out_of_order_after,
+            retry_base: delivery.retry_base,
+            retry_max: delivery.retry_max,
+        };
+        // The call happened: recording must not be given up lightly.
+        for attempt in 1..=5u32 {
+            match store::record(&self.pool, self.id, &job, &sent, &result, &policy).await {
+                Ok(attempt_id) => {
+                    tracing::debug!(webhook = %job.webhook_id, attempt = attempt_id, success = result.success, "call recorded");
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(webhook = %job.webhook_id, error = %e, try_number = attempt, "recording a call failed");
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                }
+            }
+        }
+    }
+}

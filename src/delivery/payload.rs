@@ -1,0 +1,95 @@
+//! What a handler receives: the payload (POST body and JWT claims) and its HS256 token.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Exactly the keys of the Connect payload, in its order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Payload {
+    pub webhook_id: String,
+    pub webhook_name: String,
+    pub object_class: String,
+    pub account_id: String,
+    pub product_id: String,
+    pub api_url: String,
+    pub triggered_at: String,
+    pub last_success_at: Option<String>,
+    pub last_failure_at: Option<String>,
+    pub processing_timeout: i64,
+    pub data: Value,
+}
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    #[serde(flatten)]
+    payload: &'a Payload,
+    exp: i64,
+}
+
+/// `2021-05-27T09:54:03+00:00`, the platform's timestamp form.
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+/// The bearer token: header `{"typ":"JWT","alg":"HS256"}`, claims = payload + `exp`
+/// (`triggered_at` + `processing_timeout`). No `iat`/`nbf`: strict verifiers with no leeway
+/// would reject a call from a clock a second ahead.
+pub fn sign(
+    payload: &Payload,
+    triggered_at: DateTime<Utc>,
+    secret: &str,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let header = Header {
+        typ: Some("JWT".to_string()),
+        alg: Algorithm::HS256,
+        ..Header::default()
+    };
+    let claims = Claims {
+        payload,
+        exp: triggered_at.timestamp() + payload.processing_timeout,
+    };
+    encode(&header, &claims, &EncodingKey::from_secret(secret.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn sample() -> Payload {
+        Payload {
+            webhook_id: "WH-623-978-334".into(),
+            webhook_name: "Tutorial Webhook".into(),
+            object_class: "fulfillment_request".into(),
+            account_id: "VA-240-990".into(),
+            product_id: "PRD-578-226-824".into(),
+            api_url: "https://portal.example.com/public/v1/".into(),
+            triggered_at: "2021-05-27T09:54:03+00:00".into(),
+            last_success_at: None,
+            last_failure_at: Some("2021-05-27T09:52:32+00:00".into()),
+            processing_timeout: 600,
+            data: serde_json::json!({"purpose": "demo"}),
+        }
+    }
+
+    #[test]
+    fn token_has_the_connect_header_and_claims() {
+        let at = DateTime::parse_from_rfc3339("2021-05-27T09:54:03+00:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(timestamp(at), "2021-05-27T09:54:03+00:00");
+        let token = sign(&sample(), at, "secret-0123456789").unwrap();
+        let parts: Vec<&str> = token.split('.').collect();
+        let decode = |s: &str| -> Value {
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()).unwrap()
+        };
+        assert_eq!(decode(parts[0]), serde_json::json!({"typ": "JWT", "alg": "HS256"}));
+        let claims = decode(parts[1]);
+        let keys: Vec<&String> = claims.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 12);
+        assert_eq!(claims["exp"], 1622109843);
+        assert_eq!(claims["last_success_at"], Value::Null);
+    }
+}
