@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod handler;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -307,4 +308,75 @@ pub async fn create_via_wizard(
     loc.strip_prefix("/webhooks/")
         .expect("redirect to the details page")
         .to_string()
+}
+
+/// Delivery settings that make retries and timeouts take milliseconds, with local
+/// handlers allowed.
+pub const FAST_DELIVERY: [(&str, &str); 7] = [
+    ("PORTAL_ENDPOINT_ALLOWLIST", "127.0.0.0/8"),
+    ("PORTAL_RETRY_BASE_MS", "200"),
+    ("PORTAL_RETRY_MAX_MS", "1000"),
+    ("PORTAL_REQUEST_TIMEOUT_MS", "1500"),
+    ("PORTAL_CONNECT_TIMEOUT_MS", "1000"),
+    ("PORTAL_DELIVERY_POLL_MS", "500"),
+    ("PORTAL_OUT_OF_ORDER_AFTER", "3"),
+];
+
+/// A webhook of the vendor account calling `url`.
+pub async fn webhook_calling(
+    app: &TestApp,
+    url: &str,
+    method: &str,
+    headers: serde_json::Value,
+    data: serde_json::Value,
+) -> String {
+    let (product, _) = plain_and_capable_products(app).await;
+    let id = insert_webhook(app, &app.vendor_account_id, &product, "Delivery test", true).await;
+    sqlx::query("update webhooks set external_url = $2, http_method = $3, headers = $4, data = $5 where id = $1")
+        .bind(&id)
+        .bind(url)
+        .bind(method)
+        .bind(headers)
+        .bind(data)
+        .execute(&app.pool)
+        .await
+        .expect("configure webhook");
+    id
+}
+
+/// The statistics counters of a webhook.
+#[derive(Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Stats {
+    pub events: i64,
+    pub triggers: i64,
+    pub success_triggers: i64,
+    pub failure_triggers: i64,
+    pub failure_since_last_success: i64,
+    pub out_of_order: bool,
+}
+
+pub async fn stats(pool: &PgPool, id: &str) -> Stats {
+    sqlx::query_as(
+        "select events, triggers, success_triggers, failure_triggers, failure_since_last_success, out_of_order from webhooks where id = $1",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .expect("stats")
+}
+
+/// Records events as a queue change would, in one transaction.
+pub async fn queue_changes(pool: &PgPool, id: &str, n: usize) {
+    let mut tx = pool.begin().await.unwrap();
+    for i in 0..n {
+        webhook_portal::events::record(
+            &mut tx,
+            id,
+            webhook_portal::events::Source::QueueChange,
+            Some(&format!("PR-{i}")),
+        )
+        .await
+        .expect("record event");
+    }
+    tx.commit().await.unwrap();
 }

@@ -1,0 +1,632 @@
+//! The delivery engine against a real handler on 127.0.0.1: the signed call, success and
+//! failure statistics, retries, out of order, coalescing, disabled webhooks, caps, redaction.
+
+mod common;
+
+use std::time::Duration;
+
+use common::handler::{eventually, Behaviour, Handler};
+use common::*;
+use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+use serde_json::{json, Value};
+
+const SECRET: &str = "JWT-secret-for-tests-0001";
+
+async fn trigger_now(app: &TestApp, id: &str) {
+    let r = app.post_form(&format!("/webhooks/{id}/trigger"), &[]).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), format!("/webhooks/{id}/statistics"));
+}
+
+#[tokio::test]
+async fn a_post_call_is_signed_and_carries_the_payload_and_custom_headers() {
+    let handler = Handler::start().await;
+    let app = spawn_app_with(&FAST_DELIVERY).await;
+    app.login_admin().await;
+    let id = webhook_calling(
+        &app,
+        &handler.url("/hook"),
+        "POST",
+        json!([["X-Custom-Header", "Connect"]]),
+        json!({"purpose": "demo", "audience": "partners"}),
+    )
+    .await;
+    trigger_now(&app, &id).await;
+    let calls = handler.wait_for(1).await;
+    let call = &calls[0];
+    assert_eq!(call.method, "POST");
+    assert_eq!(call.uri.path(), "/hook");
+    assert_eq!(call.headers["content-type"], "application/json");
+    assert_eq!(call.headers["x-custom-header"], "Connect");
+    assert!(call.headers["user-agent"]
+        .to_str()
+        .unwrap()
+        .starts_with("webhook-portal/"));
+
+    // The token verifies with the shared secret, as a handler's JWT library would check it.
+    let token = call.headers["authorization"]
+        .to_str()
+        .unwrap()
+        .strip_prefix("Bearer ")
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        call.headers["authentication"].to_str().unwrap(),
+        format!("Bearer {token}"),
+        "also under the article's header name"
+    );
+    let header = decode_header(&token).unwrap();
+    assert_eq!(header.alg, Algorithm::HS256);
+    assert_eq!(header.typ.as_deref(), Some("JWT"));
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 0;
+    validation.set_required_spec_claims(&["exp"]);
+    let claims = decode::<Value>(&token, &DecodingKey::from_secret(SECRET.as_bytes()), &validation)
+        .expect("token verifies")
+        .claims;
+    assert!(
+        decode::<Value>(
+            &token,
+            &DecodingKey::from_secret(b"another secret entirely"),
+            &validation
+        )
+        .is_err(),
+        "a wrong secret fails"
+    );
+    let mut keys: Vec<&str> = claims.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "account_id",
+            "api_url",
+            "data",
+            "exp",
+            "last_failure_at",
+            "last_success_at",
+            "object_class",
+            "processing_timeout",
+            "product_id",
+            "triggered_at",
+            "webhook_id",
+            "webhook_name"
+        ]
+    );
+    assert_eq!(claims["webhook_id"], id.as_str());
+    assert_eq!(claims["webhook_name"], "Delivery test");
+    assert_eq!(claims["object_class"], "fulfillment_request");
+    assert_eq!(claims["account_id"], app.vendor_account_id.as_str());
+    assert_eq!(claims["api_url"], format!("{}/public/v1/", app.base));
+    assert_eq!(claims["processing_timeout"], 600);
+    assert_eq!(claims["data"], json!({"purpose": "demo", "audience": "partners"}));
+    assert_eq!(claims["last_success_at"], Value::Null);
+    let triggered_at = chrono::DateTime::parse_from_rfc3339(claims["triggered_at"].as_str().unwrap()).unwrap();
+    assert!(claims["triggered_at"].as_str().unwrap().ends_with("+00:00"));
+    assert_eq!(claims["exp"].as_i64().unwrap(), triggered_at.timestamp() + 600);
+
+    // The body is the same payload without exp.
+    let body: Value = serde_json::from_slice(&call.body).unwrap();
+    let mut expected = claims.clone();
+    expected.as_object_mut().unwrap().remove("exp");
+    assert_eq!(body, expected);
+
+    // Statistics: one event, one trigger, one success.
+    eventually("success recorded", || async {
+        stats(&app.pool, &id).await.success_triggers == 1
+    })
+    .await;
+    let s = stats(&app.pool, &id).await;
+    assert_eq!(
+        (
+            s.events,
+            s.triggers,
+            s.success_triggers,
+            s.failure_triggers,
+            s.failure_since_last_success
+        ),
+        (1, 1, 1, 0, 0)
+    );
+
+    // The stored attempt has the token redacted.
+    let (headers, body_stored, status): (Value, Option<String>, Option<i32>) =
+        sqlx::query_as("select request_headers, request_body, status_code from webhook_attempts where webhook_id = $1")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let headers_text = headers.to_string();
+    assert!(
+        !headers_text.contains(&token) && !headers_text.contains(token.split('.').nth(2).unwrap()),
+        "token never stored"
+    );
+    assert!(headers_text.contains("Bearer [redacted]"));
+    assert_eq!(status, Some(200));
+    assert_eq!(serde_json::from_str::<Value>(&body_stored.unwrap()).unwrap(), expected);
+
+    // The statistics tab shows it, with a link to the response.
+    let tab = app.get_html(&format!("/webhooks/{id}/statistics")).await;
+    assert!(tab.contains("id=\"stat-success\">1<"), "success count shown");
+    assert!(tab.contains("View response"));
+    let attempt_id: i64 = sqlx::query_scalar("select id from webhook_attempts where webhook_id = $1")
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let view = app.get_html(&format!("/webhooks/{id}/deliveries/{attempt_id}")).await;
+    assert!(view.contains("Bearer [redacted]") && !view.contains(&token));
+    assert!(view.contains("Status 200"));
+}
+
+#[tokio::test]
+async fn a_get_call_has_no_body() {
+    let handler = Handler::start().await;
+    let app = spawn_app_with(&FAST_DELIVERY).await;
+    app.login_admin().await;
+    let id = webhook_calling(
+        &app,
+        &handler.url("/get-hook?x=1"),
+        "GET",
+        json!([]),
+        json!({"ignored": true}),
+    )
+    .await;
+    trigger_now(&app, &id).await;
+    let call = handler.wait_for(1).await.remove(0);
+    assert_eq!(call.method, "GET");
+    assert_eq!(call.uri.query(), Some("x=1"));
+    assert!(call.body.is_empty());
+    assert!(call.headers.get("content-type").is_none());
+    let token = call.headers["authorization"]
+        .to_str()
+        .unwrap()
+        .strip_prefix("Bearer ")
+        .unwrap();
+    let claims = decode::<Value>(
+        token,
+        &DecodingKey::from_secret(SECRET.as_bytes()),
+        &Validation::new(Algorithm::HS256),
+    )
+    .unwrap()
+    .claims;
+    assert_eq!(
+        claims["webhook_id"],
+        id.as_str(),
+        "everything a handler needs is in the token"
+    );
+}
+
+/// Waits for the n-th attempt and returns its (success, error_kind, error, status).
+async fn attempt_n(app: &TestApp, id: &str, n: i64) -> (bool, Option<String>, Option<String>, Option<i32>) {
+    eventually(&format!("attempt {n}"), || async {
+        let c: i64 = sqlx::query_scalar("select count(*) from webhook_attempts where webhook_id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        c >= n
+    })
+    .await;
+    sqlx::query_as("select success, error_kind, error, status_code from webhook_attempts where webhook_id = $1 order by id offset $2 limit 1")
+        .bind(id)
+        .bind(n - 1)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// Seconds from the last failure to the scheduled next trigger.
+async fn scheduled_delay(app: &TestApp, id: &str) -> f64 {
+    sqlx::query_scalar(
+        "select extract(epoch from next_trigger_at - last_failure_at)::float8 from webhooks where id = $1",
+    )
+    .bind(id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn failures_schedule_retries_at_growing_intervals() {
+    let handler = Handler::start().await;
+    handler.set(Behaviour {
+        status: 500,
+        body: "boom".into(),
+        ..Behaviour::default()
+    });
+    // A long base interval: the retries stay scheduled and Trigger now drives each attempt.
+    let mut settings = FAST_DELIVERY.to_vec();
+    settings.retain(|(k, _)| !k.starts_with("PORTAL_RETRY") && *k != "PORTAL_OUT_OF_ORDER_AFTER");
+    settings.extend([("PORTAL_RETRY_BASE_MS", "300000"), ("PORTAL_RETRY_MAX_MS", "3600000")]);
+    let app = spawn_app_with(&settings).await;
+    app.login_admin().await;
+    let id = webhook_calling(&app, &handler.url("/"), "POST", json!([]), json!({})).await;
+
+    let mut delays = Vec::new();
+    for n in 1..=3 {
+        trigger_now(&app, &id).await;
+        let (success, kind, error, status) = attempt_n(&app, &id, n).await;
+        assert!(!success);
+        assert_eq!(
+            (kind.as_deref(), error.as_deref(), status),
+            (Some("http"), Some("HTTP 500"), Some(500))
+        );
+        eventually("retry scheduled", || async {
+            stats(&app.pool, &id).await.failure_triggers == n
+        })
+        .await;
+        delays.push(scheduled_delay(&app, &id).await);
+    }
+    // At least 5 minutes, then at least 10, then at least 20 (jitter only adds).
+    assert!(delays[0] >= 300.0 && delays[0] <= 360.0 + 1.0, "{delays:?}");
+    assert!(delays[1] >= 600.0, "{delays:?}");
+    assert!(delays[2] >= 1200.0, "{delays:?}");
+    let s = stats(&app.pool, &id).await;
+    assert_eq!(
+        (s.events, s.triggers, s.failure_triggers, s.failure_since_last_success),
+        (3, 3, 3, 3)
+    );
+    let tab = app.get_html(&format!("/webhooks/{id}/statistics")).await;
+    assert!(!text_of(&tab).contains("Next trigger —"), "next trigger shown");
+    assert_eq!(handler.count(), 3, "no call before the scheduled time");
+}
+
+#[tokio::test]
+async fn a_retry_happens_by_itself_and_success_resets_the_failure_count() {
+    let handler = Handler::start().await;
+    handler.set(Behaviour {
+        status: 503,
+        ..Behaviour::default()
+    });
+    let app = spawn_app_with(&FAST_DELIVERY).await;
+    app.login_admin().await;
+    let id = webhook_calling(&app, &handler.url("/"), "POST", json!([]), json!({})).await;
+    queue_changes(&app.pool, &id, 1).await;
+    attempt_n(&app, &id, 1).await;
+    handler.set(Behaviour::default());
+    let (success, ..) = attempt_n(&app, &id, 2).await;
+    assert!(success, "the automatic retry succeeded");
+    eventually("success counted", || async {
+        stats(&app.pool, &id).await.success_triggers == 1
+    })
+    .await;
+    let s = stats(&app.pool, &id).await;
+    assert_eq!(
+        (s.events, s.triggers, s.failure_triggers, s.failure_since_last_success),
+        (1, 2, 1, 0)
+    );
+    // The second call tells the handler when the last failure was.
+    let calls = handler.received();
+    let body: Value = serde_json::from_slice(&calls[1].body).unwrap();
+    assert!(body["last_failure_at"].is_string());
+}
+
+#[tokio::test]
+async fn timeouts_refused_connections_and_blocked_addresses_fail_clearly() {
+    let handler = Handler::start().await;
+    handler.set(Behaviour {
+        delay: Duration::from_secs(5),
+        ..Behaviour::default()
+    });
+    let app = spawn_app_with(&FAST_DELIVERY).await;
+    app.login_admin().await;
+
+    let slow = webhook_calling(&app, &handler.url("/slow"), "POST", json!([]), json!({})).await;
+    trigger_now(&app, &slow).await;
+    let (success, kind, error, _) = attempt_n(&app, &slow, 1).await;
+    assert!(!success);
+    assert_eq!(kind.as_deref(), Some("timeout"), "{error:?}");
+
+    // Nothing listens on this port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let refused = webhook_calling(
+        &app,
+        &format!("http://127.0.0.1:{closed}/"),
+        "POST",
+        json!([]),
+        json!({}),
+    )
+    .await;
+    trigger_now(&app, &refused).await;
+    let (success, kind, error, status) = attempt_n(&app, &refused, 1).await;
+    assert!(!success && status.is_none());
+    assert_eq!(kind.as_deref(), Some("refused"), "{error:?}");
+
+    // Private and metadata addresses are refused by policy, before any connection.
+    for (url, reason) in [
+        ("http://10.1.2.3/hook", "private"),
+        ("http://169.254.169.254/latest/meta-data", "metadata"),
+        ("http://[::1]:9/", "loopback"),
+    ] {
+        let blocked = webhook_calling(&app, url, "POST", json!([]), json!({})).await;
+        trigger_now(&app, &blocked).await;
+        let (success, kind, error, _) = attempt_n(&app, &blocked, 1).await;
+        assert!(!success);
+        assert_eq!(kind.as_deref(), Some("blocked"));
+        assert!(error.unwrap().contains(reason), "{url}");
+        eventually("retry scheduled", || async {
+            stats(&app.pool, &blocked).await.failure_triggers == 1
+        })
+        .await;
+    }
+    for id in [&slow, &refused] {
+        eventually("failure counted", || async {
+            stats(&app.pool, id).await.failure_triggers >= 1
+        })
+        .await;
+    }
+    let view = app.get_html(&format!("/webhooks/{refused}/deliveries")).await;
+    assert!(view.contains("Connection refused"));
+}
+
+#[tokio::test]
+async fn the_policy_applies_after_dns_resolution() {
+    let handler = Handler::start().await;
+    // Default policy: loopback is not allowed.
+    let app = spawn_app_with(&[("PORTAL_RETRY_BASE_MS", "60000"), ("PORTAL_REQUEST_TIMEOUT_MS", "2000")]).await;
+    app.login_admin().await;
+    let url = format!("http://localhost:{}/hook", handler.addr.port());
+    let id = webhook_calling(&app, &url, "POST", json!([]), json!({})).await;
+    trigger_now(&app, &id).await;
+    let (success, kind, error, _) = attempt_n(&app, &id, 1).await;
+    assert!(!success);
+    assert_eq!(kind.as_deref(), Some("blocked"), "{error:?}");
+    assert!(error.unwrap().contains("loopback"));
+    assert_eq!(handler.count(), 0, "the handler was never reached");
+}
+
+#[tokio::test]
+async fn after_the_limit_the_webhook_is_out_of_order_until_trigger_now_succeeds() {
+    let handler = Handler::start().await;
+    handler.set(Behaviour {
+        status: 500,
+        ..Behaviour::default()
+    });
+    let app = spawn_app_with(&FAST_DELIVERY).await; // out of order after 3
+    app.login_admin().await;
+    let id = webhook_calling(&app, &handler.url("/"), "POST", json!([]), json!({})).await;
+    queue_changes(&app.pool, &id, 1).await;
+    eventually("out of order", || async { stats(&app.pool, &id).await.out_of_order }).await;
+    let s = stats(&app.pool, &id).await;
+    assert_eq!((s.triggers, s.failure_since_last_success), (3, 3));
+    // No automatic calls any more, even for new events.
+    queue_changes(&app.pool, &id, 2).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(handler.count(), 3);
+    assert_eq!(stats(&app.pool, &id).await.events, 3, "events still recorded");
+    let list = app.get_html("/webhooks").await;
+    assert!(list.contains("Out of order"), "the list says so");
+    let details = app.get_html(&format!("/webhooks/{id}/statistics")).await;
+    assert!(details.contains("● Out of order") && details.contains("automatic calls have stopped"));
+
+    // Trigger now still calls; a success ends out of order.
+    handler.set(Behaviour::default());
+    trigger_now(&app, &id).await;
+    eventually("back in order", || async { !stats(&app.pool, &id).await.out_of_order }).await;
+    let s = stats(&app.pool, &id).await;
+    assert_eq!((s.success_triggers, s.failure_since_last_success), (1, 0));
+}
+
+#[tokio::test]
+async fn re_enabling_an_out_of_order_webhook_resumes_calls() {
+    let handler = Handler::start().await;
+    handler.set(Behaviour {
+        status: 500,
+        ..Behaviour::default()
+    });
+    let app = spawn_app_with(&FAST_DELIVERY).await;
+    app.login_admin().await;
+    let id = webhook_calling(&app, &handler.url("/"), "POST", json!([]), json!({})).await;
+    queue_changes(&app.pool, &id, 1).await;
+    eventually("out of order", || async { stats(&app.pool, &id).await.out_of_order }).await;
+    let r = app.post_form(&format!("/webhooks/{id}/enable"), &[]).await;
+    assert_eq!(r.status(), 303);
+    assert!(!stats(&app.pool, &id).await.out_of_order);
+    handler.set(Behaviour::default());
+    queue_changes(&app.pool, &id, 1).await;
+    eventually("called again", || async {
+        stats(&app.pool, &id).await.success_triggers == 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn events_are_coalesced_into_the_pending_trigger() {
+    let handler = Handler::start().await;
+    handler.set(Behaviour {
+        delay: Duration::from_millis(600),
+        ..Behaviour::default()
+    });
+    let app = spawn_app_with(&FAST_DELIVERY).await;
+    let id = webhook_calling(&app, &handler.url("/"), "POST", json!([]), json!({})).await;
+    // Five queue changes at once: one call.
+    queue_changes(&app.pool, &id, 5).await;
+    handler.wait_for(1).await;
+    // Seven more while that call is in flight: they wait in one pending trigger.
+    for _ in 0..7 {
+        queue_changes(&app.pool, &id, 1).await;
+    }
+    eventually("both calls done", || async {
+        stats(&app.pool, &id).await.success_triggers == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let s = stats(&app.pool, &id).await;
+    assert_eq!((s.events, s.triggers), (12, 2), "12 events, 2 calls");
+    assert_eq!(handler.count(), 2);
+    assert!(
+        handler.received().iter().all(|c| c.concurrent_same_webhook == 1),
+        "never two calls at once"
+    );
+}
+
+#[tokio::test]
+async fn disabled_webhooks_record_events_but_never_call() {
+    let handler = Handler::start().await;
+    let app = spawn_app_with(&FAST_DELIVERY).await;
+    app.login_admin().await;
+    let id = webhook_calling(&app, &handler.url("/"), "POST", json!([]), json!({})).await;
+    sqlx::query("update webhooks set active = false where id = $1")
+        .bind(&id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    queue_changes(&app.pool, &id, 3).await;
+    let r = app.post_form(&format!("/webhooks/{id}/trigger"), &[]).await;
+    assert_eq!(r.status(), 303);
+    let page = app.get_html(&format!("/webhooks/{id}/statistics")).await;
+    assert!(page.contains("is disabled: the event was recorded, but no call is made"));
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(handler.count(), 0);
+    let s = stats(&app.pool, &id).await;
+    assert_eq!((s.events, s.triggers), (4, 0));
+}
+
+#[tokio::test]
+async fn a_response_body_over_the_cap_is_cut() {
+    let handler = Handler::start().await;
+    handler.set(Behaviour {
+        body: "x".repeat(5000),
+        ..Behaviour::default()
+    });
+    let mut settings = FAST_DELIVERY.to_vec();
+    settings.push(("PORTAL_RESPONSE_BODY_CAP", "1024"));
+    let app = spawn_app_with(&settings).await;
+    app.login_admin().await;
+    let id = webhook_calling(&app, &handler.url("/"), "POST", json!([]), json!({})).await;
+    trigger_now(&app, &id).await;
+    attempt_n(&app, &id, 1).await;
+    let (body, truncated, success): (String, bool, bool) =
+        sqlx::query_as("select response_body, response_truncated, success from webhook_attempts where webhook_id = $1")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(body.len(), 1024);
+    assert!(truncated && success);
+    let attempt_id: i64 = sqlx::query_scalar("select id from webhook_attempts where webhook_id = $1")
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(app
+        .get_html(&format!("/webhooks/{id}/deliveries/{attempt_id}"))
+        .await
+        .contains("cut at the size limit"));
+}
+
+#[tokio::test]
+async fn the_deliveries_log_filters_and_pages() {
+    let handler = Handler::start().await;
+    let app = spawn_app_with(&FAST_DELIVERY).await;
+    app.login_admin().await;
+    let id = webhook_calling(&app, &handler.url("/"), "POST", json!([]), json!({})).await;
+    // 30 attempts recorded directly: 20 successes, 10 failures.
+    for i in 0..30 {
+        sqlx::query(
+            "insert into webhook_attempts (webhook_id, started_at, duration_ms, success, status_code, request_method, request_url)
+             values ($1, now(), 5, $2, $3, 'POST', 'http://127.0.0.1/')",
+        )
+        .bind(&id)
+        .bind(i % 3 != 0)
+        .bind(if i % 3 != 0 { 200 } else { 500 })
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    let all = app.get_html(&format!("/webhooks/{id}/deliveries")).await;
+    assert_eq!(all.matches("class=\"mono\">WHA-").count(), 25);
+    let next = all
+        .split("rel=\"next\"")
+        .next()
+        .unwrap()
+        .rsplit("href=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    let older = app.get_html(&next).await;
+    assert_eq!(older.matches("class=\"mono\">WHA-").count(), 5);
+    let failures = app
+        .get_html(&format!("/webhooks/{id}/deliveries?outcome=failure"))
+        .await;
+    assert_eq!(failures.matches("class=\"mono\">WHA-").count(), 10);
+    assert!(!failures.contains("chip chip-on\">Success"));
+    let successes = app
+        .get_html(&format!("/webhooks/{id}/deliveries?outcome=success"))
+        .await;
+    assert_eq!(successes.matches("class=\"mono\">WHA-").count(), 20);
+    // Another webhook's attempt is not reachable through this one.
+    let other = webhook_calling(&app, &handler.url("/"), "POST", json!([]), json!({})).await;
+    let attempt: i64 = sqlx::query_scalar("select min(id) from webhook_attempts")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get(&format!("/webhooks/{other}/deliveries/{attempt}"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.get(&format!("/webhooks/{id}/deliveries/not-a-number"))
+            .await
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn trigger_now_is_for_admins_of_the_account_only() {
+    let handler = Handler::start().await;
+    let app = spawn_app_with(&FAST_DELIVERY).await;
+    let id = webhook_calling(&app, &handler.url("/"), "POST", json!([]), json!({})).await;
+    let (product, _) = plain_and_capable_products(&app).await;
+    let foreign = insert_webhook(&app, &app.distributor_account_id, &product, "Foreign", true).await;
+    app.login_viewer().await;
+    assert_eq!(
+        app.post_form(&format!("/webhooks/{id}/trigger"), &[]).await.status(),
+        403
+    );
+    assert!(
+        !app.get_html(&format!("/webhooks/{id}"))
+            .await
+            .contains("id=\"trigger-now\""),
+        "viewers see no button"
+    );
+    let admin = spawn_client_as_admin(&app).await;
+    assert_eq!(
+        admin
+            .post_form(&format!("/webhooks/{foreign}/trigger"), &[])
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        admin.get(&format!("/webhooks/{foreign}/deliveries")).await.status(),
+        404
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(handler.count(), 0);
+    assert_eq!(stats(&app.pool, &id).await.events, 0);
+}
+
+/// A second browser session on the same app, signed in as the admin.
+async fn spawn_client_as_admin(app: &TestApp) -> TestApp {
+    let other = TestApp {
+        addr: app.addr,
+        base: app.base.clone(),
+        pool: app.pool.clone(),
+        database_url: app.database_url.clone(),
+        client: new_client(),
+        vendor_account_id: app.vendor_account_id.clone(),
+        distributor_account_id: app.distributor_account_id.clone(),
+    };
+    other.login_admin().await;
+    other
+}
