@@ -267,3 +267,50 @@ async fn an_admin_creates_a_webhook_and_explores_its_tabs_in_a_browser() {
     assert_eq!(stored, secret);
     browser.close().await;
 }
+
+#[tokio::test]
+async fn trigger_now_in_a_browser_updates_the_statistics_by_itself() {
+    let handler = common::handler::Handler::start().await;
+    let app = spawn_app_with(&FAST_DELIVERY).await;
+    let id = webhook_calling(
+        &app,
+        &handler.url("/hook"),
+        "POST",
+        serde_json::json!([["X-Custom-Header", "Connect"]]),
+        serde_json::json!({"purpose": "demo"}),
+    )
+    .await;
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    sign_in(c, &app).await;
+    c.goto(&app.url(&format!("/webhooks/{id}"))).await.unwrap();
+    wait_for(c, "#trigger-now").await;
+    click(c, "#trigger-now").await;
+    // Lands on Statistics, which refreshes itself until the call is recorded.
+    wait_for(c, "#statistics").await;
+    wait_for_text(c, "#stat-success", "1").await;
+    wait_for_text(c, "#stat-events", "1").await;
+    wait_for_text(c, "#stat-triggers", "1").await;
+    assert_eq!(handler.count(), 1);
+    browser.screenshot("details-2-statistics-after-trigger").await;
+
+    click(c, "#stat-last-success a").await;
+    wait_for(c, "#request-headers").await;
+    let headers = c
+        .find(Locator::Css("#request-headers"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        headers.contains("Bearer [redacted]") && headers.contains("X-Custom-Header"),
+        "{headers}"
+    );
+    browser.screenshot("call-view").await;
+
+    c.goto(&app.url(&format!("/webhooks/{id}/deliveries"))).await.unwrap();
+    wait_for(c, "#deliveries").await;
+    browser.screenshot("details-5-deliveries").await;
+    browser.close().await;
+}

@@ -1,0 +1,161 @@
+//! Durability across processes: the portal runs as child processes on one database; one is
+//! killed with SIGKILL mid-work, two share the work.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::handler::{eventually, Handler};
+use common::*;
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_webhook-portal");
+
+/// A portal process delivering on `database_url`.
+struct Portal(Child);
+
+impl Portal {
+    fn start(database_url: &str, settings: &[(&str, &str)]) -> Portal {
+        let log_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join("test-logs");
+        std::fs::create_dir_all(&log_dir).unwrap();
+        let log = std::fs::File::create(log_dir.join(format!("portal-{}.log", uuid::Uuid::new_v4().simple()))).unwrap();
+        let child = Command::new(BIN)
+            .env("DATABASE_URL", database_url)
+            .env("BIND_ADDR", "127.0.0.1:0")
+            .env("RUST_LOG", "webhook_portal=info")
+            .envs(settings.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start portal process");
+        Portal(child)
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    fn kill_9(mut self) {
+        self.0.kill().expect("kill -9");
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for Portal {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn attempts(app: &TestApp, id: &str) -> i64 {
+    sqlx::query_scalar("select count(*) from webhook_attempts where webhook_id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_pending_trigger_survives_kill_9_and_is_called_once_after_restart() {
+    // The test's own portal only serves the database; the child processes deliver.
+    let app = spawn_app_with(&[("PORTAL_DELIVERY_ENABLED", "false")]).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let id = webhook_calling(
+        &app,
+        &format!("http://127.0.0.1:{port}/hook"),
+        "POST",
+        json!([]),
+        json!({}),
+    )
+    .await;
+    let mut settings = FAST_DELIVERY.to_vec();
+    settings.retain(|(k, _)| !k.starts_with("PORTAL_RETRY"));
+    settings.extend([("PORTAL_RETRY_BASE_MS", "1500"), ("PORTAL_RETRY_MAX_MS", "1500")]);
+
+    let first = Portal::start(&app.database_url, &settings);
+    // Nothing listens yet: the call is refused and a retry is scheduled.
+    queue_changes(&app.pool, &id, 1).await;
+    eventually("first attempt recorded", || async { attempts(&app, &id).await == 1 }).await;
+    eventually("retry scheduled", || async {
+        stats(&app.pool, &id).await.failure_triggers == 1
+    })
+    .await;
+    first.kill_9();
+
+    // While no portal runs, another event arrives; it joins the pending retry.
+    queue_changes(&app.pool, &id, 1).await;
+    let handler = Handler::start_on(&format!("127.0.0.1:{port}")).await;
+    let _second = Portal::start(&app.database_url, &settings);
+    handler.wait_for(1).await;
+    eventually("success recorded", || async {
+        stats(&app.pool, &id).await.success_triggers == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(handler.count(), 1, "called exactly once after the restart");
+    let s = stats(&app.pool, &id).await;
+    assert_eq!(
+        (s.events, s.triggers, s.success_triggers, s.failure_triggers),
+        (2, 2, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn two_processes_on_one_database_make_each_call_exactly_once() {
+    let app = spawn_app_with(&[("PORTAL_DELIVERY_ENABLED", "false")]).await;
+    let handler = Handler::start().await;
+    handler.set(common::handler::Behaviour {
+        delay: Duration::from_millis(20),
+        ..Default::default()
+    });
+    let mut ids = Vec::new();
+    for _ in 0..40 {
+        ids.push(webhook_calling(&app, &handler.url("/"), "POST", json!([]), json!({})).await);
+    }
+    let _a = Portal::start(&app.database_url, &FAST_DELIVERY);
+    let _b = Portal::start(&app.database_url, &FAST_DELIVERY);
+    for round in 1..=3i64 {
+        let mut tx = app.pool.begin().await.unwrap();
+        for id in &ids {
+            webhook_portal::events::record(&mut tx, id, webhook_portal::events::Source::QueueChange, None)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        eventually(&format!("round {round} delivered"), || async {
+            let done: i64 = sqlx::query_scalar("select count(*) from webhooks where success_triggers = $1")
+                .bind(round)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+            done == ids.len() as i64
+        })
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let received = handler.received();
+    assert_eq!(received.len(), 120, "3 rounds × 40 webhooks, no call twice");
+    for id in &ids {
+        assert_eq!(received.iter().filter(|c| &c.webhook_id == id).count(), 3, "{id}");
+    }
+    assert!(
+        received.iter().all(|c| c.concurrent_same_webhook == 1),
+        "never two calls of one webhook at once"
+    );
+    let recorded: i64 = sqlx::query_scalar("select count(*) from webhook_attempts")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 120, "every call recorded once");
+    let workers: i64 = sqlx::query_scalar("select count(distinct claimed_by) from webhook_triggers")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(workers, 2, "both processes delivered");
+}
