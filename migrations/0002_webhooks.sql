@@ -20,14 +20,12 @@ create table webhooks (
     created_by    text references users (id) on delete set null,
     modified_at   timestamptz not null default now(),
     modified_by   text references users (id) on delete set null,
-    -- Statistics (the Statistics tab), kept as counters updated with each event and attempt.
-    events                      bigint not null default 0,
+    -- Call statistics (the Statistics tab), counters updated with each attempt. Event
+    -- counters live in webhook_event_stats, so recording events never waits for a call's record.
     triggers                    bigint not null default 0,
     success_triggers            bigint not null default 0,
     failure_triggers            bigint not null default 0,
     failure_since_last_success  bigint not null default 0,
-    last_event_at               timestamptz,
-    next_trigger_at             timestamptz,
     last_success_at             timestamptz,
     last_failure_at             timestamptz,
     check (jsonb_typeof(data) = 'object'),

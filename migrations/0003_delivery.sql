@@ -10,6 +10,13 @@ alter table webhooks
     add column last_success_attempt_id bigint,
     add column last_failure_attempt_id bigint;
 
+-- Event statistics, apart from the webhook row that the delivery task updates.
+create table webhook_event_stats (
+    webhook_id     text primary key references webhooks (id) on delete cascade,
+    events         bigint not null default 0,
+    last_event_at  timestamptz
+);
+
 -- Each event: a queue change, an API call or a press of Trigger now.
 create table webhook_events (
     id           bigserial primary key,
@@ -21,21 +28,23 @@ create table webhook_events (
 create index webhook_events_webhook_idx on webhook_events (webhook_id, id desc);
 
 -- A trigger: one call of the handler to make. At most one is pending per webhook (new
--- events are coalesced into it) and at most one is in flight.
+-- events are coalesced into it) and at most one is in flight. A trigger is deleted once its
+-- call is recorded (the attempt is the history), so the table stays small: it is a queue.
 create table webhook_triggers (
     id              bigserial primary key,
     webhook_id      text not null references webhooks (id) on delete cascade,
-    state           text not null check (state in ('pending', 'in_flight', 'done')),
+    state           text not null check (state in ('pending', 'in_flight')),
     due_at          timestamptz not null,
-    events          bigint not null default 1,
     manual          boolean not null default false,
     -- When the first event of this trigger was recorded (event-to-call latency).
     first_event_at  timestamptz not null default clock_timestamp(),
     claimed_by      bigint,
     claimed_until   timestamptz,
-    created_at      timestamptz not null default clock_timestamp(),
-    finished_at     timestamptz
-);
+    created_at      timestamptz not null default clock_timestamp()
+)
+-- A queue table: room for in-page (HOT) updates and eager vacuuming.
+with (fillfactor = 70, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 500,
+      autovacuum_vacuum_cost_delay = 0);
 create unique index webhook_triggers_one_pending on webhook_triggers (webhook_id) where state = 'pending';
 create unique index webhook_triggers_one_in_flight on webhook_triggers (webhook_id) where state = 'in_flight';
 create index webhook_triggers_due_idx on webhook_triggers (due_at) where state = 'pending';
@@ -46,6 +55,7 @@ create table webhook_attempts (
     id                  bigserial primary key,
     webhook_id          text not null references webhooks (id) on delete cascade,
     trigger_id          bigint,
+    worker              bigint,             -- the delivery task (process) that made the call
     manual              boolean not null default false,
     started_at          timestamptz not null,
     duration_ms         integer not null,

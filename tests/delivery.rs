@@ -217,7 +217,8 @@ async fn attempt_n(app: &TestApp, id: &str, n: i64) -> (bool, Option<String>, Op
 /// Seconds from the last failure to the scheduled next trigger.
 async fn scheduled_delay(app: &TestApp, id: &str) -> f64 {
     sqlx::query_scalar(
-        "select extract(epoch from next_trigger_at - last_failure_at)::float8 from webhooks where id = $1",
+        "select extract(epoch from t.due_at - w.last_failure_at)::float8 from webhooks w
+         join webhook_triggers t on t.webhook_id = w.id and t.state = 'pending' where w.id = $1",
     )
     .bind(id)
     .fetch_one(&app.pool)

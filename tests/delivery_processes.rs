@@ -153,7 +153,7 @@ async fn two_processes_on_one_database_make_each_call_exactly_once() {
         .await
         .unwrap();
     assert_eq!(recorded, 120, "every call recorded once");
-    let workers: i64 = sqlx::query_scalar("select count(distinct claimed_by) from webhook_triggers")
+    let workers: i64 = sqlx::query_scalar("select count(distinct worker) from webhook_attempts")
         .fetch_one(&app.pool)
         .await
         .unwrap();

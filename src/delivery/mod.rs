@@ -42,6 +42,13 @@ pub struct DeliveryTask {
 impl DeliveryTask {
     pub fn spawn(pool: PgPool, config: Arc<Config>) -> anyhow::Result<DeliveryTask> {
         let caller = Arc::new(HttpCaller::new(&config.delivery)?);
+        let options = (*pool.connect_options())
+            .clone()
+            .options([("synchronous_commit", "off")]);
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(config.delivery.concurrency as u32 + 4)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_lazy_with(options);
         let (stop, stopped) = watch::channel(false);
         let handle = tokio::spawn(run(pool, config, caller, stopped));
         Ok(DeliveryTask { stop, handle })
@@ -56,19 +63,24 @@ impl DeliveryTask {
 
 struct Worker {
     id: i64,
+    /// The delivery task's own connections, with `synchronous_commit = off` (see store::record).
     pool: PgPool,
+    /// Wakes this process's dispatcher when a call finishes (a trigger that waited for it may
+    /// now be claimed).
+    wake: Arc<Notify>,
     config: Arc<Config>,
     caller: Arc<HttpCaller>,
 }
 
 async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut stopped: watch::Receiver<bool>) {
+    let wake = Arc::new(Notify::new());
     let worker = Arc::new(Worker {
         id: rand::thread_rng().gen_range(1..i64::MAX),
         pool,
+        wake: wake.clone(),
         config,
         caller,
     });
-    let wake = Arc::new(Notify::new());
     let listener = tokio::spawn(listen(worker.pool.clone(), wake.clone()));
     let slots = Arc::new(Semaphore::new(worker.config.delivery.concurrency));
     let mut in_flight: JoinSet<()> = JoinSet::new();
@@ -263,6 +275,7 @@ impl Worker {
             match store::record(&self.pool, self.id, &job, &sent, &result, &policy).await {
                 Ok(attempt_id) => {
                     tracing::debug!(webhook = %job.webhook_id, attempt = attempt_id, success = result.success, "call recorded");
+                    self.wake.notify_one();
                     return;
                 }
                 Err(e) => {

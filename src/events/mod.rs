@@ -45,16 +45,16 @@ pub async fn record(
     object_id: Option<&str>,
 ) -> Result<Outcome, sqlx::Error> {
     let manual = source == Source::TriggerNow;
-    sqlx::query("insert into webhook_events (webhook_id, source, object_id) values ($1, $2, $3)")
-        .bind(webhook_id)
-        .bind(source.as_str())
-        .bind(object_id)
-        .execute(&mut *conn)
-        .await?;
     let row = sqlx::query(
-        "update webhooks set events = events + 1, last_event_at = clock_timestamp() where id = $1 returning active, out_of_order",
+        "with event as (insert into webhook_events (webhook_id, source, object_id) values ($1, $2, $3)),
+              counted as (insert into webhook_event_stats (webhook_id, events, last_event_at) values ($1, 1, clock_timestamp())
+                          on conflict (webhook_id) do update set events = webhook_event_stats.events + 1,
+                                                                 last_event_at = excluded.last_event_at)
+         select active, out_of_order from webhooks where id = $1",
     )
     .bind(webhook_id)
+    .bind(source.as_str())
+    .bind(object_id)
     .fetch_one(&mut *conn)
     .await?;
     let (active, out_of_order): (bool, bool) = (row.try_get("active")?, row.try_get("out_of_order")?);
@@ -64,28 +64,27 @@ pub async fn record(
     if out_of_order && !manual {
         return Ok(Outcome::RecordedOutOfOrder);
     }
-    sqlx::query(
-        "insert into webhook_triggers (webhook_id, state, due_at, manual) values ($1, 'pending', clock_timestamp(), $2)
-         on conflict (webhook_id) where state = 'pending' do update set
-             events = webhook_triggers.events + 1,
-             manual = webhook_triggers.manual or excluded.manual,
-             due_at = case when excluded.manual then least(webhook_triggers.due_at, excluded.due_at)
-                           else webhook_triggers.due_at end",
-    )
-    .bind(webhook_id)
-    .bind(manual)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "update webhooks set next_trigger_at =
-             (select due_at from webhook_triggers where webhook_id = $1 and state = 'pending')
-         where id = $1",
-    )
-    .bind(webhook_id)
-    .execute(&mut *conn)
-    .await?;
-    // Delivered to listeners when the transaction commits.
-    sqlx::query("select pg_notify($1, '')")
+    // Schedule or join the pending trigger and notify the delivery task (delivered when the
+    // transaction commits) if a new one was made. The webhook row itself is not written: the
+    // delivery task updates it, and an event must never wait for a call to be recorded.
+    // A queue change joins a pending trigger without touching it (no row churn, no lock); a
+    // Trigger now makes it due at once.
+    let sql = if manual {
+        "with pending as (
+             insert into webhook_triggers (webhook_id, state, due_at, manual) values ($1, 'pending', now(), true)
+             on conflict (webhook_id) where state = 'pending'
+                 do update set manual = true, due_at = least(webhook_triggers.due_at, excluded.due_at)
+             returning 1)
+         select pg_notify($2, '') from pending"
+    } else {
+        "with pending as (
+             insert into webhook_triggers (webhook_id, state, due_at) values ($1, 'pending', now())
+             on conflict (webhook_id) where state = 'pending' do nothing
+             returning 1)
+         select pg_notify($2, '') from pending"
+    };
+    sqlx::query(sql)
+        .bind(webhook_id)
         .bind(CHANNEL)
         .execute(&mut *conn)
         .await?;

@@ -102,13 +102,16 @@ pub fn mask_secret(secret: &str) -> String {
 const SELECT: &str = "select w.id, w.account_id, w.product_id, p.name as product_name, w.object_class, w.type, w.label,
         w.description, w.active, w.external_url, w.jwt_secret, w.http_method, w.headers, w.data,
         w.created_at, cu.name as created_by_name, w.modified_at, mu.name as modified_by_name,
-        w.events, w.triggers, w.success_triggers, w.failure_triggers, w.failure_since_last_success,
-        w.last_event_at, w.next_trigger_at, w.last_success_at, w.last_failure_at,
+        coalesce(es.events, 0) as events, w.triggers, w.success_triggers, w.failure_triggers,
+        w.failure_since_last_success, es.last_event_at,
+        (select t.due_at from webhook_triggers t where t.webhook_id = w.id and t.state = 'pending') as next_trigger_at,
+        w.last_success_at, w.last_failure_at,
         w.out_of_order, w.last_success_attempt_id, w.last_failure_attempt_id
     from webhooks w
     join products p on p.id = w.product_id
     left join users cu on cu.id = w.created_by
-    left join users mu on mu.id = w.modified_by";
+    left join users mu on mu.id = w.modified_by
+    left join webhook_event_stats es on es.webhook_id = w.id";
 
 pub async fn get(pool: &PgPool, account_id: &str, id: &str) -> Result<Option<Webhook>, sqlx::Error> {
     sqlx::query_as(&format!("{SELECT} where w.account_id = $1 and w.id = $2"))

@@ -357,7 +357,8 @@ pub struct Stats {
 
 pub async fn stats(pool: &PgPool, id: &str) -> Stats {
     sqlx::query_as(
-        "select events, triggers, success_triggers, failure_triggers, failure_since_last_success, out_of_order from webhooks where id = $1",
+        "select coalesce(es.events, 0) as events, triggers, success_triggers, failure_triggers, failure_since_last_success, out_of_order
+         from webhooks w left join webhook_event_stats es on es.webhook_id = w.id where w.id = $1",
     )
     .bind(id)
     .fetch_one(pool)

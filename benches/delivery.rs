@@ -1,0 +1,284 @@
+//! Delivery benchmark: a portal process (release build) on a fresh database, N webhooks
+//! pointing at a local handler, then
+//!
+//! 1. latency: events recorded one at a time, not saturating; event commit → call arrival;
+//! 2. throughput: events flooded for a fixed time; successful calls per second, all recorded;
+//!
+//! and the portal's peak memory (VmHWM). Run with `cargo bench --bench delivery`.
+//! Settings: BENCH_WEBHOOKS (500), BENCH_SECONDS (10), BENCH_LATENCY_EVENTS (300),
+//! BENCH_FEEDERS (8 concurrent event writers), BENCH_BATCH (20 events per transaction).
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+use axum::Router;
+use sqlx::PgPool;
+
+const BIN: &str = env!("CARGO_BIN_EXE_webhook-portal");
+
+#[derive(Default)]
+struct Seen {
+    calls: u64,
+    /// When the latest call for each webhook arrived.
+    arrivals: HashMap<String, Instant>,
+}
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn webhook_id_of(headers: &HeaderMap) -> String {
+    use base64::Engine;
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|t| t.split('.').nth(1))
+        .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["webhook_id"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn peak_memory_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let webhooks = env_or("BENCH_WEBHOOKS", 500);
+    let seconds = env_or("BENCH_SECONDS", 10) as u64;
+    let latency_events = env_or("BENCH_LATENCY_EVENTS", 300);
+    let server = std::env::var("TEST_DATABASE_SERVER").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let database_url = format!("{server}/wp_bench_{}", uuid::Uuid::new_v4().simple());
+
+    // The handler: answers 200 at once and notes arrivals.
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let handler_addr = listener.local_addr()?;
+    let app = Router::new().fallback({
+        let seen = seen.clone();
+        move |headers: HeaderMap| {
+            let seen = seen.clone();
+            async move {
+                let id = webhook_id_of(&headers);
+                let mut s = seen.lock().unwrap();
+                s.calls += 1;
+                s.arrivals.insert(id, Instant::now());
+                "ok"
+            }
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    // The portal under test.
+    let mut portal = Command::new(BIN)
+        .env("DATABASE_URL", &database_url)
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("PORTAL_ADMIN_PASSWORD", "bench-password-0000")
+        .env("PORTAL_ENDPOINT_ALLOWLIST", "127.0.0.0/8")
+        .env("PORTAL_REQUEST_TIMEOUT_MS", "5000")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let pool = wait_for_database(&database_url).await?;
+
+    let (account, product): (String, String) =
+        sqlx::query_as("select a.id, p.id from accounts a join products p on p.vendor_account_id = a.id where a.kind = 'vendor' limit 1")
+            .fetch_one(&pool)
+            .await?;
+    let mut ids = Vec::with_capacity(webhooks);
+    for i in 0..webhooks {
+        let id = format!("WH-{:03}-{:03}-{:03}", i / 1_000_000 % 1000, i / 1000 % 1000, i % 1000);
+        sqlx::query(
+            "insert into webhooks (id, account_id, product_id, object_class, type, label, active, external_url, jwt_secret, http_method)
+             values ($1, $2, $3, 'fulfillment_request', 'event', $4, true, $5, 'bench-secret-0123456789', 'POST')",
+        )
+        .bind(&id)
+        .bind(&account)
+        .bind(&product)
+        .bind(format!("Bench {i}"))
+        .bind(format!("http://{handler_addr}/hook"))
+        .execute(&pool)
+        .await?;
+        ids.push(id);
+    }
+    println!(
+        "portal pid {}, {webhooks} webhooks, handler at {handler_addr}",
+        portal.id()
+    );
+
+    // 1. Latency, one event at a time.
+    let mut latencies = Vec::with_capacity(latency_events);
+    for i in 0..latency_events {
+        let id = &ids[i % ids.len()];
+        let before = seen.lock().unwrap().calls;
+        let mut tx = pool.begin().await?;
+        webhook_portal::events::record(&mut tx, id, webhook_portal::events::Source::QueueChange, None).await?;
+        tx.commit().await?;
+        let committed = Instant::now();
+        let deadline = committed + Duration::from_secs(5);
+        loop {
+            {
+                let s = seen.lock().unwrap();
+                if s.calls > before {
+                    if let Some(at) = s.arrivals.get(id) {
+                        if *at >= committed {
+                            latencies.push(*at - committed);
+                            break;
+                        }
+                        latencies.push(Duration::ZERO);
+                        break;
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!("event {i} was not delivered within 5 s");
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+    }
+    latencies.sort();
+    wait_until_idle(&pool).await?;
+
+    // 2. Throughput: keep every webhook busy for `seconds`.
+    let attempts_before: i64 = sqlx::query_scalar("select count(*) from webhook_attempts")
+        .fetch_one(&pool)
+        .await?;
+    let calls_before = seen.lock().unwrap().calls;
+    let started = Instant::now();
+    // Queue changes arrive from concurrent writers in small transactions (BENCH_BATCH events each).
+    let feeders = env_or("BENCH_FEEDERS", 8);
+    let batch = env_or("BENCH_BATCH", 20);
+    let mut tasks = Vec::new();
+    for f in 0..feeders {
+        let pool = pool.clone();
+        let mine: Vec<String> = ids.iter().skip(f).step_by(feeders).cloned().collect();
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while started.elapsed() < Duration::from_secs(seconds) {
+                for chunk in mine.chunks(batch) {
+                    let mut tx = pool.begin().await?;
+                    for id in chunk {
+                        webhook_portal::events::record(&mut tx, id, webhook_portal::events::Source::QueueChange, None)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    n += chunk.len() as u64;
+                }
+            }
+            Ok::<u64, anyhow::Error>(n)
+        }));
+    }
+    let mut events = 0u64;
+    for t in tasks {
+        events += t.await??;
+    }
+    let flood = started.elapsed();
+    let calls_in_window = seen.lock().unwrap().calls - calls_before;
+    wait_until_idle(&pool).await?;
+    let drained = started.elapsed();
+    let calls_total = seen.lock().unwrap().calls - calls_before;
+    let attempts_after: i64 = sqlx::query_scalar("select count(*) from webhook_attempts")
+        .fetch_one(&pool)
+        .await?;
+    let attempts = attempts_after - attempts_before;
+    let successes: i64 = sqlx::query_scalar("select count(*) from webhook_attempts where success")
+        .fetch_one(&pool)
+        .await?;
+    let peak = peak_memory_kib(portal.id());
+    let _ = portal.kill();
+    let _ = portal.wait();
+
+    println!();
+    println!(
+        "latency (event commit → call at handler, {} events, one at a time):",
+        latencies.len()
+    );
+    println!(
+        "  p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
+        percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
+        percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
+        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1000.0
+    );
+    println!(
+        "throughput ({webhooks} webhooks flooded for {:.1} s, {events} events coalesced):",
+        flood.as_secs_f64()
+    );
+    println!(
+        "  {:.0} successful calls/s during the flood ({calls_in_window} calls)",
+        calls_in_window as f64 / flood.as_secs_f64()
+    );
+    println!(
+        "  {calls_total} calls until drained after {:.1} s; {attempts} attempts recorded ({} successes overall)",
+        drained.as_secs_f64(),
+        successes
+    );
+    println!(
+        "  every call recorded: {}",
+        if attempts as u64 == calls_total { "yes" } else { "NO" }
+    );
+    if let Some(kib) = peak {
+        println!("portal peak memory (VmHWM): {:.1} MiB", kib as f64 / 1024.0);
+    }
+    pool.close().await;
+    Ok(())
+}
+
+async fn wait_for_database(url: &str) -> anyhow::Result<PgPool> {
+    for _ in 0..300 {
+        if let Ok(pool) = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(16)
+            .connect(url)
+            .await
+        {
+            let seeded: Result<i64, _> = sqlx::query_scalar("select count(*) from products")
+                .fetch_one(&pool)
+                .await;
+            let delivery_ready: Result<i64, _> = sqlx::query_scalar("select count(*) from webhook_triggers")
+                .fetch_one(&pool)
+                .await;
+            if matches!(seeded, Ok(n) if n > 0) && delivery_ready.is_ok() {
+                // Give the delivery task a moment to start listening.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                return Ok(pool);
+            }
+            pool.close().await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the portal did not prepare the database in time")
+}
+
+async fn wait_until_idle(pool: &PgPool) -> anyhow::Result<()> {
+    for _ in 0..600 {
+        let busy: i64 =
+            sqlx::query_scalar("select count(*) from webhook_triggers where state in ('pending', 'in_flight')")
+                .fetch_one(pool)
+                .await?;
+        if busy == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("deliveries did not drain")
+}
