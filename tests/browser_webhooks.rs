@@ -48,7 +48,7 @@ async fn type_into(c: &Client, css: &str, text: &str) {
 /// Waits until the wizard shows `step` (swapped in by htmx).
 async fn wait_for_step(c: &Client, step: u8) {
     let heading = format!("Create webhook – Step {step}");
-    for _ in 0..100 {
+    for _ in 0..300 {
         if let Ok(h) = c.find(Locator::Css("#wizard h2")).await {
             if h.text().await.unwrap_or_default().starts_with(&heading) {
                 return;
@@ -60,7 +60,7 @@ async fn wait_for_step(c: &Client, step: u8) {
 }
 
 async fn wait_for_text(c: &Client, css: &str, text: &str) {
-    for _ in 0..100 {
+    for _ in 0..300 {
         if let Ok(el) = c.find(Locator::Css(css)).await {
             if el.text().await.unwrap_or_default().contains(text) {
                 return;
@@ -128,7 +128,7 @@ async fn an_admin_creates_a_webhook_and_explores_its_tabs_in_a_browser() {
     type_into(c, "#external_url", "https://handler.example.com/hook").await;
     // Regenerate keeps the typed URL and changes the secret.
     click(c, "button[value=regenerate_secret]").await;
-    for _ in 0..100 {
+    for _ in 0..300 {
         let now = c
             .find(Locator::Css("#jwt_secret"))
             .await
@@ -271,7 +271,14 @@ async fn an_admin_creates_a_webhook_and_explores_its_tabs_in_a_browser() {
 #[tokio::test]
 async fn trigger_now_in_a_browser_updates_the_statistics_by_itself() {
     let handler = common::handler::Handler::start().await;
-    let app = spawn_app_with(&FAST_DELIVERY).await;
+    // Generous limits: the browser tests may run beside heavy ones.
+    let mut settings = FAST_DELIVERY.to_vec();
+    settings.retain(|(k, _)| *k != "PORTAL_REQUEST_TIMEOUT_MS" && *k != "PORTAL_OUT_OF_ORDER_AFTER");
+    settings.extend([
+        ("PORTAL_REQUEST_TIMEOUT_MS", "15000"),
+        ("PORTAL_OUT_OF_ORDER_AFTER", "20"),
+    ]);
+    let app = spawn_app_with(&settings).await;
     let id = webhook_calling(
         &app,
         &handler.url("/hook"),

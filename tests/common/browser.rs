@@ -102,7 +102,7 @@ impl Browser {
 pub async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
     client
         .wait()
-        .at_most(Duration::from_secs(10))
+        .at_most(Duration::from_secs(30))
         .for_element(fantoccini::Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("element {css} did not appear: {e}"))
