@@ -9,13 +9,15 @@ alter table webhooks
     add column failures_since_reset integer not null default 0,
     add column last_success_attempt_id bigint,
     add column last_failure_attempt_id bigint;
+-- Every call updates its webhook's counters: leave room for in-page (HOT) updates.
+alter table webhooks set (fillfactor = 80);
 
 -- Event statistics, apart from the webhook row that the delivery task updates.
 create table webhook_event_stats (
     webhook_id     text primary key references webhooks (id) on delete cascade,
     events         bigint not null default 0,
     last_event_at  timestamptz
-);
+) with (fillfactor = 70);
 
 -- Each event: a queue change, an API call or a press of Trigger now.
 create table webhook_events (
@@ -25,7 +27,6 @@ create table webhook_events (
     object_id    text,                      -- the request that changed, when known
     created_at   timestamptz not null default clock_timestamp()
 );
-create index webhook_events_webhook_idx on webhook_events (webhook_id, id desc);
 
 -- A trigger: one call of the handler to make. At most one is pending per webhook (new
 -- events are coalesced into it) and at most one is in flight. A trigger is deleted once its
@@ -48,7 +49,6 @@ with (fillfactor = 70, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_thr
 create unique index webhook_triggers_one_pending on webhook_triggers (webhook_id) where state = 'pending';
 create unique index webhook_triggers_one_in_flight on webhook_triggers (webhook_id) where state = 'in_flight';
 create index webhook_triggers_due_idx on webhook_triggers (due_at) where state = 'pending';
-create index webhook_triggers_lease_idx on webhook_triggers (claimed_until) where state = 'in_flight';
 
 -- Every call made: the request as sent (token redacted) and the response or error.
 create table webhook_attempts (
@@ -72,4 +72,3 @@ create table webhook_attempts (
     response_truncated  boolean not null default false
 );
 create index webhook_attempts_webhook_idx on webhook_attempts (webhook_id, id desc);
-create index webhook_attempts_outcome_idx on webhook_attempts (webhook_id, success, id desc);

@@ -30,6 +30,8 @@ use crate::events::CHANNEL;
 
 /// Extra lease time beyond the request timeout, to record the attempt.
 const LEASE_GRACE: Duration = Duration::from_secs(30);
+/// Under load, claim for at least this many free slots at once (or after 2 ms).
+const CLAIM_BATCH: i64 = 8;
 /// How long a graceful shutdown waits for calls in flight before releasing them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -65,6 +67,8 @@ struct Worker {
     id: i64,
     /// The delivery task's own connections, with `synchronous_commit = off` (see store::record).
     pool: PgPool,
+    /// Successful calls go to the batch recorder (one statement for many calls).
+    recorder: tokio::sync::mpsc::Sender<(store::Success, tokio::sync::oneshot::Sender<bool>)>,
     /// Wakes this process's dispatcher when a call finishes (a trigger that waited for it may
     /// now be claimed).
     wake: Arc<Notify>,
@@ -74,9 +78,13 @@ struct Worker {
 
 async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut stopped: watch::Receiver<bool>) {
     let wake = Arc::new(Notify::new());
+    let id = rand::thread_rng().gen_range(1..i64::MAX);
+    let (recorder, batches) = tokio::sync::mpsc::channel(config.delivery.concurrency);
+    tokio::spawn(record_in_batches(pool.clone(), id, batches));
     let worker = Arc::new(Worker {
-        id: rand::thread_rng().gen_range(1..i64::MAX),
+        id,
         pool,
+        recorder,
         wake: wake.clone(),
         config,
         caller,
@@ -111,7 +119,12 @@ async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut sto
             permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
             _ = stopped.changed() => break,
         };
-        let free = slots.available_permits() as i64 + 1;
+        let mut free = slots.available_permits() as i64 + 1;
+        if free < CLAIM_BATCH && !in_flight.is_empty() {
+            // Busy: let a few more calls finish so that one claim serves several slots.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            free = slots.available_permits() as i64 + 1;
+        }
         let claimed = match store::claim(&worker.pool, worker.id, lease, free).await {
             Ok(c) => c,
             Err(e) => {
@@ -180,6 +193,37 @@ async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut sto
         Err(e) => tracing::error!(error = %e, "releasing triggers at shutdown failed (their lease will expire)"),
     }
     tracing::info!("delivery task stopped");
+}
+
+/// Records successful calls in batches: whatever is waiting when a write starts goes into it,
+/// so under load one statement records many calls, and when idle each is written at once.
+async fn record_in_batches(
+    pool: PgPool,
+    worker: i64,
+    mut incoming: tokio::sync::mpsc::Receiver<(store::Success, tokio::sync::oneshot::Sender<bool>)>,
+) {
+    const MAX_BATCH: usize = 64;
+    while let Some(first) = incoming.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match incoming.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let (rows, waiters): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let ok = match store::record_successes(&pool, worker, &rows).await {
+            Ok(()) => true,
+            Err(e) => {
+                // Each caller then records its own call, with retries.
+                tracing::warn!(error = %e, calls = rows.len(), "batch record failed; recording one by one");
+                false
+            }
+        };
+        for waiter in waiters {
+            let _ = waiter.send(ok);
+        }
+    }
 }
 
 /// Wakes the dispatcher on every notification; reconnects by itself.
@@ -259,6 +303,28 @@ impl Worker {
                 response_truncated: false,
             },
         };
+        if result.success {
+            let (done, recorded) = tokio::sync::oneshot::channel();
+            let success = store::Success {
+                webhook_id: job.webhook_id.clone(),
+                trigger_id: job.trigger_id,
+                manual: job.manual,
+                started_at,
+                duration_ms: result.duration.as_millis().min(i32::MAX as u128) as i32,
+                status_code: result.status_code.map(i32::from),
+                method: job.http_method.clone(),
+                url: job.external_url.clone(),
+                request_headers: serde_json::to_value(&result.request_headers).unwrap_or_default(),
+                request_body: body.clone(),
+                response_headers: serde_json::to_value(&result.response_headers).unwrap_or_default(),
+                response_body: result.response_body.clone(),
+                response_truncated: result.response_truncated,
+            };
+            if self.recorder.send((success, done)).await.is_ok() && recorded.await == Ok(true) {
+                self.wake.notify_one();
+                return;
+            }
+        }
         let sent = SentRequest {
             method: &job.http_method,
             url: &job.external_url,

@@ -245,3 +245,72 @@ pub async fn release(pool: &PgPool, worker: Option<i64>) -> Result<u64, sqlx::Er
     tx.commit().await?;
     Ok(stale.len() as u64)
 }
+
+/// A successful call waiting to be recorded in a batch.
+pub struct Success {
+    pub webhook_id: String,
+    pub trigger_id: i64,
+    pub manual: bool,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i32,
+    pub status_code: Option<i32>,
+    pub method: String,
+    pub url: String,
+    pub request_headers: Value,
+    pub request_body: Option<String>,
+    pub response_headers: Value,
+    pub response_body: Option<String>,
+    pub response_truncated: bool,
+}
+
+/// Records many successful calls in one statement: their attempts, their finished triggers
+/// and their webhooks' statistics. A batch holds at most one call per webhook (one call is in
+/// flight per webhook), so each webhook row is updated once.
+pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> Result<(), sqlx::Error> {
+    let finished: Vec<DateTime<Utc>> = batch
+        .iter()
+        .map(|s| s.started_at + chrono::Duration::milliseconds(i64::from(s.duration_ms)))
+        .collect();
+    sqlx::query(
+        "with input as (
+             select * from unnest($1::text[], $2::bigint[], $3::boolean[], $4::timestamptz[], $5::integer[],
+                                  $6::integer[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::jsonb[],
+                                  $12::text[], $13::boolean[], $14::timestamptz[])
+               as i(webhook_id, trigger_id, manual, started_at, duration_ms, status_code, request_method, request_url,
+                    request_headers, request_body, response_headers, response_body, response_truncated, finished_at)),
+         attempt as (
+             insert into webhook_attempts (webhook_id, trigger_id, worker, manual, started_at, duration_ms, success,
+                 status_code, request_method, request_url, request_headers, request_body, response_headers,
+                 response_body, response_truncated)
+             select webhook_id, trigger_id, $15, manual, started_at, duration_ms, true, status_code, request_method,
+                    request_url, request_headers, request_body, response_headers, response_body, response_truncated
+             from input
+             returning id, trigger_id),
+         done as (
+             delete from webhook_triggers t using input i
+             where t.id = i.trigger_id and t.state = 'in_flight' and t.claimed_by = $15)
+         update webhooks w set triggers = triggers + 1, success_triggers = success_triggers + 1,
+             failure_since_last_success = 0, failures_since_reset = 0, out_of_order = false,
+             last_success_at = i.finished_at, last_success_attempt_id = a.id
+         from input i join attempt a on a.trigger_id = i.trigger_id
+         where w.id = i.webhook_id",
+    )
+    .bind(batch.iter().map(|s| s.webhook_id.as_str()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.trigger_id).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.manual).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.started_at).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.duration_ms).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.status_code).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.method.as_str()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.url.as_str()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.request_headers.clone()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.request_body.clone()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.response_headers.clone()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.response_body.clone()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.response_truncated).collect::<Vec<_>>())
+    .bind(finished)
+    .bind(worker)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

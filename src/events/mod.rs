@@ -45,18 +45,38 @@ pub async fn record(
     object_id: Option<&str>,
 ) -> Result<Outcome, sqlx::Error> {
     let manual = source == Source::TriggerNow;
-    let row = sqlx::query(
-        "with event as (insert into webhook_events (webhook_id, source, object_id) values ($1, $2, $3)),
-              counted as (insert into webhook_event_stats (webhook_id, events, last_event_at) values ($1, 1, clock_timestamp())
+    // One statement: the event, its counters, and — if the webhook may call — the pending
+    // trigger, which a queue change joins without touching (no row churn, no lock) and a
+    // Trigger now makes due at once. The delivery task is notified (at commit) when a trigger
+    // is new. The webhook row is only read: the delivery task writes it, and an event must
+    // never wait for a call to be recorded.
+    let on_conflict = if manual {
+        "do update set manual = true, due_at = least(webhook_triggers.due_at, excluded.due_at)"
+    } else {
+        "do nothing"
+    };
+    let sql = format!(
+        "with hook as (select active, out_of_order from webhooks where id = $1),
+              event as (insert into webhook_events (webhook_id, source, object_id) select $1, $2, $3 from hook),
+              counted as (insert into webhook_event_stats (webhook_id, events, last_event_at)
+                          select $1, 1, clock_timestamp() from hook
                           on conflict (webhook_id) do update set events = webhook_event_stats.events + 1,
-                                                                 last_event_at = excluded.last_event_at)
-         select active, out_of_order from webhooks where id = $1",
-    )
-    .bind(webhook_id)
-    .bind(source.as_str())
-    .bind(object_id)
-    .fetch_one(&mut *conn)
-    .await?;
+                                                                 last_event_at = excluded.last_event_at),
+              pending as (insert into webhook_triggers (webhook_id, state, due_at, manual)
+                          select $1, 'pending', now(), $4 from hook where active and (not out_of_order or $4)
+                          on conflict (webhook_id) where state = 'pending' {on_conflict}
+                          returning 1)
+         select active, out_of_order, (select count(pg_notify($5, '')) from pending) as notified from hook"
+    );
+    let row = sqlx::query(&sql)
+        .bind(webhook_id)
+        .bind(source.as_str())
+        .bind(object_id)
+        .bind(manual)
+        .bind(CHANNEL)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?;
     let (active, out_of_order): (bool, bool) = (row.try_get("active")?, row.try_get("out_of_order")?);
     if !active {
         return Ok(Outcome::RecordedDisabled);
@@ -64,29 +84,5 @@ pub async fn record(
     if out_of_order && !manual {
         return Ok(Outcome::RecordedOutOfOrder);
     }
-    // Schedule or join the pending trigger and notify the delivery task (delivered when the
-    // transaction commits) if a new one was made. The webhook row itself is not written: the
-    // delivery task updates it, and an event must never wait for a call to be recorded.
-    // A queue change joins a pending trigger without touching it (no row churn, no lock); a
-    // Trigger now makes it due at once.
-    let sql = if manual {
-        "with pending as (
-             insert into webhook_triggers (webhook_id, state, due_at, manual) values ($1, 'pending', now(), true)
-             on conflict (webhook_id) where state = 'pending'
-                 do update set manual = true, due_at = least(webhook_triggers.due_at, excluded.due_at)
-             returning 1)
-         select pg_notify($2, '') from pending"
-    } else {
-        "with pending as (
-             insert into webhook_triggers (webhook_id, state, due_at) values ($1, 'pending', now())
-             on conflict (webhook_id) where state = 'pending' do nothing
-             returning 1)
-         select pg_notify($2, '') from pending"
-    };
-    sqlx::query(sql)
-        .bind(webhook_id)
-        .bind(CHANNEL)
-        .execute(&mut *conn)
-        .await?;
     Ok(Outcome::Scheduled)
 }

@@ -90,10 +90,18 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
     }
 
-    pub async fn close(mut self) {
+    pub async fn close(self) {
         let _ = self.client.clone().close().await;
+        // Drop stops the driver and any browser left behind.
+    }
+}
+
+impl Drop for Browser {
+    // Also runs when a test panics, so no browser outlives its test.
+    fn drop(&mut self) {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        let _ = Command::new("pkill").arg("-f").arg(self._profile.as_os_str()).status();
         let _ = std::fs::remove_dir_all(&self._profile);
     }
 }
