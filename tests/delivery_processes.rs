@@ -159,3 +159,38 @@ async fn two_processes_on_one_database_make_each_call_exactly_once() {
         .unwrap();
     assert_eq!(workers, 2, "both processes delivered");
 }
+
+#[tokio::test]
+async fn sigterm_lets_a_call_in_flight_finish_and_records_it() {
+    let app = spawn_app_with(&[("PORTAL_DELIVERY_ENABLED", "false")]).await;
+    let handler = Handler::start().await;
+    handler.set(common::handler::Behaviour {
+        delay: Duration::from_millis(1500),
+        ..Default::default()
+    });
+    let id = webhook_calling(&app, &handler.url("/slow"), "POST", json!([]), json!({})).await;
+    let mut settings = FAST_DELIVERY.to_vec();
+    settings.retain(|(k, _)| *k != "PORTAL_REQUEST_TIMEOUT_MS");
+    settings.push(("PORTAL_REQUEST_TIMEOUT_MS", "5000"));
+    let portal = Portal::start(&app.database_url, &settings);
+    queue_changes(&app.pool, &id, 1).await;
+    handler.wait_for(1).await;
+    // The call is in flight: ask the process to stop.
+    let pid = portal.0.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    let mut portal = portal;
+    let exit = tokio::task::spawn_blocking(move || portal.0.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(exit.success(), "a clean exit after SIGTERM: {exit:?}");
+    // The call finished and was recorded before the process exited; nothing is left in flight.
+    let s = stats(&app.pool, &id).await;
+    assert_eq!((s.triggers, s.success_triggers), (1, 1));
+    let left: i64 = sqlx::query_scalar("select count(*) from webhook_triggers")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    assert_eq!(handler.count(), 1);
+}
