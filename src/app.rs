@@ -48,6 +48,7 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .route("/", get(|| async { Redirect::to("/webhooks") }))
         .merge(crate::webhooks::web::router())
+        .merge(crate::tokens::web::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::session::require_login,

@@ -13,4 +13,5 @@ pub mod ids;
 pub mod layout;
 pub mod seed;
 pub mod startup;
+pub mod tokens;
 pub mod webhooks;

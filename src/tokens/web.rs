@@ -1,0 +1,132 @@
+//! `/tokens`: list, create (the key is shown once), revoke.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_sessions::Session;
+
+use super::Token;
+use crate::app::AppState;
+use crate::auth::session::{flash, FlashKind};
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppResult};
+use crate::forms::FormFields;
+use crate::layout::Layout;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tokens", get(list).post(create))
+        .route("/tokens/{id}/revoke", post(revoke))
+}
+
+#[derive(Template)]
+#[template(path = "tokens/list.html")]
+struct TokensPage {
+    layout: Layout,
+    tokens: Vec<Token>,
+    name: String,
+    error: Option<String>,
+    /// The key just created, shown this once.
+    new_key: Option<String>,
+}
+
+async fn render(
+    state: &AppState,
+    user: &CurrentUser,
+    session: &Session,
+    status: StatusCode,
+    name: String,
+    error: Option<String>,
+    new_key: Option<String>,
+) -> AppResult<Response> {
+    let layout = Layout::new(user, session, "API tokens", "tokens").await?;
+    let tokens = super::list(&state.pool, &user.account_id).await?;
+    Ok((
+        status,
+        Html(
+            TokensPage {
+                layout,
+                tokens,
+                name,
+                error,
+                new_key,
+            }
+            .render()?,
+        ),
+    )
+        .into_response())
+}
+
+async fn list(State(state): State<AppState>, user: CurrentUser, session: Session) -> AppResult<Response> {
+    render(&state, &user, &session, StatusCode::OK, String::new(), None, None).await
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    form: FormFields,
+) -> AppResult<Response> {
+    user.require_admin()?;
+    let name: String = form.get("name").trim().chars().take(super::NAME_MAX + 1).collect();
+    let error = if name.is_empty() {
+        Some("Enter a name that says who uses the token.".to_string())
+    } else if name.chars().count() > super::NAME_MAX {
+        Some(format!("Use at most {} characters.", super::NAME_MAX))
+    } else {
+        None
+    };
+    if error.is_some() {
+        return render(
+            &state,
+            &user,
+            &session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            name,
+            error,
+            None,
+        )
+        .await;
+    }
+    let (id, key) = super::create(&state.pool, &user, &name).await?;
+    tracing::info!(token = %id, user = %user.id, "API token created");
+    // Rendered directly (not redirected) so the key exists only in this one response.
+    let mut response = render(
+        &state,
+        &user,
+        &session,
+        StatusCode::CREATED,
+        String::new(),
+        None,
+        Some(key),
+    )
+    .await?;
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    user.require_admin()?;
+    let name = super::revoke(&state.pool, &user.account_id, &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tracing::info!(token = %id, user = %user.id, "API token revoked");
+    flash(
+        &session,
+        FlashKind::Success,
+        format!("Token “{name}” ({id}) revoked: requests with it are refused from now on."),
+    )
+    .await?;
+    Ok(Redirect::to("/tokens").into_response())
+}
