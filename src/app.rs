@@ -54,7 +54,7 @@ pub fn router(state: AppState) -> Router {
             auth::session::require_login,
         ));
 
-    let public = Router::new()
+    let public = crate::api::router()
         .route("/login", get(auth::web::login_page).post(auth::web::login_submit))
         .route("/logout", get(auth::web::logout_page).post(auth::web::logout))
         .route("/healthz", get(healthz));

@@ -1,6 +1,7 @@
 //! Webhook admin portal: vendor admins manage the outgoing webhooks of a B2B commerce
 //! platform (modelled on CloudBlue Connect's Integrations → Webhooks).
 
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;

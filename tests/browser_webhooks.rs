@@ -59,6 +59,19 @@ async fn wait_for_step(c: &Client, step: u8) {
     panic!("wizard did not reach step {step}");
 }
 
+/// An input's value; retried while htmx swaps the element out under us.
+async fn value_of(c: &Client, css: &str) -> String {
+    for _ in 0..50 {
+        if let Ok(el) = c.find(Locator::Css(css)).await {
+            if let Ok(v) = el.prop("value").await {
+                return v.unwrap_or_default();
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("could not read the value of {css}");
+}
+
 async fn wait_for_text(c: &Client, css: &str, text: &str) {
     for _ in 0..300 {
         if let Ok(el) = c.find(Locator::Css(css)).await {
@@ -113,14 +126,7 @@ async fn an_admin_creates_a_webhook_and_explores_its_tabs_in_a_browser() {
     click(c, "#wizard-next").await;
 
     wait_for_step(c, 4).await;
-    let secret = c
-        .find(Locator::Css("#jwt_secret"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default();
+    let secret = value_of(c, "#jwt_secret").await;
     assert!(
         secret.starts_with("JWT-") && secret.len() > 20,
         "pre-filled secret: {secret}"
@@ -129,35 +135,14 @@ async fn an_admin_creates_a_webhook_and_explores_its_tabs_in_a_browser() {
     // Regenerate keeps the typed URL and changes the secret.
     click(c, "button[value=regenerate_secret]").await;
     for _ in 0..300 {
-        let now = c
-            .find(Locator::Css("#jwt_secret"))
-            .await
-            .unwrap()
-            .prop("value")
-            .await
-            .unwrap()
-            .unwrap_or_default();
+        let now = value_of(c, "#jwt_secret").await;
         if now != secret {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let secret = c
-        .find(Locator::Css("#jwt_secret"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default();
-    let url = c
-        .find(Locator::Css("#external_url"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default();
+    let secret = value_of(c, "#jwt_secret").await;
+    let url = value_of(c, "#external_url").await;
     assert_eq!(url, "https://handler.example.com/hook");
     let names = c.find_all(Locator::Css("input[name=header_name]")).await.unwrap();
     names[0].send_keys("X-Custom-Header").await.unwrap();
@@ -174,14 +159,7 @@ async fn an_admin_creates_a_webhook_and_explores_its_tabs_in_a_browser() {
     // Back keeps everything; Next returns.
     click(c, "button[value=back]").await;
     wait_for_step(c, 4).await;
-    let kept = c
-        .find(Locator::Css("input[name=header_name]"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default();
+    let kept = value_of(c, "input[name=header_name]").await;
     assert_eq!(kept, "X-Custom-Header");
     click(c, "#wizard-next").await;
     wait_for_step(c, 5).await;

@@ -19,7 +19,15 @@ pub struct Product {
 
 /// Products the account may use: a vendor's own, or those listed for a distributor.
 pub async fn products_for(pool: &PgPool, user: &CurrentUser) -> Result<Vec<Product>, sqlx::Error> {
-    let sql = match user.account_kind {
+    products_for_account(pool, &user.account_id, user.account_kind).await
+}
+
+pub async fn products_for_account(
+    pool: &PgPool,
+    account_id: &str,
+    kind: AccountKind,
+) -> Result<Vec<Product>, sqlx::Error> {
+    let sql = match kind {
         AccountKind::Vendor => {
             "select id, name, short_description, capabilities from products where vendor_account_id = $1 order by name, id"
         }
@@ -28,7 +36,7 @@ pub async fn products_for(pool: &PgPool, user: &CurrentUser) -> Result<Vec<Produ
              join account_products ap on ap.product_id = p.id where ap.account_id = $1 order by p.name, p.id"
         }
     };
-    sqlx::query_as(sql).bind(&user.account_id).fetch_all(pool).await
+    sqlx::query_as(sql).bind(account_id).fetch_all(pool).await
 }
 
 pub async fn product_for(pool: &PgPool, user: &CurrentUser, product_id: &str) -> Result<Option<Product>, sqlx::Error> {
@@ -53,9 +61,13 @@ pub struct Webhook {
     pub headers: Json<Vec<(String, String)>>,
     pub data: Json<Value>,
     pub created_at: DateTime<Utc>,
+    pub created_by_id: Option<String>,
     pub created_by_name: Option<String>,
+    pub created_by_email: Option<String>,
     pub modified_at: DateTime<Utc>,
+    pub modified_by_id: Option<String>,
     pub modified_by_name: Option<String>,
+    pub modified_by_email: Option<String>,
     pub events: i64,
     pub triggers: i64,
     pub success_triggers: i64,
@@ -99,9 +111,11 @@ pub fn mask_secret(secret: &str) -> String {
     format!("{head}*****{tail}")
 }
 
-const SELECT: &str = "select w.id, w.account_id, w.product_id, p.name as product_name, w.object_class, w.type, w.label,
+pub(crate) const SELECT: &str =
+    "select w.id, w.account_id, w.product_id, p.name as product_name, w.object_class, w.type, w.label,
         w.description, w.active, w.external_url, w.jwt_secret, w.http_method, w.headers, w.data,
-        w.created_at, cu.name as created_by_name, w.modified_at, mu.name as modified_by_name,
+        w.created_at, cu.id as created_by_id, cu.name as created_by_name, cu.email as created_by_email,
+        w.modified_at, mu.id as modified_by_id, mu.name as modified_by_name, mu.email as modified_by_email,
         coalesce(es.events, 0) as events, w.triggers, w.success_triggers, w.failure_triggers,
         w.failure_since_last_success, es.last_event_at,
         (select t.due_at from webhook_triggers t where t.webhook_id = w.id and t.state = 'pending') as next_trigger_at,
@@ -276,6 +290,16 @@ pub struct NewWebhook {
 }
 
 pub async fn insert(pool: &PgPool, user: &CurrentUser, new: &NewWebhook) -> Result<String, sqlx::Error> {
+    insert_for(pool, &user.account_id, Some(&user.id), new).await
+}
+
+/// Inserts for an account; `user_id` is `None` when an API token creates it.
+pub async fn insert_for(
+    pool: &PgPool,
+    account_id: &str,
+    user_id: Option<&str>,
+    new: &NewWebhook,
+) -> Result<String, sqlx::Error> {
     let info = new.webhook_type.info();
     loop {
         let id = crate::ids::webhook_id();
@@ -285,7 +309,7 @@ pub async fn insert(pool: &PgPool, user: &CurrentUser, new: &NewWebhook) -> Resu
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
         )
         .bind(&id)
-        .bind(&user.account_id)
+        .bind(account_id)
         .bind(&new.product_id)
         .bind(info.object_class)
         .bind(info.api_type)
@@ -297,7 +321,7 @@ pub async fn insert(pool: &PgPool, user: &CurrentUser, new: &NewWebhook) -> Resu
         .bind(new.http_method.as_str())
         .bind(Json(&new.headers))
         .bind(Json(&new.data))
-        .bind(&user.id)
+        .bind(user_id)
         .execute(pool)
         .await;
         match result {

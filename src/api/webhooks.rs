@@ -1,0 +1,526 @@
+//! `/public/v1/notifications/webhooks`: the webhooks resource, with the object shape,
+//! filters, paging and errors of the platform API.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Map, Value};
+use sqlx::{Postgres, QueryBuilder};
+
+use super::rql::{self, Field};
+use super::ApiError;
+use crate::app::AppState;
+use crate::delivery::payload::timestamp;
+use crate::tokens::ApiCaller;
+use crate::webhooks::model::{self, FieldErrors, HttpMethod, WebhookType};
+use crate::webhooks::store::{self, NewWebhook, Webhook};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/notifications/webhooks", get(list).post(create))
+        .route("/notifications/webhooks/{id}", get(read).put(update).delete(delete))
+        .route("/notifications/webhooks/{id}/trigger", post(trigger))
+}
+
+const DEFAULT_LIMIT: i64 = 100;
+const MAX_LIMIT: i64 = 1000;
+
+fn field(name: &str) -> Option<Field> {
+    let (sql, boolean) = match name {
+        "id" => ("w.id", false),
+        "label" => ("w.label", false),
+        "description" => ("w.description", false),
+        "active" => ("w.active", true),
+        "type" => ("w.type", false),
+        "object_class" => ("w.object_class", false),
+        "product.id" => ("w.product_id", false),
+        "product.name" => ("p.name", false),
+        "external_url" => ("w.external_url", false),
+        "http_method" => ("w.http_method", false),
+        _ => return None,
+    };
+    Some(Field { sql, boolean })
+}
+
+fn order_field(name: &str) -> Option<&'static str> {
+    match name {
+        "created_at" => Some("w.created_at"),
+        "modified_at" => Some("w.modified_at"),
+        "label" => Some("w.label"),
+        "active" => Some("w.active"),
+        "type" => Some("w.type"),
+        "id" => Some("w.id"),
+        _ => None,
+    }
+}
+
+/// A summary of the attempts behind `last_success` / `last_failure`.
+#[derive(sqlx::FromRow)]
+struct AttemptInfo {
+    id: i64,
+    status_code: Option<i32>,
+    duration_ms: i32,
+    body: Option<String>,
+    error: Option<String>,
+}
+
+async fn attempt_infos(state: &AppState, hooks: &[Webhook]) -> Result<HashMap<i64, AttemptInfo>, sqlx::Error> {
+    let ids: Vec<i64> = hooks
+        .iter()
+        .flat_map(|w| [w.last_success_attempt_id, w.last_failure_attempt_id])
+        .flatten()
+        .collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<AttemptInfo> = sqlx::query_as(
+        "select id, status_code, duration_ms, response_body as body, error from webhook_attempts where id = any($1)",
+    )
+    .bind(&ids)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(rows.into_iter().map(|a| (a.id, a)).collect())
+}
+
+fn person(id: &Option<String>, name: &Option<String>, email: &Option<String>) -> Value {
+    match id {
+        Some(id) => json!({"id": id, "name": name, "email": email}),
+        None => Value::Null,
+    }
+}
+
+/// The platform's webhook object.
+fn to_json(w: &Webhook, caller: &ApiCaller, api_url: &str, attempts: &HashMap<i64, AttemptInfo>) -> Value {
+    let last = |at: Option<chrono::DateTime<chrono::Utc>>, id: Option<i64>, status: &str| -> Value {
+        match (at, id.and_then(|id| attempts.get(&id))) {
+            (Some(at), Some(a)) => json!({
+                "time": timestamp(at), "status": status, "status_code": a.status_code,
+                "duration": a.duration_ms, "response": {"body": a.body}, "errors": a.error,
+            }),
+            _ => Value::Null,
+        }
+    };
+    let headers: Map<String, Value> = w
+        .headers
+        .0
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    json!({
+        "id": w.id,
+        "type": w.api_type,
+        "object_class": w.object_class,
+        "label": w.label,
+        "description": w.description,
+        "active": w.active,
+        "product": {"id": w.product_id, "name": w.product_name, "icon": Value::Null},
+        "account": {"id": w.account_id, "name": caller.account_name},
+        "external_url": w.external_url,
+        "http_method": w.http_method,
+        "jwt_secret": w.jwt_secret,
+        "headers": headers,
+        "data": w.data.0,
+        "api_url": api_url,
+        "created_at": timestamp(w.created_at),
+        "created_by": person(&w.created_by_id, &w.created_by_name, &w.created_by_email),
+        "modified_at": timestamp(w.modified_at),
+        "modified_by": person(&w.modified_by_id, &w.modified_by_name, &w.modified_by_email),
+        "earliest_possible_trigger": w.next_trigger_at.map(timestamp),
+        "stats": {
+            "events": w.events, "triggers": w.triggers, "success_triggers": w.success_triggers,
+            "failure_triggers": w.failure_triggers, "failure_since_last_success": w.failure_since_last_success,
+        },
+        "last_event": w.last_event_at.map(timestamp),
+        "last_success": last(w.last_success_at, w.last_success_attempt_id, "success"),
+        "last_failure": last(w.last_failure_at, w.last_failure_attempt_id, "failure"),
+    })
+}
+
+async fn render_one(state: &AppState, caller: &ApiCaller, w: &Webhook) -> Result<Value, ApiError> {
+    let attempts = attempt_infos(state, std::slice::from_ref(w)).await?;
+    Ok(to_json(w, caller, &state.config.api_url(), &attempts))
+}
+
+async fn find(state: &AppState, caller: &ApiCaller, id: &str) -> Result<Webhook, ApiError> {
+    if !crate::ids::has_shape(id, "WH", 3) {
+        return Err(ApiError::not_found(id));
+    }
+    store::get(&state.pool, &caller.account_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(id))
+}
+
+fn decode(part: &str) -> String {
+    percent_encoding::percent_decode_str(part)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// `GET …/webhooks?<rql>&limit=&offset=&search=`
+async fn list(State(state): State<AppState>, caller: ApiCaller, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let mut limit = DEFAULT_LIMIT;
+    let mut offset = 0i64;
+    let mut search: Option<String> = None;
+    let mut filters = Vec::new();
+    let mut ordering: Vec<String> = Vec::new();
+    for part in raw.as_deref().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        if let Some(v) = part.strip_prefix("limit=") {
+            limit = v
+                .parse::<i64>()
+                .ok()
+                .filter(|l| *l >= 0)
+                .unwrap_or(DEFAULT_LIMIT)
+                .min(MAX_LIMIT);
+        } else if let Some(v) = part.strip_prefix("offset=") {
+            offset = v.parse::<i64>().ok().filter(|o| *o >= 0).unwrap_or(0);
+        } else if let Some(v) = part.strip_prefix("search=") {
+            search = Some(decode(&v.replace('+', " "))).filter(|s| !s.is_empty());
+        } else {
+            let expr = decode(part);
+            match rql::parse(&expr).map_err(ApiError::rql)? {
+                rql::Node::Call(op, args) if op == "ordering" => {
+                    for a in args {
+                        if let rql::Node::Value(f) = a {
+                            ordering.push(f);
+                        }
+                    }
+                }
+                rql::Node::Call(op, _) if op == "select" => {} // every field is always returned
+                node => filters.push(node),
+            }
+        }
+    }
+
+    let push_where = |q: &mut QueryBuilder<'_, Postgres>| -> Result<(), ApiError> {
+        q.push(" where w.account_id = ").push_bind(caller.account_id.clone());
+        for f in &filters {
+            q.push(" and ");
+            rql::push_filter(q, f, field).map_err(ApiError::rql)?;
+        }
+        if let Some(s) = &search {
+            let pattern = format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            q.push(" and (w.label ilike ")
+                .push_bind(pattern.clone())
+                .push(" or w.id ilike ")
+                .push_bind(pattern)
+                .push(")");
+        }
+        Ok(())
+    };
+
+    let mut count: QueryBuilder<Postgres> =
+        QueryBuilder::new("select count(*) from webhooks w join products p on p.id = w.product_id");
+    push_where(&mut count)?;
+    let total: i64 = count.build_query_scalar().fetch_one(&state.pool).await?;
+
+    let mut rows: Vec<Webhook> = Vec::new();
+    if limit > 0 {
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(store::SELECT);
+        push_where(&mut q)?;
+        q.push(" order by ");
+        for o in &ordering {
+            let (desc, name) = match o.strip_prefix('-') {
+                Some(n) => (true, n),
+                None => (false, o.trim_start_matches('+')),
+            };
+            let col = order_field(name).ok_or_else(|| ApiError::rql(format!("cannot order by {name}")))?;
+            q.push(col).push(if desc { " desc, " } else { " asc, " });
+        }
+        q.push("w.created_at desc, w.id desc limit ")
+            .push_bind(limit)
+            .push(" offset ")
+            .push_bind(offset);
+        rows = q.build_query_as().fetch_all(&state.pool).await?;
+    }
+    let attempts = attempt_infos(&state, &rows).await?;
+    let api_url = state.config.api_url();
+    let body: Vec<Value> = rows.iter().map(|w| to_json(w, &caller, &api_url, &attempts)).collect();
+    let last = if body.is_empty() {
+        offset
+    } else {
+        offset + body.len() as i64 - 1
+    };
+    let mut response = Json(body).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("items {offset}-{last}/{total}")) {
+        response.headers_mut().insert("content-range", v);
+    }
+    Ok(response)
+}
+
+async fn read(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let w = find(&state, &caller, &id).await?;
+    Ok(Json(render_one(&state, &caller, &w).await?))
+}
+
+/// Reads a JSON object body; anything else is a clear 400.
+fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(ApiError::validation(vec!["The body must be a JSON object.".into()])),
+        Err(e) => Err(ApiError::validation(vec![format!("The body is not valid JSON: {e}.")])),
+    }
+}
+
+/// The editable fields, as typed values; `errors` collects type mistakes.
+#[derive(Default)]
+struct Fields {
+    label: Option<String>,
+    description: Option<String>,
+    active: Option<bool>,
+    external_url: Option<String>,
+    jwt_secret: Option<String>,
+    http_method: Option<String>,
+    headers: Option<Vec<(String, String)>>,
+    data: Option<Map<String, Value>>,
+}
+
+fn read_fields(m: &Map<String, Value>, errors: &mut Vec<String>) -> Fields {
+    let mut f = Fields::default();
+    let mut string = |key: &str| -> Option<String> {
+        match m.get(key) {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Null) if key == "description" => Some(String::new()),
+            Some(_) => {
+                errors.push(format!("{key}: must be a string."));
+                None
+            }
+        }
+    };
+    f.label = string("label");
+    f.description = string("description");
+    f.external_url = string("external_url");
+    f.jwt_secret = string("jwt_secret");
+    f.http_method = string("http_method");
+    match m.get("active") {
+        None => {}
+        Some(Value::Bool(b)) => f.active = Some(*b),
+        Some(_) => errors.push("active: must be true or false.".into()),
+    }
+    match m.get("headers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(h)) => {
+            let mut pairs = Vec::new();
+            for (k, v) in h {
+                match v {
+                    Value::String(s) => pairs.push((k.clone(), s.clone())),
+                    _ => errors.push(format!("headers: the value of {k} must be a string.")),
+                }
+            }
+            f.headers = Some(pairs);
+        }
+        Some(_) => errors.push("headers: must be an object of header names to values.".into()),
+    }
+    match m.get("data") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(d)) => {
+            if serde_json::to_string(d).map(|s| s.len()).unwrap_or(0) > model::DATA_MAX_BYTES {
+                errors.push(format!(
+                    "data: use at most {} KiB of JSON.",
+                    model::DATA_MAX_BYTES / 1024
+                ));
+            } else {
+                f.data = Some(d.clone());
+            }
+        }
+        Some(_) => errors.push("data: must be a JSON object.".into()),
+    }
+    f
+}
+
+/// The form rules, with the API's field names.
+fn validate(
+    label: &str,
+    description: &str,
+    url: &str,
+    secret: &str,
+    method: &str,
+    headers: &[(String, String)],
+    errors: &mut Vec<String>,
+) {
+    let mut e = FieldErrors::default();
+    model::validate_name(label, &mut e);
+    model::validate_description(description, &mut e);
+    model::validate_url(url, &mut e);
+    model::validate_secret(secret, &mut e);
+    if HttpMethod::parse(method).is_none() {
+        e.add("http_method", "Choose GET or POST.");
+    }
+    model::validate_headers(headers, &mut e);
+    for (field, message) in e.0 {
+        let field = match field.as_str() {
+            "name" => "label".to_string(),
+            f if f.starts_with("header_") => "headers".to_string(),
+            f => f.to_string(),
+        };
+        errors.push(format!("{field}: {message}"));
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let m = object(&body)?;
+    let mut errors = Vec::new();
+    let f = read_fields(&m, &mut errors);
+    let text = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let (object_class, api_type, product_id) = (
+        text("object_class"),
+        m.get("type").and_then(Value::as_str).unwrap_or("event").to_string(),
+        text("product_id"),
+    );
+    for (key, value) in [("object_class", &object_class), ("product_id", &product_id)] {
+        if value.is_empty() {
+            errors.push(format!("{key}: this field is required."));
+        }
+    }
+    for key in ["label", "external_url"] {
+        if !m.contains_key(key) {
+            errors.push(format!("{key}: this field is required."));
+        }
+    }
+    let products = store::products_for_account(&state.pool, &caller.account_id, caller.account_kind).await?;
+    let product = products.iter().find(|p| p.id == product_id);
+    if !product_id.is_empty() && product.is_none() {
+        errors.push(format!("product_id: {product_id} is not a product of this account."));
+    }
+    let webhook_type = WebhookType::from_api(&object_class, &api_type);
+    match webhook_type {
+        None if !object_class.is_empty() => errors.push(format!(
+            "type: {api_type} is not a webhook type for object class {object_class}."
+        )),
+        Some(t) => {
+            if let Some(reason) = t.unavailable_reason(
+                caller.account_kind,
+                &product.map(|p| p.capabilities.clone()).unwrap_or_default(),
+            ) {
+                errors.push(format!("type: {} is not available: {reason}", t.label()));
+            }
+        }
+        None => {}
+    }
+    let label = f.label.clone().unwrap_or_default();
+    let description = f.description.clone().unwrap_or_default();
+    let url = f.external_url.clone().unwrap_or_default();
+    let secret = f.jwt_secret.clone().unwrap_or_else(model::generate_secret);
+    let method = f.http_method.clone().unwrap_or_else(|| "POST".into());
+    let headers = f.headers.clone().unwrap_or_default();
+    validate(&label, &description, &url, &secret, &method, &headers, &mut errors);
+    let (Some(webhook_type), true) = (webhook_type, errors.is_empty()) else {
+        return Err(ApiError::validation(errors));
+    };
+    let new = NewWebhook {
+        product_id,
+        webhook_type,
+        label,
+        description,
+        active: f.active.unwrap_or(false),
+        external_url: url,
+        jwt_secret: secret,
+        http_method: HttpMethod::parse(&method).unwrap_or(HttpMethod::Post),
+        headers,
+        data: f.data.unwrap_or_default(),
+    };
+    let id = store::insert_for(&state.pool, &caller.account_id, None, &new).await?;
+    tracing::info!(webhook = %id, token = %caller.token_id, "webhook created through the API");
+    let w = find(&state, &caller, &id).await?;
+    Ok((StatusCode::CREATED, Json(render_one(&state, &caller, &w).await?)).into_response())
+}
+
+/// PUT merges: fields left out keep their values (as real clients send partial bodies).
+async fn update(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let w = find(&state, &caller, &id).await?;
+    let m = object(&body)?;
+    let mut errors = Vec::new();
+    let f = read_fields(&m, &mut errors);
+    for (key, current) in [
+        ("object_class", &w.object_class),
+        ("type", &w.api_type),
+        ("product_id", &w.product_id),
+    ] {
+        if let Some(v) = m.get(key) {
+            if v.as_str() != Some(current.as_str()) {
+                errors.push(format!("{key}: cannot be changed after creation."));
+            }
+        }
+    }
+    let label = f.label.unwrap_or(w.label.clone());
+    let description = f.description.unwrap_or(w.description.clone());
+    let url = f.external_url.unwrap_or(w.external_url.clone());
+    let secret = f.jwt_secret.unwrap_or(w.jwt_secret.clone());
+    let method = f.http_method.unwrap_or(w.http_method.clone());
+    let headers = f.headers.unwrap_or(w.headers.0.clone());
+    let data = f.data.map(Value::Object).unwrap_or(w.data.0.clone());
+    let active = f.active.unwrap_or(w.active);
+    validate(&label, &description, &url, &secret, &method, &headers, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let method = HttpMethod::parse(&method).unwrap_or(HttpMethod::Post);
+    sqlx::query(
+        "update webhooks set label = $3, description = $4, external_url = $5, jwt_secret = $6, http_method = $7,
+             headers = $8, data = $9, active = $10, modified_at = now(), modified_by = null,
+             out_of_order = out_of_order and not ($10 and not active),
+             failures_since_reset = case when $10 and not active then 0 else failures_since_reset end
+         where account_id = $1 and id = $2",
+    )
+    .bind(&caller.account_id)
+    .bind(&id)
+    .bind(label.trim())
+    .bind(&description)
+    .bind(url.trim())
+    .bind(&secret)
+    .bind(method.as_str())
+    .bind(sqlx::types::Json(&headers))
+    .bind(sqlx::types::Json(&data))
+    .bind(active)
+    .execute(&state.pool)
+    .await?;
+    tracing::info!(webhook = %id, token = %caller.token_id, "webhook updated through the API");
+    let w = find(&state, &caller, &id).await?;
+    Ok(Json(render_one(&state, &caller, &w).await?))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    find(&state, &caller, &id).await?;
+    store::delete(&state.pool, &caller.account_id, &id).await?;
+    tracing::info!(webhook = %id, token = %caller.token_id, "webhook deleted through the API");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Like Trigger now: records an event and calls at once (unless disabled).
+async fn trigger(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    find(&state, &caller, &id).await?;
+    let mut tx = state.pool.begin().await?;
+    let outcome = crate::events::record(&mut tx, &id, crate::events::Source::TriggerNow, None).await?;
+    tx.commit().await?;
+    let status = match outcome {
+        crate::events::Outcome::Scheduled => "scheduled",
+        crate::events::Outcome::RecordedDisabled => "recorded_disabled",
+        crate::events::Outcome::RecordedOutOfOrder => "recorded_out_of_order",
+    };
+    Ok(Json(json!({"id": id, "status": status})))
+}
