@@ -12,6 +12,7 @@ pub mod events;
 pub mod forms;
 pub mod ids;
 pub mod layout;
+pub mod requests;
 pub mod seed;
 pub mod startup;
 pub mod tokens;

@@ -2,6 +2,7 @@
 //! `Authorization: ApiKey SU-…:…`, JSON bodies, RQL filters with `limit`/`offset` paging and
 //! a `Content-Range` header, and errors as `{"error_code": …, "errors": […]}`.
 
+pub mod requests;
 pub mod rql;
 pub mod webhooks;
 
@@ -15,7 +16,7 @@ use crate::app::AppState;
 use crate::tokens::ApiCaller;
 
 pub fn router() -> Router<AppState> {
-    let api = webhooks::router().fallback(|| async {
+    let api = webhooks::router().merge(requests::router()).fallback(|| async {
         ApiError {
             status: StatusCode::NOT_FOUND,
             code: "NFND_000",
@@ -62,6 +63,79 @@ impl ApiError {
             errors: vec![format!("Invalid RQL filter: {message}")],
         }
     }
+}
+
+/// `limit`/`offset` and the RQL filters of a list request, parsed from the raw query string
+/// (RQL has no `=`, so it is not a form; the platform percent-decodes each part).
+pub struct Paging {
+    pub limit: i64,
+    pub offset: i64,
+    pub search: Option<String>,
+    pub ordering: Vec<String>,
+    pub filters: Vec<rql::Node>,
+}
+
+pub const DEFAULT_LIMIT: i64 = 100;
+pub const MAX_LIMIT: i64 = 1000;
+
+impl Paging {
+    pub fn from_query(raw: Option<&str>) -> Result<Paging, ApiError> {
+        let decode = |part: &str| {
+            percent_encoding::percent_decode_str(part)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let mut paging = Paging {
+            limit: DEFAULT_LIMIT,
+            offset: 0,
+            search: None,
+            ordering: Vec::new(),
+            filters: Vec::new(),
+        };
+        for part in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            if let Some(v) = part.strip_prefix("limit=") {
+                // As the platform: a bad limit is the default, a large one is cut.
+                paging.limit = v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|l| *l >= 0)
+                    .unwrap_or(DEFAULT_LIMIT)
+                    .min(MAX_LIMIT);
+            } else if let Some(v) = part.strip_prefix("offset=") {
+                paging.offset = v.parse::<i64>().ok().filter(|o| *o >= 0).unwrap_or(0);
+            } else if let Some(v) = part.strip_prefix("search=") {
+                paging.search = Some(decode(&v.replace('+', " "))).filter(|s| !s.is_empty());
+            } else {
+                match rql::parse(&decode(part)).map_err(ApiError::rql)? {
+                    rql::Node::Call(op, args) if op == "ordering" => {
+                        paging.ordering.extend(args.into_iter().filter_map(|a| match a {
+                            rql::Node::Value(f) => Some(f),
+                            _ => None,
+                        }));
+                    }
+                    // Every field is always returned.
+                    rql::Node::Call(op, _) if op == "select" => {}
+                    node => paging.filters.push(node),
+                }
+            }
+        }
+        Ok(paging)
+    }
+
+    pub fn content_range(&self, returned: usize, total: i64) -> String {
+        content_range(self.offset, returned, total)
+    }
+}
+
+/// `items <first>-<last>/<total>`, exactly as the platform computes it (an empty page is
+/// `items <offset>-<offset>/<total>`).
+pub fn content_range(offset: i64, returned: usize, total: i64) -> String {
+    let last = if returned == 0 {
+        offset
+    } else {
+        offset + returned as i64 - 1
+    };
+    format!("items {offset}-{last}/{total}")
 }
 
 impl From<sqlx::Error> for ApiError {

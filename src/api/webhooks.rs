@@ -26,9 +26,6 @@ pub fn router() -> Router<AppState> {
         .route("/notifications/webhooks/{id}/trigger", post(trigger))
 }
 
-const DEFAULT_LIMIT: i64 = 100;
-const MAX_LIMIT: i64 = 1000;
-
 fn field(name: &str) -> Option<Field> {
     let (sql, boolean) = match name {
         "id" => ("w.id", false),
@@ -154,47 +151,15 @@ async fn find(state: &AppState, caller: &ApiCaller, id: &str) -> Result<Webhook,
         .ok_or_else(|| ApiError::not_found(id))
 }
 
-fn decode(part: &str) -> String {
-    percent_encoding::percent_decode_str(part)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
 /// `GET …/webhooks?<rql>&limit=&offset=&search=`
 async fn list(State(state): State<AppState>, caller: ApiCaller, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
-    let mut limit = DEFAULT_LIMIT;
-    let mut offset = 0i64;
-    let mut search: Option<String> = None;
-    let mut filters = Vec::new();
-    let mut ordering: Vec<String> = Vec::new();
-    for part in raw.as_deref().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        if let Some(v) = part.strip_prefix("limit=") {
-            limit = v
-                .parse::<i64>()
-                .ok()
-                .filter(|l| *l >= 0)
-                .unwrap_or(DEFAULT_LIMIT)
-                .min(MAX_LIMIT);
-        } else if let Some(v) = part.strip_prefix("offset=") {
-            offset = v.parse::<i64>().ok().filter(|o| *o >= 0).unwrap_or(0);
-        } else if let Some(v) = part.strip_prefix("search=") {
-            search = Some(decode(&v.replace('+', " "))).filter(|s| !s.is_empty());
-        } else {
-            let expr = decode(part);
-            match rql::parse(&expr).map_err(ApiError::rql)? {
-                rql::Node::Call(op, args) if op == "ordering" => {
-                    for a in args {
-                        if let rql::Node::Value(f) = a {
-                            ordering.push(f);
-                        }
-                    }
-                }
-                rql::Node::Call(op, _) if op == "select" => {} // every field is always returned
-                node => filters.push(node),
-            }
-        }
-    }
-
+    let super::Paging {
+        limit,
+        offset,
+        search,
+        ordering,
+        filters,
+    } = super::Paging::from_query(raw.as_deref())?;
     let push_where = |q: &mut QueryBuilder<'_, Postgres>| -> Result<(), ApiError> {
         q.push(" where w.account_id = ").push_bind(caller.account_id.clone());
         for f in &filters {
@@ -239,13 +204,8 @@ async fn list(State(state): State<AppState>, caller: ApiCaller, RawQuery(raw): R
     let attempts = attempt_infos(&state, &rows).await?;
     let api_url = state.config.api_url();
     let body: Vec<Value> = rows.iter().map(|w| to_json(w, &caller, &api_url, &attempts)).collect();
-    let last = if body.is_empty() {
-        offset
-    } else {
-        offset + body.len() as i64 - 1
-    };
     let mut response = Json(body).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("items {offset}-{last}/{total}")) {
+    if let Ok(v) = HeaderValue::from_str(&super::content_range(offset, rows.len(), total)) {
         response.headers_mut().insert("content-range", v);
     }
     Ok(response)
