@@ -402,6 +402,19 @@ async fn after_the_limit_the_webhook_is_out_of_order_until_trigger_now_succeeds(
     assert!(list.contains("Out of order"), "the list says so");
     let details = app.get_html(&format!("/webhooks/{id}/statistics")).await;
     assert!(details.contains("● Out of order") && details.contains("automatic calls have stopped"));
+    // The self-refreshing tab also updates the header's status chip (out of band).
+    let fragment = app
+        .client
+        .get(app.url(&format!("/webhooks/{id}/statistics")))
+        .header("HX-Request", "true")
+        .header("HX-Target", "tabs")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(fragment.contains("id=\"status-chip\"") && fragment.contains("hx-swap-oob=\"true\">● Out of order"));
 
     // Trigger now still calls; a success ends out of order.
     handler.set(Behaviour::default());

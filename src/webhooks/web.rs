@@ -175,6 +175,8 @@ pub struct DetailsView {
     pub tabs: [Tab; 5],
     pub is_admin: bool,
     pub reveal: bool,
+    /// Rendered as an htmx fragment: the header's status chip is updated out of band.
+    pub fragment: bool,
     /// `Some(soon)` while a call is pending or in flight: the statistics refresh themselves.
     pub busy: Option<bool>,
     pub deliveries: DeliveriesView,
@@ -288,16 +290,17 @@ async fn details_tab(
         Tab::Deliveries => deliveries_view(&state, &id, &query).await?,
         _ => DeliveriesView::default(),
     };
+    let wants_fragment = wizard::is_htmx(&headers) && headers.get("hx-target").is_some_and(|t| t == "tabs");
     let d = DetailsView {
         w,
         tab,
         tabs: Tab::ALL,
         is_admin: user.is_admin(),
         reveal,
+        fragment: wants_fragment,
         busy,
         deliveries,
     };
-    let wants_fragment = wizard::is_htmx(&headers) && headers.get("hx-target").is_some_and(|t| t == "tabs");
     let mut response = if wants_fragment {
         Html(TabsPartial { d }.render()?).into_response()
     } else {
