@@ -8,18 +8,7 @@ use serde_json::{json, Value};
 
 async fn api_key(app: &TestApp) -> String {
     app.login_admin().await;
-    let html = app
-        .post_form("/tokens", &[("name", "API test")])
-        .await
-        .text()
-        .await
-        .unwrap();
-    let key = html
-        .split("id=\"token-value\">")
-        .nth(1)
-        .and_then(|r| r.split('<').next())
-        .unwrap();
-    format!("ApiKey {key}")
+    app.api_key("API test").await
 }
 
 fn body(product: &str, label: &str) -> Value {

@@ -21,14 +21,7 @@ fn python() -> std::path::PathBuf {
 async fn the_connect_python_client_works_against_the_api() {
     let app = spawn_app().await;
     app.login_admin().await;
-    let r = app.post_form("/tokens", &[("name", "Python client")]).await;
-    let html = r.text().await.unwrap();
-    let key = html
-        .split("id=\"token-value\">")
-        .nth(1)
-        .and_then(|r| r.split('<').next())
-        .unwrap()
-        .to_string();
+    let key = app.api_key("Python client").await;
     let (product, _) = plain_and_capable_products(&app).await;
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/connect_client_check.py");
     let endpoint = format!("{}/public/v1", app.base);
@@ -37,7 +30,7 @@ async fn the_connect_python_client_works_against_the_api() {
         std::process::Command::new(python)
             .arg(script)
             .env("PORTAL_API_ENDPOINT", endpoint)
-            .env("PORTAL_API_KEY", format!("ApiKey {key}"))
+            .env("PORTAL_API_KEY", key)
             .env("PORTAL_PRODUCT_ID", product)
             .output()
             .expect("run python")

@@ -613,7 +613,8 @@ async fn trigger_now_is_for_admins_of_the_account_only() {
             .contains("id=\"trigger-now\""),
         "viewers see no button"
     );
-    let admin = spawn_client_as_admin(&app).await;
+    let admin = app.second_browser();
+    admin.login_admin().await;
     assert_eq!(
         admin
             .post_form(&format!("/webhooks/{foreign}/trigger"), &[])
@@ -628,19 +629,4 @@ async fn trigger_now_is_for_admins_of_the_account_only() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(handler.count(), 0);
     assert_eq!(stats(&app.pool, &id).await.events, 0);
-}
-
-/// A second browser session on the same app, signed in as the admin.
-async fn spawn_client_as_admin(app: &TestApp) -> TestApp {
-    let other = TestApp {
-        addr: app.addr,
-        base: app.base.clone(),
-        pool: app.pool.clone(),
-        database_url: app.database_url.clone(),
-        client: new_client(),
-        vendor_account_id: app.vendor_account_id.clone(),
-        distributor_account_id: app.distributor_account_id.clone(),
-    };
-    other.login_admin().await;
-    other
 }

@@ -72,21 +72,10 @@ async fn handle(State(seen): State<Seen>, headers: HeaderMap, body: Bytes) -> &'
 async fn a_queue_change_fires_the_webhook_and_the_handler_approves_through_the_api() {
     let app = spawn_app_with(&FAST_DELIVERY).await;
     app.login_admin().await;
-    let html = app
-        .post_form("/tokens", &[("name", "Handler")])
-        .await
-        .text()
-        .await
-        .unwrap();
-    let key = html
-        .split("id=\"token-value\">")
-        .nth(1)
-        .and_then(|r| r.split('<').next())
-        .unwrap()
-        .to_string();
+    let key = app.api_key("Handler").await;
 
     let seen = Seen::default();
-    *seen.api_key.lock().unwrap() = format!("ApiKey {key}");
+    *seen.api_key.lock().unwrap() = key;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let router = Router::new().fallback(handle).with_state(seen.clone());
@@ -143,14 +132,7 @@ async fn a_queue_change_fires_the_webhook_and_the_handler_approves_through_the_a
 async fn the_requests_api_filters_pages_and_guards_transitions() {
     let app = spawn_app().await;
     app.login_admin().await;
-    let html = app.post_form("/tokens", &[("name", "API")]).await.text().await.unwrap();
-    let key = format!(
-        "ApiKey {}",
-        html.split("id=\"token-value\">")
-            .nth(1)
-            .and_then(|r| r.split('<').next())
-            .unwrap()
-    );
+    let key = app.api_key("API").await;
     let (plain, capable) = plain_and_capable_products(&app).await;
     for (product, status) in [
         (&plain, "pending"),
@@ -236,24 +218,9 @@ async fn the_requests_api_filters_pages_and_guards_transitions() {
         .unwrap()
         .contains("approved request cannot become failed"));
     // Another account's token sees none of them.
-    let other = TestApp {
-        client: new_client(),
-        ..clone_app(&app)
-    };
+    let other = app.second_browser();
     other.login_distributor().await;
-    let html = other
-        .post_form("/tokens", &[("name", "Other")])
-        .await
-        .text()
-        .await
-        .unwrap();
-    let other_key = format!(
-        "ApiKey {}",
-        html.split("id=\"token-value\">")
-            .nth(1)
-            .and_then(|r| r.split('<').next())
-            .unwrap()
-    );
+    let other_key = other.api_key("Other").await;
     let r = client
         .get(format!("{api}/requests"))
         .header("Authorization", &other_key)
@@ -271,16 +238,4 @@ async fn the_requests_api_filters_pages_and_guards_transitions() {
             .status(),
         404
     );
-}
-
-fn clone_app(app: &TestApp) -> TestApp {
-    TestApp {
-        addr: app.addr,
-        base: app.base.clone(),
-        pool: app.pool.clone(),
-        database_url: app.database_url.clone(),
-        client: new_client(),
-        vendor_account_id: app.vendor_account_id.clone(),
-        distributor_account_id: app.distributor_account_id.clone(),
-    }
 }

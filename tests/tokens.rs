@@ -4,14 +4,6 @@ mod common;
 
 use common::*;
 
-fn key_from(html: &str) -> String {
-    html.split("id=\"token-value\">")
-        .nth(1)
-        .and_then(|r| r.split('<').next())
-        .expect("key shown")
-        .to_string()
-}
-
 #[tokio::test]
 async fn an_admin_creates_a_token_sees_it_once_and_revokes_it() {
     let app = spawn_app().await;
@@ -22,7 +14,7 @@ async fn an_admin_creates_a_token_sees_it_once_and_revokes_it() {
     let r = app.post_form("/tokens", &[("name", "Fulfillment handler")]).await;
     assert_eq!(r.status(), 201);
     assert_eq!(r.headers().get("cache-control").unwrap(), "no-store");
-    let key = key_from(&r.text().await.unwrap());
+    let key = shown_token(&r.text().await.unwrap());
     let (id, secret) = key.split_once(':').unwrap();
     assert!(webhook_portal::ids::has_shape(id, "SU", 3), "{key}");
     assert!(secret.len() >= 40);
@@ -99,12 +91,9 @@ async fn viewers_cannot_manage_tokens_and_other_accounts_tokens_are_404() {
     let app = spawn_app().await;
     app.login_distributor().await;
     let r = app.post_form("/tokens", &[("name", "Distributor token")]).await;
-    let key = key_from(&r.text().await.unwrap());
+    let key = shown_token(&r.text().await.unwrap());
     let id = key.split(':').next().unwrap().to_string();
-    let vendor_admin = TestApp {
-        client: new_client(),
-        ..app_clone(&app)
-    };
+    let vendor_admin = app.second_browser();
     vendor_admin.login_admin().await;
     assert!(!vendor_admin.get_html("/tokens").await.contains("Distributor token"));
     assert_eq!(
@@ -120,23 +109,8 @@ async fn viewers_cannot_manage_tokens_and_other_accounts_tokens_are_404() {
         .unwrap();
     assert_eq!(caller.account_id, app.distributor_account_id, "scoped to its account");
 
-    let viewer = TestApp {
-        client: new_client(),
-        ..app_clone(&app)
-    };
+    let viewer = app.second_browser();
     viewer.login_viewer().await;
     assert!(!viewer.get_html("/tokens").await.contains("id=\"create-token\""));
     assert_eq!(viewer.post_form("/tokens", &[("name", "Nope")]).await.status(), 403);
-}
-
-fn app_clone(app: &TestApp) -> TestApp {
-    TestApp {
-        addr: app.addr,
-        base: app.base.clone(),
-        pool: app.pool.clone(),
-        database_url: app.database_url.clone(),
-        client: new_client(),
-        vendor_account_id: app.vendor_account_id.clone(),
-        distributor_account_id: app.distributor_account_id.clone(),
-    }
 }

@@ -381,3 +381,39 @@ pub async fn queue_changes(pool: &PgPool, id: &str, n: usize) {
     }
     tx.commit().await.unwrap();
 }
+
+impl TestApp {
+    /// Another browser on the same portal, signed out.
+    pub fn second_browser(&self) -> TestApp {
+        TestApp {
+            addr: self.addr,
+            base: self.base.clone(),
+            pool: self.pool.clone(),
+            database_url: self.database_url.clone(),
+            client: new_client(),
+            vendor_account_id: self.vendor_account_id.clone(),
+            distributor_account_id: self.distributor_account_id.clone(),
+        }
+    }
+
+    /// Creates an API token through the Tokens page (signed in as an admin) and returns the
+    /// `Authorization` value for it.
+    pub async fn api_key(&self, name: &str) -> String {
+        let html = self
+            .post_form("/tokens", &[("name", name)])
+            .await
+            .text()
+            .await
+            .expect("tokens page");
+        format!("ApiKey {}", shown_token(&html))
+    }
+}
+
+/// The key shown once on the Tokens page after creating one.
+pub fn shown_token(html: &str) -> String {
+    html.split("id=\"token-value\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("the new key is shown")
+        .to_string()
+}
