@@ -193,6 +193,7 @@ async fn open_redirects_are_refused() {
         "//evil.example",
         "/\\evil.example",
         "javascript:alert(1)",
+        "/\t/evil.example",
     ] {
         let client = new_client();
         let page = client

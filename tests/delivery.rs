@@ -436,15 +436,19 @@ async fn re_enabling_an_out_of_order_webhook_resumes_calls() {
     let id = webhook_calling(&app, &handler.url("/"), "POST", json!([]), json!({})).await;
     queue_changes(&app.pool, &id, 1).await;
     eventually("out of order", || async { stats(&app.pool, &id).await.out_of_order }).await;
+    // A queue change while out of order waits; re-enabling delivers it without a new event.
+    queue_changes(&app.pool, &id, 1).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(handler.count(), 3, "no automatic call while out of order");
+    handler.set(Behaviour::default());
     let r = app.post_form(&format!("/webhooks/{id}/enable"), &[]).await;
     assert_eq!(r.status(), 303);
     assert!(!stats(&app.pool, &id).await.out_of_order);
-    handler.set(Behaviour::default());
-    queue_changes(&app.pool, &id, 1).await;
-    eventually("called again", || async {
+    eventually("the waiting event is delivered", || async {
         stats(&app.pool, &id).await.success_triggers == 1
     })
     .await;
+    assert_eq!(stats(&app.pool, &id).await.events, 2);
 }
 
 #[tokio::test]

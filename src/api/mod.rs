@@ -93,6 +93,9 @@ impl Paging {
             filters: Vec::new(),
         };
         for part in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            if decode(part).contains('\0') {
+                return Err(ApiError::rql("NUL characters are not allowed".into()));
+            }
             if let Some(v) = part.strip_prefix("limit=") {
                 // As the platform: a bad limit is the default, a large one is cut.
                 paging.limit = v

@@ -87,6 +87,9 @@ async fn list(State(state): State<AppState>, caller: ApiCaller, RawQuery(raw): R
 }
 
 async fn find(state: &AppState, caller: &ApiCaller, id: &str) -> Result<Request, ApiError> {
+    if !crate::ids::has_shape(id, "PR", 3) {
+        return Err(ApiError::not_found(id));
+    }
     requests::get(&state.pool, &caller.account_id, id)
         .await?
         .filter(|r| r.object_class == OBJECT_CLASS)

@@ -222,6 +222,11 @@ async fn read(
 
 /// Reads a JSON object body; anything else is a clear 400.
 fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if body.windows(6).any(|w| w == b"\\u0000") {
+        return Err(ApiError::validation(vec![
+            "NUL characters (\\u0000) are not allowed.".into()
+        ]));
+    }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(ApiError::validation(vec!["The body must be a JSON object.".into()])),

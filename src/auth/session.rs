@@ -165,7 +165,12 @@ pub fn redirect_to_login(request: &Request) -> Response {
 /// Only local paths are followed after sign-in (never `//host`, `\\host` or absolute URLs).
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.contains(['\r', '\n']) => {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.chars().any(|c| c.is_control()) =>
+        {
             n.to_string()
         }
         _ => "/webhooks".to_string(),
@@ -194,6 +199,9 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example")), "/webhooks");
         assert_eq!(safe_next(Some("/\\evil.example")), "/webhooks");
         assert_eq!(safe_next(Some("https://evil.example")), "/webhooks");
+        // Browsers drop tabs and newlines: "/\t/evil" would become "//evil".
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/webhooks");
+        assert_eq!(safe_next(Some("/\u{1}x")), "/webhooks");
         assert_eq!(safe_next(None), "/webhooks");
     }
 }

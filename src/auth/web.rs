@@ -56,7 +56,7 @@ pub async fn login_submit(
     session: Session,
     Form(form): Form<LoginForm>,
 ) -> AppResult<Response> {
-    let email: String = form.email.trim().chars().take(254).collect();
+    let email: String = form.email.trim().chars().filter(|c| *c != '\0').take(254).collect();
     let ip = peer.ip().to_string();
     let next = session::safe_next(form.next.as_deref());
     let limits = throttle::Limits {

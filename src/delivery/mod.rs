@@ -308,6 +308,7 @@ impl Worker {
             let success = store::Success {
                 webhook_id: job.webhook_id.clone(),
                 trigger_id: job.trigger_id,
+                claimed_until: job.claimed_until,
                 manual: job.manual,
                 started_at,
                 duration_ms: result.duration.as_millis().min(i32::MAX as u128) as i32,

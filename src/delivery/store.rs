@@ -17,6 +17,8 @@ pub struct ClaimedTrigger {
     pub trigger_id: i64,
     pub webhook_id: String,
     pub manual: bool,
+    /// The lease this claim holds; a recording only finishes the trigger it claimed.
+    pub claimed_until: DateTime<Utc>,
     pub first_event_at: DateTime<Utc>,
     pub label: String,
     pub object_class: String,
@@ -53,7 +55,7 @@ pub async fn claim(
                for update of t2 skip locked) c,
               webhooks w
          where t.id = c.id and w.id = t.webhook_id
-         returning t.id as trigger_id, t.webhook_id, t.manual, t.first_event_at,
+         returning t.id as trigger_id, t.webhook_id, t.manual, t.claimed_until, t.first_event_at,
                    w.label, w.object_class, w.account_id, w.product_id, w.external_url, w.jwt_secret,
                    w.http_method, w.headers, w.data, w.last_success_at, w.last_failure_at",
     )
@@ -68,7 +70,8 @@ pub async fn claim(
 pub async fn next_due(pool: &PgPool) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     sqlx::query_scalar(
         "select min(t.due_at) from webhook_triggers t join webhooks w on w.id = t.webhook_id
-         where t.state = 'pending' and w.active and (t.manual or not w.out_of_order)",
+         where t.state = 'pending' and w.active and (t.manual or not w.out_of_order)
+           and not exists (select 1 from webhook_triggers f where f.webhook_id = t.webhook_id and f.state = 'in_flight')",
     )
     .fetch_one(pool)
     .await
@@ -96,7 +99,8 @@ const INSERT_ATTEMPT: &str =
     returning id";
 
 /// Removes the finished trigger (unless its lease ran out and another worker took it over).
-const FINISH_TRIGGER: &str = "delete from webhook_triggers where id = $17 and state = 'in_flight' and claimed_by = $18";
+const FINISH_TRIGGER: &str =
+    "delete from webhook_triggers where id = $17 and state = 'in_flight' and claimed_by = $18 and claimed_until = $20";
 
 /// Records one attempt and its effect on the statistics and the trigger, atomically.
 ///
@@ -132,6 +136,7 @@ pub async fn record(
             .bind(job.trigger_id)
             .bind(worker)
             .bind(finished_at)
+            .bind(job.claimed_until)
     };
 
     if result.success {
@@ -160,7 +165,7 @@ pub async fn record(
              update webhooks set triggers = triggers + 1, failure_triggers = failure_triggers + 1,
                  failure_since_last_success = failure_since_last_success + 1,
                  failures_since_reset = failures_since_reset + 1,
-                 out_of_order = out_of_order or failures_since_reset + 1 >= $20,
+                 out_of_order = out_of_order or failures_since_reset + 1 >= $21,
                  last_failure_at = $19, last_failure_attempt_id = (select id from attempt)
              where id = $1
              returning (select id from attempt), failures_since_reset"
@@ -250,6 +255,7 @@ pub async fn release(pool: &PgPool, worker: Option<i64>) -> Result<u64, sqlx::Er
 pub struct Success {
     pub webhook_id: String,
     pub trigger_id: i64,
+    pub claimed_until: DateTime<Utc>,
     pub manual: bool,
     pub started_at: DateTime<Utc>,
     pub duration_ms: i32,
@@ -275,9 +281,10 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
         "with input as (
              select * from unnest($1::text[], $2::bigint[], $3::boolean[], $4::timestamptz[], $5::integer[],
                                   $6::integer[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::jsonb[],
-                                  $12::text[], $13::boolean[], $14::timestamptz[])
+                                  $12::text[], $13::boolean[], $14::timestamptz[], $16::timestamptz[])
                as i(webhook_id, trigger_id, manual, started_at, duration_ms, status_code, request_method, request_url,
-                    request_headers, request_body, response_headers, response_body, response_truncated, finished_at)),
+                    request_headers, request_body, response_headers, response_body, response_truncated, finished_at,
+                    claimed_until)),
          attempt as (
              insert into webhook_attempts (webhook_id, trigger_id, worker, manual, started_at, duration_ms, success,
                  status_code, request_method, request_url, request_headers, request_body, response_headers,
@@ -288,7 +295,8 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
              returning id, trigger_id),
          done as (
              delete from webhook_triggers t using input i
-             where t.id = i.trigger_id and t.state = 'in_flight' and t.claimed_by = $15)
+             where t.id = i.trigger_id and t.state = 'in_flight' and t.claimed_by = $15
+               and t.claimed_until = i.claimed_until)
          update webhooks w set triggers = triggers + 1, success_triggers = success_triggers + 1,
              failure_since_last_success = 0, failures_since_reset = 0, out_of_order = false,
              last_success_at = i.finished_at, last_success_attempt_id = a.id
@@ -310,6 +318,7 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
     .bind(batch.iter().map(|s| s.response_truncated).collect::<Vec<_>>())
     .bind(finished)
     .bind(worker)
+    .bind(batch.iter().map(|s| s.claimed_until).collect::<Vec<_>>())
     .execute(pool)
     .await?;
     Ok(())

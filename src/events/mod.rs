@@ -45,8 +45,8 @@ pub async fn record(
     object_id: Option<&str>,
 ) -> Result<Outcome, sqlx::Error> {
     let manual = source == Source::TriggerNow;
-    // One statement: the event, its counters, and — if the webhook may call — the pending
-    // trigger, which a queue change joins without touching (no row churn, no lock) and a
+    // One statement: the event, its counters, and — if the webhook is enabled — the pending
+    // trigger (kept while out of order, so re-enabling delivers it; the claim skips it until then), which a queue change joins without touching (no row churn, no lock) and a
     // Trigger now makes due at once. The delivery task is notified (at commit) when a trigger
     // is new. The webhook row is only read: the delivery task writes it, and an event must
     // never wait for a call to be recorded.
@@ -63,7 +63,7 @@ pub async fn record(
                           on conflict (webhook_id) do update set events = webhook_event_stats.events + 1,
                                                                  last_event_at = excluded.last_event_at),
               pending as (insert into webhook_triggers (webhook_id, state, due_at, manual)
-                          select $1, 'pending', now(), $4 from hook where active and (not out_of_order or $4)
+                          select $1, 'pending', now(), $4 from hook where active
                           on conflict (webhook_id) where state = 'pending' {on_conflict}
                           returning 1)
          select active, out_of_order, (select count(pg_notify($5, '')) from pending) as notified from hook"

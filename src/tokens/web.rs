@@ -72,7 +72,9 @@ async fn create(
 ) -> AppResult<Response> {
     user.require_admin()?;
     let name: String = form.get("name").trim().chars().take(super::NAME_MAX + 1).collect();
-    let error = if name.is_empty() {
+    let error = if name.contains('\0') {
+        Some("NUL characters are not allowed.".to_string())
+    } else if name.is_empty() {
         Some("Enter a name that says who uses the token.".to_string())
     } else if name.chars().count() > super::NAME_MAX {
         Some(format!("Use at most {} characters.", super::NAME_MAX))
@@ -118,6 +120,9 @@ async fn revoke(
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     user.require_admin()?;
+    if !crate::ids::has_shape(&id, "SU", 3) {
+        return Err(AppError::NotFound);
+    }
     let name = super::revoke(&state.pool, &user.account_id, &id)
         .await?
         .ok_or(AppError::NotFound)?;

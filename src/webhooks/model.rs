@@ -237,9 +237,14 @@ impl FieldErrors {
     }
 }
 
+/// Postgres cannot store NUL characters in text; they are never meant anyway.
+const NUL_MESSAGE: &str = "NUL characters are not allowed.";
+
 pub fn validate_name(name: &str, errors: &mut FieldErrors) {
     let n = name.trim().chars().count();
-    if n == 0 {
+    if name.contains('\0') {
+        errors.add("name", NUL_MESSAGE);
+    } else if n == 0 {
         errors.add("name", "Enter a name.");
     } else if n > NAME_MAX {
         errors.add("name", format!("Use at most {NAME_MAX} characters (this has {n})."));
@@ -248,7 +253,9 @@ pub fn validate_name(name: &str, errors: &mut FieldErrors) {
 
 pub fn validate_description(description: &str, errors: &mut FieldErrors) {
     let n = description.chars().count();
-    if n > DESCRIPTION_MAX {
+    if description.contains('\0') {
+        errors.add("description", NUL_MESSAGE);
+    } else if n > DESCRIPTION_MAX {
         errors.add(
             "description",
             format!("Use at most {DESCRIPTION_MAX} characters (this has {n})."),
@@ -258,6 +265,10 @@ pub fn validate_description(description: &str, errors: &mut FieldErrors) {
 
 pub fn validate_url(raw: &str, errors: &mut FieldErrors) {
     let raw = raw.trim();
+    if raw.contains('\0') {
+        errors.add("external_url", NUL_MESSAGE);
+        return;
+    }
     if raw.is_empty() {
         errors.add("external_url", "Enter the endpoint URL of your handler.");
         return;
@@ -337,6 +348,11 @@ pub fn parse_data(raw: &str, errors: &mut FieldErrors) -> Option<Map<String, Val
         return Some(Map::new());
     }
     match serde_json::from_str::<Value>(raw) {
+        // Postgres cannot store a NUL character in JSON.
+        Ok(Value::Object(_)) if raw.contains("\\u0000") => {
+            errors.add("data", "NUL characters (\\u0000) are not allowed.");
+            None
+        }
         Ok(Value::Object(map)) => Some(map),
         Ok(_) => {
             errors.add("data", "Enter a JSON object, e.g. {\"purpose\": \"demo\"}.");

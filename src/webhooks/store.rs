@@ -118,7 +118,8 @@ pub(crate) const SELECT: &str =
         w.modified_at, mu.id as modified_by_id, mu.name as modified_by_name, mu.email as modified_by_email,
         coalesce(es.events, 0) as events, w.triggers, w.success_triggers, w.failure_triggers,
         w.failure_since_last_success, es.last_event_at,
-        (select t.due_at from webhook_triggers t where t.webhook_id = w.id and t.state = 'pending') as next_trigger_at,
+        (select t.due_at from webhook_triggers t where t.webhook_id = w.id and t.state = 'pending'
+            and w.active and (t.manual or not w.out_of_order)) as next_trigger_at,
         w.last_success_at, w.last_failure_at,
         w.out_of_order, w.last_success_attempt_id, w.last_failure_attempt_id
     from webhooks w
@@ -453,8 +454,10 @@ mod tests {
 /// Whether a call is pending or in flight, and whether that is soon (for the auto-refresh).
 pub async fn delivery_busy(pool: &PgPool, webhook_id: &str) -> Result<Option<bool>, sqlx::Error> {
     let row: Option<(bool,)> = sqlx::query_as(
-        "select bool_or(state = 'in_flight' or due_at <= now() + interval '60 seconds')
-         from webhook_triggers where webhook_id = $1 and state in ('pending', 'in_flight') having count(*) > 0",
+        "select bool_or(t.state = 'in_flight' or t.due_at <= now() + interval '60 seconds')
+         from webhook_triggers t join webhooks w on w.id = t.webhook_id
+         where t.webhook_id = $1 and (t.state = 'in_flight' or (w.active and (t.manual or not w.out_of_order)))
+         having count(*) > 0",
     )
     .bind(webhook_id)
     .fetch_optional(pool)

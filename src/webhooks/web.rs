@@ -77,8 +77,21 @@ async fn list(
 ) -> AppResult<Response> {
     let status = query.status.unwrap_or_default();
     let type_code = query.type_code.unwrap_or_default();
-    let product = query.product.unwrap_or_default();
-    let q: String = query.q.unwrap_or_default().trim().chars().take(SEARCH_MAX).collect();
+    let product: String = query
+        .product
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| *c != '\0')
+        .take(32)
+        .collect();
+    let q: String = query
+        .q
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .filter(|c| *c != '\0')
+        .take(SEARCH_MAX)
+        .collect();
     let filter = ListFilter {
         active: match status.as_str() {
             "enabled" => Some(true),
@@ -123,6 +136,7 @@ async fn list(
         products: store::products_for(&state.pool, &user).await?,
         types: WebhookType::ALL.iter().map(|t| (t.code(), t.label())).collect(),
         filtered: filter.active.is_some()
+            || filter.out_of_order
             || filter.webhook_type.is_some()
             || filter.product_id.is_some()
             || filter.search.is_some(),
