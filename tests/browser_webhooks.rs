@@ -73,7 +73,7 @@ async fn value_of(c: &Client, css: &str) -> String {
 }
 
 async fn wait_for_text(c: &Client, css: &str, text: &str) {
-    for _ in 0..300 {
+    for _ in 0..600 {
         if let Ok(el) = c.find(Locator::Css(css)).await {
             if el.text().await.unwrap_or_default().contains(text) {
                 return;
