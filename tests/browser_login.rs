@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::browser::{wait_for, Browser};
+use common::browser::{click, type_into, wait_for, Browser};
 use common::*;
 use fantoccini::Locator;
 
@@ -18,39 +18,14 @@ async fn a_browser_signs_in_and_sees_the_webhooks_page() {
     assert!(c.current_url().await.unwrap().path().starts_with("/login"));
     browser.screenshot("login").await;
 
-    c.find(Locator::Css("#email"))
-        .await
-        .unwrap()
-        .send_keys(ADMIN_EMAIL)
-        .await
-        .unwrap();
-    c.find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys("wrong password!")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(c, "#email", ADMIN_EMAIL).await;
+    type_into(c, "#password", "wrong password!").await;
+    click(c, "button[type=submit]").await;
     let error = wait_for(c, "#login-error").await;
     assert_eq!(error.text().await.unwrap(), "Incorrect email or password.");
 
-    c.find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys(ADMIN_PASSWORD)
-        .await
-        .unwrap();
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(c, "#password", ADMIN_PASSWORD).await;
+    click(c, "button[type=submit]").await;
     wait_for(c, "#empty-state").await;
     assert_eq!(c.current_url().await.unwrap().path(), "/webhooks");
     let header = c.find(Locator::Css(".topbar")).await.unwrap().text().await.unwrap();
@@ -64,12 +39,7 @@ async fn a_browser_signs_in_and_sees_the_webhooks_page() {
     browser.screenshot("webhooks-empty").await;
 
     // Sign out through the header button.
-    c.find(Locator::Css(".topbar form[action='/logout'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, ".topbar form[action='/logout'] button").await;
     wait_for(c, "form[action='/login']").await;
     browser.close().await;
 }

@@ -3,46 +3,16 @@
 
 mod common;
 
-use common::browser::{wait_for, Browser};
+use common::browser::{click, type_into, wait_for, Browser};
 use common::*;
 use fantoccini::{Client, Locator};
 
 async fn sign_in(c: &Client, app: &TestApp) {
     c.goto(&app.url("/login")).await.unwrap();
-    c.find(Locator::Css("#email"))
-        .await
-        .unwrap()
-        .send_keys(ADMIN_EMAIL)
-        .await
-        .unwrap();
-    c.find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys(ADMIN_PASSWORD)
-        .await
-        .unwrap();
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(c, "#email", ADMIN_EMAIL).await;
+    type_into(c, "#password", ADMIN_PASSWORD).await;
+    click(c, "button[type=submit]").await;
     wait_for(c, "#main").await;
-}
-
-async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn type_into(c: &Client, css: &str, text: &str) {
-    let el = c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
-    el.clear().await.unwrap();
-    el.send_keys(text).await.unwrap();
 }
 
 /// Waits until the wizard shows `step` (swapped in by htmx).

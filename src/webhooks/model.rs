@@ -232,6 +232,14 @@ impl FieldErrors {
     pub fn has(&self, field: &str) -> bool {
         self.get(field).is_some()
     }
+    /// The message for `field`, or "" (for templates).
+    pub fn msg(&self, field: &str) -> &str {
+        self.get(field).unwrap_or("")
+    }
+    /// The message for header row `index`'s `kind` ("name" or "value"), or "".
+    pub fn header(&self, kind: &str, index: &usize) -> &str {
+        self.msg(&format!("header_{kind}_{index}"))
+    }
     pub fn messages(&self) -> Vec<String> {
         self.0.iter().map(|(f, m)| format!("{f}: {m}")).collect()
     }

@@ -590,15 +590,6 @@ struct EditPage {
     errors: FieldErrors,
 }
 
-impl EditPage {
-    pub fn err(&self, field: &str) -> &str {
-        self.errors.get(field).unwrap_or("")
-    }
-    pub fn header_error(&self, kind: &str, index: &usize) -> &str {
-        self.errors.get(&format!("header_{kind}_{index}")).unwrap_or("")
-    }
-}
-
 async fn edit_redirect(Path(id): Path<String>) -> Redirect {
     Redirect::to(&format!("/webhooks/{id}/edit/general"))
 }

@@ -275,12 +275,6 @@ impl WizardView {
             .map(|t| t.label())
             .unwrap_or("")
     }
-    pub fn err(&self, field: &str) -> &str {
-        self.errors.get(field).unwrap_or("")
-    }
-    pub fn header_error(&self, kind: &str, index: &usize) -> &str {
-        self.errors.get(&format!("header_{kind}_{index}")).unwrap_or("")
-    }
 }
 
 #[derive(Template)]

@@ -115,3 +115,25 @@ pub async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Eleme
         .await
         .unwrap_or_else(|e| panic!("element {css} did not appear: {e}"))
 }
+
+pub async fn click(client: &Client, css: &str) {
+    client
+        .find(fantoccini::Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+/// Replaces an input's text.
+pub async fn type_into(client: &Client, css: &str, text: &str) {
+    let el = client
+        .find(fantoccini::Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    el.clear().await.unwrap_or_else(|e| panic!("clear {css}: {e}"));
+    el.send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+}
