@@ -28,6 +28,8 @@ use crate::error::{AppError, HtmxErrorFragment};
 pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<Config>,
+    /// Synchronous calls made while a page or API request waits (validation webhooks).
+    pub caller: Arc<crate::delivery::http::HttpCaller>,
 }
 
 /// Content-Security-Policy: no inline script or style, nothing from other origins, no framing.
@@ -49,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(|| async { Redirect::to("/webhooks") }))
         .merge(crate::webhooks::web::router())
         .merge(crate::tokens::web::router())
+        .merge(crate::requests::web::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::session::require_login,

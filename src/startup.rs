@@ -36,6 +36,7 @@ impl Application {
             let _ = config.public_url.set_port(Some(port));
         }
         let state = AppState {
+            caller: Arc::new(crate::delivery::http::HttpCaller::new(&config.delivery)?),
             pool: database.pool.clone(),
             config: Arc::new(config),
         };

@@ -6,13 +6,12 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::{Postgres, QueryBuilder};
 
 use super::rql::{self, Field};
 use super::ApiError;
 use crate::app::AppState;
-use crate::delivery::payload::timestamp;
 use crate::requests::{self, Request};
 use crate::tokens::ApiCaller;
 
@@ -38,17 +37,7 @@ fn field(name: &str) -> Option<Field> {
 }
 
 fn to_json(r: &Request) -> Value {
-    json!({
-        "id": r.id,
-        "type": r.kind,
-        "status": r.status,
-        "created": timestamp(r.created_at),
-        "updated": timestamp(r.updated_at),
-        "asset": {"product": {"id": r.product_id}, "params": r.params.0},
-        "marketplace": Value::Null,
-        "contract": Value::Null,
-        "test": r.test,
-    })
+    r.api_json()
 }
 
 async fn list(State(state): State<AppState>, caller: ApiCaller, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
@@ -65,9 +54,7 @@ async fn list(State(state): State<AppState>, caller: ApiCaller, RawQuery(raw): R
     let mut count: QueryBuilder<Postgres> = QueryBuilder::new("select count(*) from requests");
     push_where(&mut count)?;
     let total: i64 = count.build_query_scalar().fetch_one(&state.pool).await?;
-    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-        "select id, account_id, product_id, object_class, kind, status, params, test, created_at, updated_at from requests",
-    );
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!("select {} from requests", requests::COLUMNS));
     push_where(&mut q)?;
     q.push(" order by created_at, id limit ")
         .push_bind(paging.limit)
@@ -104,9 +91,15 @@ async fn read(
     Ok(Json(to_json(&find(&state, &caller, &id).await?)))
 }
 
-async fn transition(state: &AppState, caller: &ApiCaller, id: &str, to: &str) -> Result<Json<Value>, ApiError> {
+async fn transition(
+    state: &AppState,
+    caller: &ApiCaller,
+    id: &str,
+    action: &str,
+    to: &str,
+) -> Result<Json<Value>, ApiError> {
     let current = find(state, caller, id).await?;
-    if !matches!(current.status.as_str(), "pending" | "inquiring") {
+    if requests::transition(action, &current.status).is_none() {
         return Err(ApiError::validation(vec![format!(
             "status: a {} request cannot become {to}.",
             current.status
@@ -124,7 +117,7 @@ async fn approve(
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    transition(&state, &caller, &id, "approved").await
+    transition(&state, &caller, &id, "approve", "approved").await
 }
 
 async fn fail(
@@ -132,5 +125,5 @@ async fn fail(
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    transition(&state, &caller, &id, "failed").await
+    transition(&state, &caller, &id, "fail", "failed").await
 }

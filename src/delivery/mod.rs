@@ -272,6 +272,7 @@ impl Worker {
             last_failure_at: job.last_failure_at.map(timestamp),
             processing_timeout: delivery.processing_timeout,
             data: job.data.0.clone(),
+            inbound: job.inbound.as_ref().map(|m| inbound_claim(&m.0)),
         };
         let is_post = job.http_method == "POST";
         let body = if is_post {
@@ -320,6 +321,7 @@ impl Worker {
                 response_headers: serde_json::to_value(&result.response_headers).unwrap_or_default(),
                 response_body: result.response_body.clone(),
                 response_truncated: result.response_truncated,
+                message_id: job.message_id,
             };
             if self.recorder.send((success, done)).await.is_ok() && recorded.await == Ok(true) {
                 self.wake.notify_one();
@@ -352,4 +354,23 @@ impl Worker {
             }
         }
     }
+}
+
+/// The `inbound` claim: the message as stored, with a JSON body passed on as JSON.
+fn inbound_claim(message: &serde_json::Value) -> serde_json::Value {
+    let mut claim = message.clone();
+    let is_json = message["content_type"].as_str().is_some_and(|t| {
+        t.split(';')
+            .next()
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+    });
+    if is_json {
+        if let Some(parsed) = message["body"]
+            .as_str()
+            .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+        {
+            claim["body"] = parsed;
+        }
+    }
+    claim
 }

@@ -19,6 +19,10 @@ pub struct Payload {
     pub last_failure_at: Option<String>,
     pub processing_timeout: i64,
     pub data: Value,
+    /// Only for a call that delivers an inbound trigger's message: what its caller sent
+    /// (`trigger_id`, `message_id`, `method`, `query`, `content_type`, `body`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inbound: Option<Value>,
 }
 
 #[derive(Serialize)]
@@ -71,6 +75,7 @@ mod tests {
             last_failure_at: Some("2021-05-27T09:52:32+00:00".into()),
             processing_timeout: 600,
             data: serde_json::json!({"purpose": "demo"}),
+            inbound: None,
         }
     }
 

@@ -31,7 +31,22 @@ pub struct ClaimedTrigger {
     pub data: Json<Value>,
     pub last_success_at: Option<DateTime<Utc>>,
     pub last_failure_at: Option<DateTime<Utc>>,
+    /// The inbound message this trigger delivers (its own call, never coalesced).
+    pub message_id: Option<i64>,
+    /// The message: trigger id, method, query parameters, content type and body.
+    pub inbound: Option<Json<Value>>,
 }
+
+/// A pending trigger (`t2` of webhook `w2`) that may be called now: its webhook is enabled
+/// (and not out of order unless the trigger is manual), has no call in flight, and no trigger
+/// before it is due — or, for ordered inbound messages, waiting at all: an ordered message
+/// that fails holds back the later ones until its retry succeeds.
+const CLAIMABLE: &str = "t2.state = 'pending' and w2.active and (t2.manual or not w2.out_of_order)
+    and not exists (select 1 from webhook_triggers f where f.webhook_id = t2.webhook_id and f.state = 'in_flight')
+    and not exists (select 1 from webhook_triggers e where e.webhook_id = t2.webhook_id and e.state = 'pending'
+                    and e.id < t2.id
+                    and ((e.ordered and t2.ordered)
+                         or (e.due_at <= now() and (e.manual or not w2.out_of_order))))";
 
 /// Claims up to `limit` due triggers for this worker: each moves to `in_flight` with a lease.
 /// A webhook with a call in flight is skipped, so it never has two at once.
@@ -41,40 +56,42 @@ pub async fn claim(
     lease: Duration,
     limit: i64,
 ) -> Result<Vec<ClaimedTrigger>, sqlx::Error> {
-    sqlx::query_as(
-        "update webhook_triggers t
-            set state = 'in_flight', claimed_by = $1,
-                claimed_until = clock_timestamp() + make_interval(secs => $2)
-         from (select t2.id from webhook_triggers t2 join webhooks w2 on w2.id = t2.webhook_id
-               where t2.state = 'pending' and t2.due_at <= now()
-                 and w2.active and (t2.manual or not w2.out_of_order)
-                 and not exists (select 1 from webhook_triggers f
-                                 where f.webhook_id = t2.webhook_id and f.state = 'in_flight')
-               order by t2.due_at
-               limit $3
-               for update of t2 skip locked) c,
-              webhooks w
-         where t.id = c.id and w.id = t.webhook_id
-         returning t.id as trigger_id, t.webhook_id, t.manual, t.claimed_until, t.first_event_at,
-                   w.label, w.object_class, w.account_id, w.product_id, w.external_url, w.jwt_secret,
-                   w.http_method, w.headers, w.data, w.last_success_at, w.last_failure_at",
-    )
-    .bind(worker)
-    .bind(lease.as_secs_f64())
-    .bind(limit)
-    .fetch_all(pool)
-    .await
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        format!(
+            "update webhook_triggers t
+                set state = 'in_flight', claimed_by = $1,
+                    claimed_until = clock_timestamp() + make_interval(secs => $2)
+             from (select t2.id from webhook_triggers t2 join webhooks w2 on w2.id = t2.webhook_id
+                   where t2.due_at <= now() and {CLAIMABLE}
+                   order by t2.due_at, t2.id
+                   limit $3
+                   for update of t2 skip locked) c,
+                  webhooks w
+             where t.id = c.id and w.id = t.webhook_id
+             returning t.id as trigger_id, t.webhook_id, t.manual, t.claimed_until, t.first_event_at,
+                       w.label, w.object_class, w.account_id, w.product_id, w.external_url, w.jwt_secret,
+                       w.http_method, w.headers, w.data, w.last_success_at, w.last_failure_at, t.message_id,
+                       (select jsonb_build_object('trigger_id', m.trigger_id, 'message_id', m.id, 'method', m.method,
+                                                  'query', m.query, 'content_type', m.content_type, 'body', m.body)
+                        from inbound_messages m where m.id = t.message_id) as inbound"
+        )
+    });
+    sqlx::query_as(sql)
+        .bind(worker)
+        .bind(lease.as_secs_f64())
+        .bind(limit)
+        .fetch_all(pool)
+        .await
 }
 
 /// When the next pending trigger falls due, if any.
 pub async fn next_due(pool: &PgPool) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select min(t.due_at) from webhook_triggers t join webhooks w on w.id = t.webhook_id
-         where t.state = 'pending' and w.active and (t.manual or not w.out_of_order)
-           and not exists (select 1 from webhook_triggers f where f.webhook_id = t.webhook_id and f.state = 'in_flight')",
-    )
-    .fetch_one(pool)
-    .await
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        format!("select min(t2.due_at) from webhook_triggers t2 join webhooks w2 on w2.id = t2.webhook_id where {CLAIMABLE}")
+    });
+    sqlx::query_scalar(sql).fetch_one(pool).await
 }
 
 pub struct RecordPolicy {
@@ -94,13 +111,18 @@ pub struct SentRequest<'a> {
 const INSERT_ATTEMPT: &str =
     "insert into webhook_attempts (webhook_id, trigger_id, manual, started_at, duration_ms, success,
         status_code, error_kind, error, request_method, request_url, request_headers, request_body, response_headers,
-        response_body, response_truncated, worker)
-    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $18)
+        response_body, response_truncated, worker, message_id)
+    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $18, $22)
     returning id";
 
 /// Removes the finished trigger (unless its lease ran out and another worker took it over).
 const FINISH_TRIGGER: &str =
     "delete from webhook_triggers where id = $17 and state = 'in_flight' and claimed_by = $18 and claimed_until = $20";
+
+/// After a failure a queue-change trigger is finished (a retry is scheduled, which later events
+/// join); an inbound message's trigger is kept, to be retried in its place in the order.
+const FINISH_FAILED_TRIGGER: &str = "delete from webhook_triggers where id = $17 and state = 'in_flight'
+     and claimed_by = $18 and claimed_until = $20 and message_id is null";
 
 /// Records one attempt and its effect on the statistics and the trigger, atomically.
 ///
@@ -138,6 +160,8 @@ pub async fn record(
             .bind(finished_at)
             .bind(job.claimed_until)
     };
+    let bind_attempt =
+        |sql: &'static String, out_of_order_after: i32| bind_attempt(sql).bind(out_of_order_after).bind(job.message_id);
 
     if result.success {
         // One statement: the attempt, the finished trigger and the statistics.
@@ -148,11 +172,13 @@ pub async fn record(
                  update webhooks set triggers = triggers + 1, success_triggers = success_triggers + 1,
                      failure_since_last_success = 0, failures_since_reset = 0, out_of_order = false,
                      last_success_at = $19, last_success_attempt_id = (select id from attempt)
-                 where id = $1
+                 where id = $1 and $21::integer is not null
                  returning (select id from attempt), failures_since_reset"
             )
         });
-        let row = bind_attempt(sql).fetch_optional(pool).await?;
+        let row = bind_attempt(sql, policy.out_of_order_after)
+            .fetch_optional(pool)
+            .await?;
         return Ok(row.map(|r| r.0).unwrap_or_default());
     }
 
@@ -161,7 +187,7 @@ pub async fn record(
     static FAILURE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let sql = FAILURE.get_or_init(|| {
         format!(
-            "with attempt as ({INSERT_ATTEMPT}), finished as ({FINISH_TRIGGER})
+            "with attempt as ({INSERT_ATTEMPT}), finished as ({FINISH_FAILED_TRIGGER})
              update webhooks set triggers = triggers + 1, failure_triggers = failure_triggers + 1,
                  failure_since_last_success = failure_since_last_success + 1,
                  failures_since_reset = failures_since_reset + 1,
@@ -172,8 +198,7 @@ pub async fn record(
         )
     });
     let mut tx = pool.begin().await?;
-    let (attempt_id, failures) = bind_attempt(sql)
-        .bind(policy.out_of_order_after)
+    let (attempt_id, failures) = bind_attempt(sql, policy.out_of_order_after)
         .fetch_optional(&mut *tx)
         .await?
         .unwrap_or((0, 0));
@@ -182,12 +207,28 @@ pub async fn record(
     } else {
         None
     };
+    if job.message_id.is_some() {
+        // The message waits in its place for the retry (or, out of order, for a reset).
+        sqlx::query(
+            "update webhook_triggers set state = 'pending', claimed_by = null, claimed_until = null,
+                 due_at = clock_timestamp() + make_interval(secs => coalesce($2, 0))
+             where id = $1 and state = 'in_flight' and claimed_by = $3 and claimed_until = $4",
+        )
+        .bind(job.trigger_id)
+        .bind(retry)
+        .bind(worker)
+        .bind(job.claimed_until)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        return Ok(attempt_id);
+    }
     // Try again later; events that arrived meanwhile join the retry. A Trigger now pressed
     // during the call keeps its "at once".
     sqlx::query(
         "insert into webhook_triggers (webhook_id, state, due_at, first_event_at)
          select $1, 'pending', clock_timestamp() + make_interval(secs => $2), $3 where $2 is not null
-         on conflict (webhook_id) where state = 'pending' do update set
+         on conflict (webhook_id) where state = 'pending' and message_id is null do update set
              first_event_at = least(webhook_triggers.first_event_at, excluded.first_event_at),
              due_at = case when webhook_triggers.manual then webhook_triggers.due_at
                            else greatest(webhook_triggers.due_at, excluded.due_at) end",
@@ -206,26 +247,33 @@ pub async fn record(
 /// pending successor is merged into it.
 pub async fn release(pool: &PgPool, worker: Option<i64>) -> Result<u64, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let stale: Vec<(i64, String, bool, DateTime<Utc>)> = sqlx::query_as(
-        "select id, webhook_id, manual, first_event_at from webhook_triggers
+    /// id, webhook, manual, first event, inbound message
+    type Stale = (i64, String, bool, DateTime<Utc>, Option<i64>);
+    let stale: Vec<Stale> = sqlx::query_as(
+        "select id, webhook_id, manual, first_event_at, message_id from webhook_triggers
          where state = 'in_flight' and (($1::bigint is null and claimed_until < clock_timestamp()) or claimed_by = $1)
          for update skip locked",
     )
     .bind(worker)
     .fetch_all(&mut *tx)
     .await?;
-    for (id, webhook_id, manual, first_event_at) in &stale {
-        let merged = sqlx::query(
-            "update webhook_triggers set manual = manual or $2,
-                 first_event_at = least(first_event_at, $3), due_at = least(due_at, clock_timestamp())
-             where webhook_id = $1 and state = 'pending'",
-        )
-        .bind(webhook_id)
-        .bind(manual)
-        .bind(first_event_at)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    for (id, webhook_id, manual, first_event_at, message_id) in &stale {
+        // An inbound message keeps its own trigger; a queue change merges into its successor.
+        let merged = if message_id.is_some() {
+            0
+        } else {
+            sqlx::query(
+                "update webhook_triggers set manual = manual or $2,
+                     first_event_at = least(first_event_at, $3), due_at = least(due_at, clock_timestamp())
+                 where webhook_id = $1 and state = 'pending' and message_id is null",
+            )
+            .bind(webhook_id)
+            .bind(manual)
+            .bind(first_event_at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        };
         if merged > 0 {
             sqlx::query("delete from webhook_triggers where id = $1")
                 .bind(id)
@@ -267,6 +315,7 @@ pub struct Success {
     pub response_headers: Value,
     pub response_body: Option<String>,
     pub response_truncated: bool,
+    pub message_id: Option<i64>,
 }
 
 /// Records many successful calls in one statement: their attempts, their finished triggers
@@ -281,16 +330,17 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
         "with input as (
              select * from unnest($1::text[], $2::bigint[], $3::boolean[], $4::timestamptz[], $5::integer[],
                                   $6::integer[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::jsonb[],
-                                  $12::text[], $13::boolean[], $14::timestamptz[], $16::timestamptz[])
+                                  $12::text[], $13::boolean[], $14::timestamptz[], $16::timestamptz[], $17::bigint[])
                as i(webhook_id, trigger_id, manual, started_at, duration_ms, status_code, request_method, request_url,
                     request_headers, request_body, response_headers, response_body, response_truncated, finished_at,
-                    claimed_until)),
+                    claimed_until, message_id)),
          attempt as (
              insert into webhook_attempts (webhook_id, trigger_id, worker, manual, started_at, duration_ms, success,
                  status_code, request_method, request_url, request_headers, request_body, response_headers,
-                 response_body, response_truncated)
+                 response_body, response_truncated, message_id)
              select webhook_id, trigger_id, $15, manual, started_at, duration_ms, true, status_code, request_method,
-                    request_url, request_headers, request_body, response_headers, response_body, response_truncated
+                    request_url, request_headers, request_body, response_headers, response_body, response_truncated,
+                    message_id
              from input
              returning id, trigger_id),
          done as (
@@ -319,7 +369,65 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
     .bind(finished)
     .bind(worker)
     .bind(batch.iter().map(|s| s.claimed_until).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.message_id).collect::<Vec<_>>())
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Records a validation webhook's synchronous call: its event, its attempt (a success only if
+/// the answer was usable: `refusal` says why not) and the call statistics. Validation calls
+/// are not retried and never put a webhook out of order: the admin sees the result at once.
+pub async fn record_validation_call(
+    conn: &mut sqlx::PgConnection,
+    webhook_id: &str,
+    request_id: &str,
+    sent: &SentRequest<'_>,
+    result: &CallResult,
+    refusal: Option<&str>,
+) -> Result<i64, sqlx::Error> {
+    let success = refusal.is_none();
+    let finished_at = sent.started_at + chrono::Duration::from_std(result.duration).unwrap_or_default();
+    let error_kind = result.error_kind.or((!success).then_some("answer"));
+    let (attempt_id,): (i64,) = sqlx::query_as(
+        "with event as (insert into webhook_events (webhook_id, source, object_id) values ($1, 'validation', $15)),
+              counted as (insert into webhook_event_stats (webhook_id, events, last_event_at)
+                          values ($1, 1, clock_timestamp())
+                          on conflict (webhook_id) do update set events = webhook_event_stats.events + 1,
+                                                                 last_event_at = excluded.last_event_at),
+              attempt as (insert into webhook_attempts (webhook_id, manual, started_at, duration_ms, success,
+                              status_code, error_kind, error, request_method, request_url, request_headers,
+                              request_body, response_headers, response_body, response_truncated)
+                          values ($1, true, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                          returning id),
+              stats as (update webhooks set triggers = triggers + 1,
+                            success_triggers = success_triggers + $4::boolean::int,
+                            failure_triggers = failure_triggers + (not $4)::int,
+                            failure_since_last_success = case when $4 then 0 else failure_since_last_success + 1 end,
+                            last_success_at = case when $4 then $16 else last_success_at end,
+                            last_success_attempt_id = case when $4 then (select id from attempt) else last_success_attempt_id end,
+                            last_failure_at = case when $4 then last_failure_at else $16 end,
+                            last_failure_attempt_id = case when $4 then last_failure_attempt_id else (select id from attempt) end
+                        where id = $1)
+         select id from attempt",
+    )
+    .bind(webhook_id)
+    .bind(sent.started_at)
+    .bind(result.duration.as_millis().min(i32::MAX as u128) as i32)
+    .bind(success)
+    .bind(result.status_code.map(i32::from))
+    .bind(error_kind)
+    .bind(refusal.map(str::to_string).or_else(|| result.error.clone()))
+    .bind(sent.method)
+    .bind(sent.url)
+    .bind(Json(&result.request_headers))
+    .bind(sent.body)
+    .bind(Json(&result.response_headers))
+    .bind(&result.response_body)
+    .bind(result.response_truncated)
+    .bind(request_id)
+    .bind(finished_at)
+    .fetch_one(conn)
+    .await?;
+    Ok(attempt_id)
 }

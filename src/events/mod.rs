@@ -12,6 +12,10 @@ pub enum Source {
     TriggerNow,
     QueueChange,
     Api,
+    /// A call of an inbound trigger (`/hooks/in/{id}`).
+    Inbound,
+    /// A validation webhook was asked to validate a request (a synchronous call).
+    Validation,
 }
 
 impl Source {
@@ -20,6 +24,8 @@ impl Source {
             Source::TriggerNow => "trigger_now",
             Source::QueueChange => "queue_change",
             Source::Api => "api",
+            Source::Inbound => "inbound",
+            Source::Validation => "validation",
         }
     }
 }
@@ -64,7 +70,7 @@ pub async fn record(
                                                                  last_event_at = excluded.last_event_at),
               pending as (insert into webhook_triggers (webhook_id, state, due_at, manual)
                           select $1, 'pending', now(), $4 from hook where active
-                          on conflict (webhook_id) where state = 'pending' {on_conflict}
+                          on conflict (webhook_id) where state = 'pending' and message_id is null {on_conflict}
                           returning 1)
          select active, out_of_order, (select count(pg_notify($5, '')) from pending) as notified from hook"
     );
@@ -85,4 +91,42 @@ pub async fn record(
         return Ok(Outcome::RecordedOutOfOrder);
     }
     Ok(Outcome::Scheduled)
+}
+
+/// Records the event of an inbound message for a webhook and, if the webhook is enabled, a
+/// trigger of its own for it (messages carry data, so they are never coalesced). With
+/// `ordered`, the message is delivered only after every earlier ordered message succeeded.
+pub async fn record_message(
+    conn: &mut PgConnection,
+    webhook_id: &str,
+    message_id: i64,
+    ordered: bool,
+) -> Result<Outcome, sqlx::Error> {
+    let row = sqlx::query(
+        "with hook as (select active, out_of_order from webhooks where id = $1),
+              event as (insert into webhook_events (webhook_id, source, object_id) select $1, 'inbound', $2::text from hook),
+              counted as (insert into webhook_event_stats (webhook_id, events, last_event_at)
+                          select $1, 1, clock_timestamp() from hook
+                          on conflict (webhook_id) do update set events = webhook_event_stats.events + 1,
+                                                                 last_event_at = excluded.last_event_at),
+              pending as (insert into webhook_triggers (webhook_id, state, due_at, message_id, ordered)
+                          select $1, 'pending', now(), $2, $3 from hook where active
+                          returning 1)
+         select active, out_of_order, (select count(pg_notify($4, '')) from pending) as notified from hook",
+    )
+    .bind(webhook_id)
+    .bind(message_id)
+    .bind(ordered)
+    .bind(CHANNEL)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(sqlx::Error::RowNotFound)?;
+    let (active, out_of_order): (bool, bool) = (row.try_get("active")?, row.try_get("out_of_order")?);
+    Ok(if !active {
+        Outcome::RecordedDisabled
+    } else if out_of_order {
+        Outcome::RecordedOutOfOrder
+    } else {
+        Outcome::Scheduled
+    })
 }

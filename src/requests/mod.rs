@@ -4,14 +4,251 @@
 //! that product and class, which the delivery task then announces to their handlers.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 
+use crate::delivery::payload::timestamp;
 use crate::events::{self, Source};
 
-/// The statuses a request may move to by a vendor action.
-pub const ACTIONS: [(&str, &str); 3] = [("approve", "approved"), ("fail", "failed"), ("inquire", "inquiring")];
+pub mod validation;
+pub mod web;
+
+/// The statuses a request may move to by a vendor action: (action, new status, allowed from).
+pub const ACTIONS: [(&str, &str, &[&str]); 4] = [
+    ("submit", "pending", &["draft"]),
+    ("approve", "approved", &["pending", "inquiring"]),
+    ("fail", "failed", &["pending", "inquiring"]),
+    ("inquire", "inquiring", &["pending"]),
+];
+
+/// The status an action leads to, if the request's current status allows it.
+pub fn transition(action: &str, from: &str) -> Option<&'static str> {
+    ACTIONS
+        .iter()
+        .find(|(a, _, allowed)| *a == action && allowed.contains(&from))
+        .map(|(_, to, _)| *to)
+}
+
+/// A kind of request an admin can create in a product's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestKind {
+    /// Form value, e.g. `fulfillment_request:purchase`, `tier_config_request:setup:1`.
+    pub code: &'static str,
+    pub object_class: &'static str,
+    pub kind: &'static str,
+    pub tier_level: Option<i16>,
+    pub label: &'static str,
+    /// Can start as a draft, which a draft-validation webhook checks.
+    pub validated: bool,
+}
+
+const fn kind(
+    code: &'static str,
+    object_class: &'static str,
+    kind: &'static str,
+    tier_level: Option<i16>,
+    label: &'static str,
+    validated: bool,
+) -> RequestKind {
+    RequestKind {
+        code,
+        object_class,
+        kind,
+        tier_level,
+        label,
+        validated,
+    }
+}
+
+/// Every kind of test request, grouped by object class in the type table's order.
+pub const KINDS: [RequestKind; 16] = [
+    kind(
+        "listing_request:new",
+        "listing_request",
+        "new",
+        None,
+        "Listing request — new listing",
+        false,
+    ),
+    kind(
+        "listing_request:update",
+        "listing_request",
+        "update",
+        None,
+        "Listing request — update",
+        false,
+    ),
+    kind(
+        "billing_request:provider",
+        "billing_request",
+        "provider",
+        None,
+        "Billing request — provider",
+        false,
+    ),
+    kind(
+        "billing_request:vendor",
+        "billing_request",
+        "vendor",
+        None,
+        "Billing request — vendor",
+        false,
+    ),
+    kind(
+        "fulfillment_request:purchase",
+        "fulfillment_request",
+        "purchase",
+        None,
+        "Subscription — Purchase request",
+        true,
+    ),
+    kind(
+        "fulfillment_request:change",
+        "fulfillment_request",
+        "change",
+        None,
+        "Subscription — Change request",
+        true,
+    ),
+    kind(
+        "fulfillment_request:suspend",
+        "fulfillment_request",
+        "suspend",
+        None,
+        "Subscription — Suspend request",
+        false,
+    ),
+    kind(
+        "fulfillment_request:resume",
+        "fulfillment_request",
+        "resume",
+        None,
+        "Subscription — Resume request",
+        false,
+    ),
+    kind(
+        "fulfillment_request:cancel",
+        "fulfillment_request",
+        "cancel",
+        None,
+        "Subscription — Cancel request",
+        false,
+    ),
+    kind(
+        "tier_config_request:setup:1",
+        "tier_config_request",
+        "setup",
+        Some(1),
+        "Tier 1 Config — Setup request",
+        true,
+    ),
+    kind(
+        "tier_config_request:update:1",
+        "tier_config_request",
+        "update",
+        Some(1),
+        "Tier 1 Config — Update request",
+        true,
+    ),
+    kind(
+        "tier_config_request:setup:2",
+        "tier_config_request",
+        "setup",
+        Some(2),
+        "Tier 2 Config — Setup request",
+        true,
+    ),
+    kind(
+        "tier_config_request:update:2",
+        "tier_config_request",
+        "update",
+        Some(2),
+        "Tier 2 Config — Update request",
+        true,
+    ),
+    kind(
+        "tier_account_request:update",
+        "tier_account_request",
+        "update",
+        None,
+        "Tier account request — update",
+        false,
+    ),
+    kind("usage_file:usage", "usage_file", "usage", None, "Usage file", false),
+    kind(
+        "usage_file:adjustment",
+        "usage_file",
+        "adjustment",
+        None,
+        "Usage file — adjustment",
+        false,
+    ),
+];
+
+impl RequestKind {
+    pub fn from_code(code: &str) -> Option<RequestKind> {
+        KINDS.iter().copied().find(|k| k.code == code)
+    }
+
+    /// The kind of a stored request.
+    pub fn of(object_class: &str, kind: &str, tier_level: Option<i16>) -> Option<RequestKind> {
+        KINDS
+            .iter()
+            .copied()
+            .find(|k| k.object_class == object_class && k.kind == kind && k.tier_level == tier_level)
+    }
+
+    /// The parameters a new test request starts with.
+    pub fn default_params(&self) -> Vec<Param> {
+        let p = |id: &str, title: &str, value: &str| Param {
+            id: id.to_string(),
+            title: title.to_string(),
+            value: value.to_string(),
+            value_error: None,
+        };
+        match self.object_class {
+            "fulfillment_request" => vec![
+                p("email", "Administrator e-mail", "admin@example.com"),
+                p("seats", "Seats", "10"),
+            ],
+            "tier_config_request" => vec![
+                p("company_name", "Company name", "Example Reseller Ltd."),
+                p("tax_id", "Tax ID", "GB123456789"),
+            ],
+            "listing_request" => vec![p("marketplace", "Marketplace", "EU")],
+            "billing_request" => vec![p("period", "Billing period", "monthly")],
+            "usage_file" => vec![p("records", "Usage records", "25")],
+            _ => vec![p("company_name", "Company name", "Example Customer Inc.")],
+        }
+    }
+}
+
+/// A human name for an object class's queue.
+pub fn queue_label(object_class: &str) -> &'static str {
+    match object_class {
+        "listing_request" => "Listing requests",
+        "billing_request" => "Billing requests",
+        "fulfillment_request" => "Fulfillment requests",
+        "tier_config_request" => "Tier configuration requests",
+        "tier_account_request" => "Tier account requests",
+        "usage_file" => "Usage files",
+        _ => "Requests",
+    }
+}
+
+/// One ordering parameter of a request, as the platform's request objects carry them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Param {
+    pub id: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_error: Option<String>,
+}
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Request {
@@ -25,19 +262,73 @@ pub struct Request {
     pub test: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub tier_level: Option<i16>,
+    pub validation: Option<Json<Value>>,
 }
 
-/// The kind a new test request of `object_class` gets, and the status it starts in.
-pub fn default_kind_and_status(object_class: &str) -> Option<(&'static str, &'static str)> {
-    Some(match object_class {
-        "fulfillment_request" => ("purchase", "pending"),
-        "listing_request" => ("new", "pending"),
-        "billing_request" => ("provider", "pending"),
-        "usage_file" => ("usage", "pending"),
-        "tier_config_request" => ("setup", "pending"),
-        "tier_account_request" => ("update", "pending"),
-        _ => return None,
-    })
+impl Request {
+    pub fn request_kind(&self) -> Option<RequestKind> {
+        RequestKind::of(&self.object_class, &self.kind, self.tier_level)
+    }
+
+    pub fn kind_label(&self) -> String {
+        self.request_kind()
+            .map(|k| k.label.to_string())
+            .unwrap_or_else(|| format!("{} — {}", queue_label(&self.object_class), self.kind))
+    }
+
+    /// The parameters, leniently: entries that are not parameter objects are skipped.
+    pub fn param_list(&self) -> Vec<Param> {
+        match &self.params.0 {
+            Value::Array(items) => items
+                .iter()
+                .filter_map(|v| serde_json::from_value(v.clone()).ok())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether a validation webhook can be asked about this request now, and at which stage.
+    pub fn validation_stage(&self) -> Option<validation::Stage> {
+        if !self.request_kind()?.validated {
+            return None;
+        }
+        match self.status.as_str() {
+            "draft" => Some(validation::Stage::Draft),
+            "inquiring" => Some(validation::Stage::Inquiring),
+            _ => None,
+        }
+    }
+
+    /// The actions its status allows.
+    pub fn actions(&self) -> Vec<&'static str> {
+        ACTIONS
+            .iter()
+            .filter(|(_, _, from)| from.contains(&self.status.as_str()))
+            .map(|(a, _, _)| *a)
+            .collect()
+    }
+
+    /// The request object as the platform API shows it (and as validation webhooks get it).
+    pub fn api_json(&self) -> Value {
+        let mut object = json!({
+            "id": self.id,
+            "type": self.kind,
+            "status": self.status,
+            "created": timestamp(self.created_at),
+            "updated": timestamp(self.updated_at),
+            "asset": {"product": {"id": self.product_id}, "params": self.params.0},
+            "marketplace": Value::Null,
+            "contract": Value::Null,
+            "test": self.test,
+        });
+        if self.object_class == "tier_config_request" {
+            // Tier configuration requests carry their parameters at the top level.
+            object["params"] = self.params.0.clone();
+            object["configuration"] = json!({"tier_level": self.tier_level, "product": {"id": self.product_id}});
+        }
+        object
+    }
 }
 
 /// Records a queue change for every event webhook on the product and class.
@@ -55,7 +346,8 @@ async fn queue_change(conn: &mut PgConnection, r: &Request) -> Result<(), sqlx::
     Ok(())
 }
 
-const COLUMNS: &str = "id, account_id, product_id, object_class, kind, status, params, test, created_at, updated_at";
+pub const COLUMNS: &str =
+    "id, account_id, product_id, object_class, kind, status, params, test, created_at, updated_at, tier_level, validation";
 
 /// Creates a test request in the product's queue (a queue change).
 pub async fn create(
@@ -67,20 +359,45 @@ pub async fn create(
     status: &str,
     params: Value,
 ) -> Result<Request, sqlx::Error> {
+    let new = NewRequest {
+        account_id,
+        product_id,
+        object_class,
+        kind,
+        tier_level: None,
+        status,
+        params,
+    };
+    create_request(pool, &new).await
+}
+
+pub struct NewRequest<'a> {
+    pub account_id: &'a str,
+    pub product_id: &'a str,
+    pub object_class: &'a str,
+    pub kind: &'a str,
+    pub tier_level: Option<i16>,
+    pub status: &'a str,
+    pub params: Value,
+}
+
+/// Creates a request (a queue change, unless it is a draft: drafts are not in the queue yet).
+pub async fn create_request(pool: &PgPool, new: &NewRequest<'_>) -> Result<Request, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let request: Request = loop {
         let id = crate::ids::random_id("PR", 3);
         let r = sqlx::query_as(&format!(
-            "insert into requests (id, account_id, product_id, object_class, kind, status, params)
-             values ($1, $2, $3, $4, $5, $6, $7) returning {COLUMNS}"
+            "insert into requests (id, account_id, product_id, object_class, kind, tier_level, status, params)
+             values ($1, $2, $3, $4, $5, $6, $7, $8) returning {COLUMNS}"
         ))
         .bind(&id)
-        .bind(account_id)
-        .bind(product_id)
-        .bind(object_class)
-        .bind(kind)
-        .bind(status)
-        .bind(Json(&params))
+        .bind(new.account_id)
+        .bind(new.product_id)
+        .bind(new.object_class)
+        .bind(new.kind)
+        .bind(new.tier_level)
+        .bind(new.status)
+        .bind(Json(&new.params))
         .fetch_one(&mut *tx)
         .await;
         match r {
@@ -89,7 +406,9 @@ pub async fn create(
             Err(e) => return Err(e),
         }
     };
-    queue_change(&mut tx, &request).await?;
+    if request.status != "draft" {
+        queue_change(&mut tx, &request).await?;
+    }
     tx.commit().await?;
     Ok(request)
 }

@@ -118,7 +118,7 @@ pub(crate) const SELECT: &str =
         w.modified_at, mu.id as modified_by_id, mu.name as modified_by_name, mu.email as modified_by_email,
         coalesce(es.events, 0) as events, w.triggers, w.success_triggers, w.failure_triggers,
         w.failure_since_last_success, es.last_event_at,
-        (select t.due_at from webhook_triggers t where t.webhook_id = w.id and t.state = 'pending'
+        (select min(t.due_at) from webhook_triggers t where t.webhook_id = w.id and t.state = 'pending'
             and w.active and (t.manual or not w.out_of_order)) as next_trigger_at,
         w.last_success_at, w.last_failure_at,
         w.out_of_order, w.last_success_attempt_id, w.last_failure_attempt_id

@@ -1,0 +1,298 @@
+//! Validation webhooks are request–response (DESIGN §5.4): a draft purchase, change or tier
+//! configuration request (or the inquiring form of one) is sent synchronously to the product's
+//! matching validation webhook, which answers 200 with the request object, its parameters
+//! carrying new values and `value_error`s. The call is recorded as an attempt of the webhook
+//! (and counted in its statistics) whatever happens; the outcome is kept on the request.
+
+use chrono::Utc;
+use serde_json::{json, Value};
+use sqlx::types::Json;
+
+use super::{Param, Request, RequestKind, COLUMNS};
+use crate::app::AppState;
+use crate::delivery::http::{CallResult, OutgoingCall};
+use crate::delivery::payload::{sign, timestamp, Payload};
+use crate::delivery::store::{record_validation_call, SentRequest};
+use crate::webhooks::model::WebhookType;
+use crate::webhooks::store::{self as webhook_store, Webhook};
+
+/// Longest parameter value and error message taken from an answer.
+const VALUE_MAX: usize = 1000;
+const ERROR_MAX: usize = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Draft,
+    Inquiring,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Draft => "draft",
+            Stage::Inquiring => "inquiring",
+        }
+    }
+}
+
+/// The webhook type that validates `kind` at `stage`.
+pub fn validator_type(kind: RequestKind, stage: Stage) -> Option<WebhookType> {
+    use WebhookType::*;
+    Some(match (kind.object_class, kind.kind, kind.tier_level, stage) {
+        ("fulfillment_request", "purchase", None, Stage::Draft) => PurchaseRequestDraftValidation,
+        ("fulfillment_request", "purchase", None, Stage::Inquiring) => PurchaseRequestInquiringValidation,
+        ("fulfillment_request", "change", None, Stage::Draft) => ChangeRequestDraftValidation,
+        ("fulfillment_request", "change", None, Stage::Inquiring) => ChangeRequestInquiringValidation,
+        ("tier_config_request", "setup", Some(1), Stage::Draft) => Tier1SetupDraftValidation,
+        ("tier_config_request", "setup", Some(1), Stage::Inquiring) => Tier1SetupInquiringValidation,
+        ("tier_config_request", "update", Some(1), Stage::Draft) => Tier1UpdateDraftValidation,
+        ("tier_config_request", "update", Some(1), Stage::Inquiring) => Tier1UpdateInquiringValidation,
+        ("tier_config_request", "setup", Some(2), Stage::Draft) => Tier2SetupDraftValidation,
+        ("tier_config_request", "setup", Some(2), Stage::Inquiring) => Tier2SetupInquiringValidation,
+        ("tier_config_request", "update", Some(2), Stage::Draft) => Tier2UpdateDraftValidation,
+        ("tier_config_request", "update", Some(2), Stage::Inquiring) => Tier2UpdateInquiringValidation,
+        _ => return None,
+    })
+}
+
+/// The request kind and stage a validation webhook type checks (for "Create test request"
+/// on its details page).
+pub fn validated_by(webhook_type: WebhookType) -> Option<(RequestKind, Stage)> {
+    super::KINDS.iter().find_map(|kind| {
+        [Stage::Draft, Stage::Inquiring]
+            .into_iter()
+            .find(|stage| validator_type(*kind, *stage) == Some(webhook_type))
+            .map(|stage| (*kind, stage))
+    })
+}
+
+pub enum Outcome {
+    /// No enabled webhook of this type on the product: nothing was called.
+    NoWebhook(WebhookType),
+    /// The webhook was called; the request (with its `validation` and, on success, the new
+    /// parameter values) as it is now.
+    Called(Box<Request>),
+}
+
+/// Asks the product's validation webhook about `request` and records what it said.
+pub async fn validate(state: &AppState, request: &Request, stage: Stage) -> Result<Option<Outcome>, sqlx::Error> {
+    let Some(webhook_type) = request.request_kind().and_then(|k| validator_type(k, stage)) else {
+        return Ok(None);
+    };
+    let info = webhook_type.info();
+    let id: Option<String> = sqlx::query_scalar(
+        "select id from webhooks where account_id = $1 and product_id = $2 and object_class = $3 and type = $4
+             and active order by created_at, id limit 1",
+    )
+    .bind(&request.account_id)
+    .bind(&request.product_id)
+    .bind(info.object_class)
+    .bind(info.api_type)
+    .fetch_optional(&state.pool)
+    .await?;
+    let Some(webhook) = (match id {
+        Some(id) => webhook_store::get(&state.pool, &request.account_id, &id).await?,
+        None => None,
+    }) else {
+        return Ok(Some(Outcome::NoWebhook(webhook_type)));
+    };
+
+    let started_at = Utc::now();
+    let body = request.api_json().to_string();
+    let result = call(state, &webhook, started_at, body.clone()).await;
+    let verdict = judge(&result, request);
+    let sent = SentRequest {
+        method: "POST",
+        url: &webhook.external_url,
+        body: Some(&body),
+        started_at,
+    };
+
+    let mut tx = state.pool.begin().await?;
+    let attempt_id = record_validation_call(
+        &mut tx,
+        &webhook.id,
+        &request.id,
+        &sent,
+        &result,
+        verdict.as_ref().err().map(String::as_str),
+    )
+    .await?;
+    let (params, record) = match &verdict {
+        Ok(answer) => (
+            Some(Json(json!(answer.params))),
+            json!({"ok": true, "message": answer.summary()}),
+        ),
+        Err(message) => (None, json!({"ok": false, "message": message})),
+    };
+    let mut record = record;
+    record["stage"] = json!(stage.as_str());
+    record["webhook_id"] = json!(webhook.id);
+    record["webhook_name"] = json!(webhook.label);
+    record["attempt_id"] = json!(attempt_id);
+    record["at"] = json!(timestamp(Utc::now()));
+    record["duration_ms"] = json!(result.duration.as_millis() as u64);
+    let updated: Request = sqlx::query_as(&format!(
+        "update requests set params = coalesce($2, params), validation = $3, updated_at = now()
+         where id = $1 returning {COLUMNS}"
+    ))
+    .bind(&request.id)
+    .bind(params)
+    .bind(Json(record))
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(request = %request.id, webhook = %webhook.id, attempt = attempt_id, ok = verdict.is_ok(), "validation webhook called");
+    Ok(Some(Outcome::Called(Box::new(updated))))
+}
+
+/// Signs and sends the request object to the webhook (always POST: it carries a body).
+async fn call(state: &AppState, webhook: &Webhook, started_at: chrono::DateTime<Utc>, body: String) -> CallResult {
+    let payload = Payload {
+        webhook_id: webhook.id.clone(),
+        webhook_name: webhook.label.clone(),
+        object_class: webhook.object_class.clone(),
+        account_id: webhook.account_id.clone(),
+        product_id: webhook.product_id.clone(),
+        api_url: state.config.api_url(),
+        triggered_at: timestamp(started_at),
+        last_success_at: webhook.last_success_at.map(timestamp),
+        last_failure_at: webhook.last_failure_at.map(timestamp),
+        processing_timeout: state.config.delivery.processing_timeout,
+        data: webhook.data.0.clone(),
+        inbound: None,
+    };
+    match sign(&payload, started_at, &webhook.jwt_secret) {
+        Ok(token) => {
+            state
+                .caller
+                .call(OutgoingCall {
+                    method: "POST",
+                    url: &webhook.external_url,
+                    token: &token,
+                    custom_headers: &webhook.headers.0,
+                    body: Some(body),
+                })
+                .await
+        }
+        Err(e) => CallResult {
+            success: false,
+            status_code: None,
+            error_kind: Some("internal"),
+            error: Some(format!("could not sign the token: {e}")),
+            duration: std::time::Duration::ZERO,
+            request_headers: Vec::new(),
+            response_headers: Vec::new(),
+            response_body: None,
+            response_truncated: false,
+        },
+    }
+}
+
+/// What the handler's answer says, once read.
+#[derive(Debug)]
+struct Answer {
+    params: Vec<Param>,
+    changed: usize,
+    errors: usize,
+}
+
+impl Answer {
+    fn summary(&self) -> String {
+        let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        format!(
+            "Validated: {} changed, {}.",
+            plural(self.changed, "value", "values"),
+            plural(self.errors, "error", "errors")
+        )
+    }
+}
+
+/// Reads the handler's answer: 200 with the request object, whose parameters (`asset.params`,
+/// or `params` for tier configuration requests) give new values and errors. Anything else is
+/// an error the admin can act on.
+fn judge(result: &CallResult, request: &Request) -> Result<Answer, String> {
+    let status = match result.status_code {
+        None => {
+            return Err(format!(
+                "The handler could not be called: {}.",
+                result.error.as_deref().unwrap_or("unknown error")
+            ))
+        }
+        Some(s) => s,
+    };
+    if status != 200 {
+        return Err(format!(
+            "The handler answered HTTP {status}; a validation webhook must answer 200 with the request object."
+        ));
+    }
+    if let Some(error) = &result.error {
+        return Err(format!("The handler's answer could not be read: {error}."));
+    }
+    if result.response_truncated {
+        return Err("The handler's answer is larger than the response size limit.".to_string());
+    }
+    let body = result.response_body.as_deref().unwrap_or("");
+    let object: Value = serde_json::from_str(body)
+        .map_err(|e| format!("The handler's answer is not JSON ({e}); expected the request object."))?;
+    if !object.is_object() {
+        return Err("The handler's answer is not a JSON object; expected the request object.".to_string());
+    }
+    let returned = object
+        .pointer("/asset/params")
+        .or_else(|| object.get("params"))
+        .and_then(Value::as_array)
+        .ok_or("The handler's answer has no parameter list (asset.params).")?;
+    let mut params = request.param_list();
+    let (mut changed, mut errors) = (0, 0);
+    for item in returned {
+        let Some(id) = item.get("id").and_then(Value::as_str) else {
+            return Err("A parameter in the handler's answer has no \"id\".".to_string());
+        };
+        let Some(param) = params.iter_mut().find(|p| p.id == id) else {
+            continue;
+        };
+        if let Some(value) = item.get("value") {
+            let value = match value {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            let value: String = value.chars().take(VALUE_MAX).collect();
+            if value != param.value {
+                param.value = value;
+                changed += 1;
+            }
+        }
+        param.value_error = item
+            .get("value_error")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(|e| e.chars().take(ERROR_MAX).collect());
+        if param.value_error.is_some() {
+            errors += 1;
+        }
+    }
+    Ok(Answer {
+        params,
+        changed,
+        errors,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_validation_type_validates_one_kind_and_stage() {
+        let validators: Vec<WebhookType> = WebhookType::ALL.into_iter().filter(|t| !t.is_notification()).collect();
+        assert_eq!(validators.len(), 12);
+        for t in validators {
+            let (kind, stage) = validated_by(t).expect("each validation type has a request kind");
+            assert_eq!(validator_type(kind, stage), Some(t));
+            assert_eq!(kind.object_class, t.info().object_class);
+        }
+    }
+}

@@ -1,0 +1,598 @@
+//! Product pages and test requests: `/products` (the account's products), `/products/{id}`
+//! (its queues, "Create test request", the webhooks watching it), `/requests/{id}` (one
+//! request: parameters, the last validation, actions). Every change here is a queue change
+//! the product's webhooks announce, or a synchronous validation call.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tower_sessions::Session;
+
+use super::validation::{self, Outcome, Stage};
+use super::{NewRequest, Param, Request, RequestKind, COLUMNS, KINDS};
+use crate::app::AppState;
+use crate::auth::session::{flash, FlashKind};
+use crate::auth::{AccountKind, CurrentUser};
+use crate::error::{AppError, AppResult};
+use crate::forms::FormFields;
+use crate::layout::Layout;
+use crate::webhooks::model::{WebhookType, OBJECT_CLASSES};
+use crate::webhooks::store::{self as webhook_store, Product};
+
+const PAGE_SIZE: i64 = 25;
+pub const PARAMS_MAX: usize = 20;
+const PARAM_ID_MAX: usize = 64;
+const PARAM_VALUE_MAX: usize = 1000;
+pub const STATUSES: [&str; 5] = ["draft", "pending", "inquiring", "approved", "failed"];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/products", get(products))
+        .route("/products/{id}", get(product_page))
+        .route("/products/{id}/requests", post(create))
+        .route("/requests/{id}", get(request_page))
+        .route("/requests/{id}/validate", post(validate))
+        .route("/requests/{id}/{action}", post(act))
+}
+
+/// A product row with its open requests and watching webhooks.
+#[derive(sqlx::FromRow)]
+struct ProductRow {
+    id: String,
+    name: String,
+    short_description: String,
+    open_requests: i64,
+    webhooks: i64,
+}
+
+#[derive(Template)]
+#[template(path = "products/list.html")]
+struct ProductsPage {
+    layout: Layout,
+    rows: Vec<ProductRow>,
+}
+
+async fn products(State(state): State<AppState>, user: CurrentUser, session: Session) -> AppResult<Response> {
+    let ids: Vec<String> = webhook_store::products_for(&state.pool, &user)
+        .await?
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    let rows: Vec<ProductRow> = sqlx::query_as(
+        "select p.id, p.name, p.short_description,
+                (select count(*) from requests r where r.product_id = p.id and r.account_id = $2
+                    and r.status in ('draft', 'pending', 'inquiring')) as open_requests,
+                (select count(*) from webhooks w where w.product_id = p.id and w.account_id = $2) as webhooks
+         from products p where p.id = any($1) order by p.name, p.id",
+    )
+    .bind(&ids)
+    .bind(&user.account_id)
+    .fetch_all(&state.pool)
+    .await?;
+    let layout = Layout::new(&user, &session, "Products", "products").await?;
+    Ok(Html(ProductsPage { layout, rows }.render()?).into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct QueueQuery {
+    class: Option<String>,
+    status: Option<String>,
+    page: Option<String>,
+}
+
+/// The create form as typed, with its errors.
+#[derive(Default)]
+struct CreateForm {
+    kind: String,
+    status: String,
+    params: String,
+    kind_error: Option<String>,
+    status_error: Option<String>,
+    params_error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "products/product.html")]
+struct ProductPage {
+    layout: Layout,
+    product: Product,
+    /// Vendors create test requests in their own products' queues.
+    can_create: bool,
+    kinds: &'static [RequestKind],
+    form: CreateForm,
+    classes: Vec<(&'static str, &'static str)>,
+    statuses: [&'static str; 5],
+    class: String,
+    status: String,
+    requests: Vec<Request>,
+    total: i64,
+    page: i64,
+    pages: i64,
+    webhooks: Vec<webhook_store::Webhook>,
+}
+
+impl ProductPage {
+    fn page_url(&self, page: &i64) -> String {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        if !self.class.is_empty() {
+            s.append_pair("class", &self.class);
+        }
+        if !self.status.is_empty() {
+            s.append_pair("status", &self.status);
+        }
+        s.append_pair("page", &page.to_string());
+        format!("/products/{}?{}#queue", self.product.id, s.finish())
+    }
+}
+
+async fn find_product(state: &AppState, user: &CurrentUser, id: &str) -> AppResult<Product> {
+    if !crate::ids::has_shape(id, "PRD", 3) {
+        return Err(AppError::NotFound);
+    }
+    webhook_store::product_for(&state.pool, user, id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+async fn render_product(
+    state: &AppState,
+    user: &CurrentUser,
+    session: &Session,
+    product: Product,
+    query: QueueQuery,
+    form: CreateForm,
+    status_code: StatusCode,
+) -> AppResult<Response> {
+    let class = query
+        .class
+        .filter(|c| OBJECT_CLASSES.contains(&c.as_str()))
+        .unwrap_or_default();
+    let status = query
+        .status
+        .filter(|s| STATUSES.contains(&s.as_str()))
+        .unwrap_or_default();
+    let page = query
+        .page
+        .and_then(|p| p.parse::<i64>().ok())
+        .unwrap_or(1)
+        .clamp(1, 100_000);
+    let filter =
+        "where account_id = $1 and product_id = $2 and ($3 = '' or object_class = $3) and ($4 = '' or status = $4)";
+    let total: i64 = sqlx::query_scalar(&format!("select count(*) from requests {filter}"))
+        .bind(&user.account_id)
+        .bind(&product.id)
+        .bind(&class)
+        .bind(&status)
+        .fetch_one(&state.pool)
+        .await?;
+    let requests: Vec<Request> = sqlx::query_as(&format!(
+        "select {COLUMNS} from requests {filter} order by created_at desc, id desc limit $5 offset $6"
+    ))
+    .bind(&user.account_id)
+    .bind(&product.id)
+    .bind(&class)
+    .bind(&status)
+    .bind(PAGE_SIZE)
+    .bind((page - 1) * PAGE_SIZE)
+    .fetch_all(&state.pool)
+    .await?;
+    let webhooks = webhooks_on(&state.pool, &user.account_id, &product.id).await?;
+    let view = ProductPage {
+        layout: Layout::new(user, session, product.name.clone(), "products").await?,
+        can_create: user.account_kind == AccountKind::Vendor,
+        product,
+        kinds: &KINDS,
+        form,
+        classes: OBJECT_CLASSES.iter().map(|c| (*c, super::queue_label(c))).collect(),
+        statuses: STATUSES,
+        class,
+        status,
+        requests,
+        total,
+        page,
+        pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
+        webhooks,
+    };
+    Ok((status_code, Html(view.render()?)).into_response())
+}
+
+async fn webhooks_on(pool: &PgPool, account_id: &str, product_id: &str) -> AppResult<Vec<webhook_store::Webhook>> {
+    let sql = format!(
+        "{} where w.account_id = $1 and w.product_id = $2 order by w.created_at, w.id",
+        webhook_store::SELECT
+    );
+    Ok(sqlx::query_as(&sql)
+        .bind(account_id)
+        .bind(product_id)
+        .fetch_all(pool)
+        .await?)
+}
+
+async fn product_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path(id): Path<String>,
+    Query(query): Query<QueueQuery>,
+) -> AppResult<Response> {
+    let product = find_product(&state, &user, &id).await?;
+    let form = CreateForm {
+        status: "pending".into(),
+        ..CreateForm::default()
+    };
+    render_product(&state, &user, &session, product, query, form, StatusCode::OK).await
+}
+
+/// Parses `id = value` lines; blank lines are skipped.
+pub fn parse_params(raw: &str) -> Result<Vec<Param>, String> {
+    let mut params: Vec<Param> = Vec::new();
+    for (n, line) in raw.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (id, value) = line
+            .split_once('=')
+            .ok_or_else(|| format!("Line {}: write each parameter as id = value.", n + 1))?;
+        let (id, value) = (id.trim(), value.trim());
+        if id.is_empty()
+            || id.len() > PARAM_ID_MAX
+            || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(format!(
+                "Line {}: a parameter id is 1–{PARAM_ID_MAX} letters, digits, “_” or “-”.",
+                n + 1
+            ));
+        }
+        if value.chars().count() > PARAM_VALUE_MAX || value.contains('\0') {
+            return Err(format!(
+                "Line {}: a value is at most {PARAM_VALUE_MAX} characters, without NUL characters.",
+                n + 1
+            ));
+        }
+        if params.iter().any(|p| p.id == id) {
+            return Err(format!("Line {}: “{id}” is given twice.", n + 1));
+        }
+        if params.len() == PARAMS_MAX {
+            return Err(format!("At most {PARAMS_MAX} parameters."));
+        }
+        params.push(Param {
+            id: id.to_string(),
+            title: id.to_string(),
+            value: value.to_string(),
+            value_error: None,
+        });
+    }
+    Ok(params)
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> AppResult<Response> {
+    let product = find_product(&state, &user, &id).await?;
+    user.require_admin()?;
+    if user.account_kind != AccountKind::Vendor {
+        return Err(AppError::BadRequest(
+            "Test requests are created by the product's vendor.".into(),
+        ));
+    }
+    let mut typed = CreateForm {
+        kind: form.get("kind").chars().take(64).collect(),
+        status: form.get("status").chars().take(16).collect(),
+        params: form.get("params").chars().take(64 * 1024).collect(),
+        ..CreateForm::default()
+    };
+    let kind = RequestKind::from_code(&typed.kind);
+    if kind.is_none() {
+        typed.kind_error = Some("Choose the kind of request to create.".into());
+    }
+    let validated = kind.is_some_and(|k| k.validated);
+    match typed.status.as_str() {
+        "pending" => {}
+        "draft" | "inquiring" if validated || kind.is_none() => {}
+        "draft" | "inquiring" => {
+            typed.status_error = Some(
+                "Only purchase, change and tier configuration requests start as drafts or inquiring (those are what validation webhooks check)."
+                    .into(),
+            )
+        }
+        _ => typed.status_error = Some("Choose Pending, Draft or Inquiring.".into()),
+    }
+    let params = match parse_params(&typed.params) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            typed.params_error = Some(e);
+            None
+        }
+    };
+    let (Some(kind), Some(params), None) = (kind, params, typed.status_error.as_ref()) else {
+        let query = QueueQuery::default();
+        return render_product(
+            &state,
+            &user,
+            &session,
+            product,
+            query,
+            typed,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let params = if params.is_empty() {
+        kind.default_params()
+    } else {
+        params
+    };
+    // "Create test request" on a webhook's details page comes back there.
+    let from_webhook = match form.get("from_webhook") {
+        "" => None,
+        w if crate::ids::has_shape(w, "WH", 3) => webhook_store::get(&state.pool, &user.account_id, w)
+            .await?
+            .filter(|w| w.product_id == product.id),
+        _ => None,
+    };
+    let request = super::create_request(
+        &state.pool,
+        &NewRequest {
+            account_id: &user.account_id,
+            product_id: &product.id,
+            object_class: kind.object_class,
+            kind: kind.kind,
+            tier_level: kind.tier_level,
+            status: &typed.status,
+            params: json!(params),
+        },
+    )
+    .await?;
+    tracing::info!(request = %request.id, product = %product.id, user = %user.id, "test request created");
+    if let Some(stage) = request.validation_stage() {
+        let done = run_validation(&state, &session, &request, stage).await?;
+        if done || from_webhook.is_none() {
+            return Ok(Redirect::to(&format!("/requests/{}", request.id)).into_response());
+        }
+    } else {
+        let watching = webhooks_on(&state.pool, &user.account_id, &product.id)
+            .await?
+            .into_iter()
+            .filter(|w| w.object_class == request.object_class && w.webhook_type().is_some_and(|t| t.is_notification()))
+            .collect::<Vec<_>>();
+        let enabled = watching.iter().filter(|w| w.active).count();
+        let message = match (watching.len(), enabled) {
+            (0, _) => format!(
+                "Test request {} created in the {} queue. No webhook watches this queue yet.",
+                request.id,
+                super::queue_label(&request.object_class)
+            ),
+            (_, 0) => format!(
+                "Test request {} created in the {} queue. The watching webhooks are disabled: the event is recorded, no call is made.",
+                request.id,
+                super::queue_label(&request.object_class)
+            ),
+            (_, n) => format!(
+                "Test request {} created in the {} queue: {n} webhook{} will be called.",
+                request.id,
+                super::queue_label(&request.object_class),
+                if n == 1 { "" } else { "s" }
+            ),
+        };
+        flash(&session, FlashKind::Success, message).await?;
+    }
+    Ok(match from_webhook {
+        Some(w) => Redirect::to(&format!("/webhooks/{}/statistics", w.id)),
+        None => Redirect::to(&format!("/products/{}#queue", product.id)),
+    }
+    .into_response())
+}
+
+/// Calls the validation webhook and flashes the outcome. `false` if there was none to call.
+async fn run_validation(state: &AppState, session: &Session, request: &Request, stage: Stage) -> AppResult<bool> {
+    match validation::validate(state, request, stage).await? {
+        Some(Outcome::Called(updated)) => {
+            let v = updated.validation.as_ref().map(|v| v.0.clone()).unwrap_or_default();
+            let ok = v["ok"].as_bool().unwrap_or(false);
+            let message = v["message"].as_str().unwrap_or_default();
+            let text = if ok {
+                format!(
+                    "{} answered for {}. {message}",
+                    v["webhook_name"].as_str().unwrap_or("The webhook"),
+                    updated.id
+                )
+            } else {
+                format!("Validation of {} failed. {message}", updated.id)
+            };
+            flash(session, if ok { FlashKind::Success } else { FlashKind::Error }, text).await?;
+            Ok(true)
+        }
+        Some(Outcome::NoWebhook(t)) => {
+            flash(
+                session,
+                FlashKind::Error,
+                format!(
+                    "{} is a {} request, but no enabled “{}” webhook exists for this product, so nothing was validated.",
+                    request.id,
+                    stage.as_str(),
+                    t.label()
+                ),
+            )
+            .await?;
+            Ok(false)
+        }
+        None => Ok(false),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "products/request.html")]
+struct RequestPage {
+    layout: Layout,
+    r: Request,
+    product_name: String,
+    params: Vec<Param>,
+    validation: Option<Value>,
+    /// The webhook type that would validate it now, when it is a draft or inquiring.
+    validator: Option<WebhookType>,
+}
+
+impl RequestPage {
+    fn action_label(&self, action: &&str) -> &'static str {
+        action_label(action)
+    }
+    fn validation_ok(&self) -> bool {
+        self.validation.as_ref().and_then(|v| v["ok"].as_bool()) == Some(true)
+    }
+}
+
+pub fn action_label(action: &str) -> &'static str {
+    match action {
+        "submit" => "Submit (to pending)",
+        "approve" => "Approve",
+        "fail" => "Fail",
+        "inquire" => "Set inquiring",
+        _ => "Change",
+    }
+}
+
+pub fn status_chip(status: &str) -> &'static str {
+    match status {
+        "approved" => "chip-on",
+        "failed" => "chip-bad",
+        "draft" => "chip-off",
+        _ => "chip-info",
+    }
+}
+
+async fn find_request(state: &AppState, user: &CurrentUser, id: &str) -> AppResult<Request> {
+    if !crate::ids::has_shape(id, "PR", 3) {
+        return Err(AppError::NotFound);
+    }
+    super::get(&state.pool, &user.account_id, id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+async fn request_page(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let r = find_request(&state, &user, &id).await?;
+    let product_name: String = sqlx::query_scalar("select name from products where id = $1")
+        .bind(&r.product_id)
+        .fetch_one(&state.pool)
+        .await?;
+    let validator = r
+        .validation_stage()
+        .and_then(|stage| validation::validator_type(r.request_kind()?, stage));
+    let view = RequestPage {
+        layout: Layout::new(&user, &session, r.id.clone(), "products").await?,
+        product_name,
+        params: r.param_list(),
+        validation: r.validation.as_ref().map(|v| v.0.clone()),
+        validator,
+        r,
+    };
+    Ok(Html(view.render()?).into_response())
+}
+
+async fn validate(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let r = find_request(&state, &user, &id).await?;
+    user.require_admin()?;
+    let Some(stage) = r.validation_stage() else {
+        flash(
+            &session,
+            FlashKind::Error,
+            format!(
+                "{} is {}: only draft and inquiring purchase, change and tier configuration requests are validated.",
+                r.id, r.status
+            ),
+        )
+        .await?;
+        return Ok(Redirect::to(&format!("/requests/{}", r.id)).into_response());
+    };
+    run_validation(&state, &session, &r, stage).await?;
+    Ok(Redirect::to(&format!("/requests/{}", r.id)).into_response())
+}
+
+async fn act(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path((id, action)): Path<(String, String)>,
+    form: FormFields,
+) -> AppResult<Response> {
+    let r = find_request(&state, &user, &id).await?;
+    if !super::ACTIONS.iter().any(|(a, _, _)| *a == action) {
+        return Err(AppError::NotFound);
+    }
+    user.require_admin()?;
+    let back = match form.get("back") {
+        "product" => format!("/products/{}#queue", r.product_id),
+        _ => format!("/requests/{}", r.id),
+    };
+    let Some(to) = super::transition(&action, &r.status) else {
+        flash(
+            &session,
+            FlashKind::Error,
+            format!("{} is {}: it cannot be {}.", r.id, r.status, past_tense(&action)),
+        )
+        .await?;
+        return Ok(Redirect::to(&back).into_response());
+    };
+    let updated = super::set_status(&state.pool, &user.account_id, &r.id, to)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tracing::info!(request = %r.id, status = to, user = %user.id, "request status changed");
+    flash(
+        &session,
+        FlashKind::Success,
+        format!(
+            "{} is now {}: the webhooks watching its queue are notified.",
+            updated.id, updated.status
+        ),
+    )
+    .await?;
+    Ok(Redirect::to(&back).into_response())
+}
+
+fn past_tense(action: &str) -> &'static str {
+    match action {
+        "submit" => "submitted",
+        "approve" => "approved",
+        "fail" => "failed",
+        "inquire" => "set inquiring",
+        _ => "changed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_are_id_value_lines() {
+        let p = parse_params("email = a@b.c\n\nseats=10\n").unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!((p[1].id.as_str(), p[1].value.as_str()), ("seats", "10"));
+        assert!(parse_params("no equals sign").unwrap_err().contains("Line 1"));
+        assert!(parse_params("a=1\na=2").unwrap_err().contains("twice"));
+        assert!(parse_params("bad id=1").is_err());
+        let many: String = (0..=PARAMS_MAX).map(|i| format!("p{i}=v\n")).collect();
+        assert!(parse_params(&many).unwrap_err().contains("At most"));
+    }
+}
