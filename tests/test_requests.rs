@@ -198,7 +198,7 @@ async fn bad_test_request_input_is_422_keeps_what_was_typed_and_creates_nothing(
         let html = r.text().await.unwrap();
         assert!(text_of(&html).contains(message), "{message}: {}", text_of(&html));
         if let Some((_, params)) = fields.iter().find(|(k, _)| *k == "params") {
-            assert!(html.contains(&params.replace('\n', "\n")), "typed parameters kept");
+            assert!(html.contains(*params), "typed parameters kept");
         }
     }
     let too_many: String = (0..21).map(|i| format!("p{i}=v\n")).collect();
