@@ -52,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::webhooks::web::router())
         .merge(crate::tokens::web::router())
         .merge(crate::requests::web::router())
+        .merge(crate::inbound::web::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::session::require_login,
@@ -60,6 +61,10 @@ pub fn router(state: AppState) -> Router {
     let public = crate::api::router()
         .route("/login", get(auth::web::login_page).post(auth::web::login_submit))
         .route("/logout", get(auth::web::logout_page).post(auth::web::logout))
+        .route(
+            "/hooks/in/{id}",
+            get(crate::inbound::endpoint::receive).post(crate::inbound::endpoint::receive),
+        )
         .route("/healthz", get(healthz));
 
     Router::new()

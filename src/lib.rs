@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod forms;
 pub mod ids;
+pub mod inbound;
 pub mod layout;
 pub mod requests;
 pub mod seed;

@@ -1,0 +1,331 @@
+//! `POST|GET /hooks/in/{id}`: an outside system calls an inbound trigger. The call is checked
+//! (enabled trigger, valid key, known query parameters, bounded UTF-8 body), stored as a
+//! message, and in the same transaction recorded as an event with its own trigger for every
+//! webhook of the product and object class. Without request–response the caller gets 202 at
+//! once; with it, the caller waits (up to the trigger's maximum) for the first handler's answer
+//! and gets that answer back.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+use sqlx::types::Json;
+
+use super::{find, key_hash, InboundTrigger, BODY_MAX};
+use crate::app::AppState;
+use crate::events;
+
+/// The error body of every refusal, in the API's shape.
+fn refuse(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let mut response = (
+        status,
+        axum::Json(json!({"error_code": code, "errors": [message.into()]})),
+    )
+        .into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("ApiKey"));
+    }
+    response
+}
+
+/// The key the caller presents: `X-Api-Key: <key>` or `Authorization: ApiKey|Bearer <key>`.
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(key.trim());
+    }
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, key) = auth.trim().split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("apikey") || scheme.eq_ignore_ascii_case("bearer")).then_some(key.trim())
+}
+
+/// The configured parameters: each from the query, else its default; unknown or repeated
+/// parameters and missing required ones are refused.
+fn resolve_query(trigger: &InboundTrigger, raw: Option<&str>) -> Result<Map<String, Value>, String> {
+    let mut given: Map<String, Value> = Map::new();
+    for (name, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        if !trigger.query_params.0.iter().any(|p| p.name == name) {
+            let accepted: Vec<&str> = trigger.query_params.0.iter().map(|p| p.name.as_str()).collect();
+            return Err(if accepted.is_empty() {
+                format!("Unknown query parameter `{name}`: this trigger accepts none.")
+            } else {
+                format!(
+                    "Unknown query parameter `{name}`: this trigger accepts {}.",
+                    accepted.join(", ")
+                )
+            });
+        }
+        if value.len() > super::PARAM_DEFAULT_MAX || value.chars().any(char::is_control) {
+            return Err(format!(
+                "Query parameter `{name}` is longer than {} characters or has control characters.",
+                super::PARAM_DEFAULT_MAX
+            ));
+        }
+        if given
+            .insert(name.to_string(), Value::String(value.into_owned()))
+            .is_some()
+        {
+            return Err(format!("Query parameter `{name}` is given twice."));
+        }
+    }
+    let mut resolved = Map::new();
+    for p in &trigger.query_params.0 {
+        let value = match (given.remove(&p.name), &p.default) {
+            (Some(v), _) => v,
+            (None, Some(d)) => Value::String(d.clone()),
+            (None, None) => return Err(format!("Query parameter `{}` is required.", p.name)),
+        };
+        resolved.insert(p.name.clone(), value);
+    }
+    Ok(resolved)
+}
+
+pub async fn receive(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw_query): RawQuery,
+    body: Body,
+) -> Response {
+    match handle(&state, &id, method, &headers, raw_query.as_deref(), body).await {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::error!(trigger = %id, error = %e, "inbound call failed");
+            refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INB_500",
+                "The call could not be recorded; nothing was delivered. Try again.",
+            )
+        }
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    id: &str,
+    method: Method,
+    headers: &HeaderMap,
+    raw_query: Option<&str>,
+    body: Body,
+) -> Result<Response, sqlx::Error> {
+    let not_found = || {
+        refuse(
+            StatusCode::NOT_FOUND,
+            "NFND_000",
+            format!("Inbound trigger `{id}` not found or disabled."),
+        )
+    };
+    if !crate::ids::has_shape(id, "IT", 3) {
+        return Ok(not_found());
+    }
+    let Some(trigger) = find(&state.pool, id).await?.filter(|t| t.active) else {
+        return Ok(not_found());
+    };
+    let Some(key) = presented_key(headers).filter(|k| !k.is_empty()) else {
+        return Ok(refuse(
+            StatusCode::UNAUTHORIZED,
+            "AUTH_001",
+            "Send the trigger's API key as `X-Api-Key: <key>` or `Authorization: ApiKey <key>`.",
+        ));
+    };
+    let key_id: Option<i64> = sqlx::query_scalar(
+        "update inbound_trigger_keys set last_used_at = now() where trigger_id = $1 and key_sha256 = $2 returning id",
+    )
+    .bind(&trigger.id)
+    .bind(key_hash(key))
+    .fetch_optional(&state.pool)
+    .await?;
+    let Some(key_id) = key_id else {
+        return Ok(refuse(
+            StatusCode::UNAUTHORIZED,
+            "AUTH_001",
+            "The API key is not valid for this trigger.",
+        ));
+    };
+    let query = match resolve_query(&trigger, raw_query) {
+        Ok(q) => q,
+        Err(message) => return Ok(refuse(StatusCode::BAD_REQUEST, "VAL_001", message)),
+    };
+    let bytes: Bytes = match axum::body::to_bytes(body, BODY_MAX).await {
+        Ok(b) => b,
+        Err(_) => {
+            return Ok(refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "VAL_002",
+                format!("The body is larger than {} KiB.", BODY_MAX / 1024),
+            ))
+        }
+    };
+    let body = match std::str::from_utf8(&bytes) {
+        Ok(text) if !text.contains('\0') => (!text.is_empty()).then(|| text.to_string()),
+        _ => {
+            return Ok(refuse(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "VAL_003",
+                "The body must be UTF-8 text (JSON, XML, form data, plain text…) without NUL characters.",
+            ))
+        }
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(200).collect::<String>());
+
+    let (message_id, delivering) = record(state, &trigger, key_id, &method, query, content_type, body).await?;
+    tracing::info!(trigger = %trigger.id, message = message_id, webhooks = delivering, "inbound message accepted");
+    if !trigger.request_response || delivering == 0 {
+        let note = if delivering == 0 {
+            "No enabled webhook watches this product and object class: the message is recorded, nothing is called."
+        } else {
+            "Accepted: the webhooks are called."
+        };
+        return Ok((
+            StatusCode::ACCEPTED,
+            axum::Json(json!({"message_id": message_id, "webhooks": delivering, "status": "accepted", "detail": note})),
+        )
+            .into_response());
+    }
+    wait_for_answer(state, &trigger, message_id).await
+}
+
+/// Stores the message and records its event (with a trigger of its own) for every webhook of
+/// the product and class, in one transaction. Returns the message id and how many enabled
+/// webhooks will be called.
+async fn record(
+    state: &AppState,
+    trigger: &InboundTrigger,
+    key_id: i64,
+    method: &Method,
+    query: Map<String, Value>,
+    content_type: Option<String>,
+    body: Option<String>,
+) -> Result<(i64, i32), sqlx::Error> {
+    let mut tx = state.pool.begin().await?;
+    // Lock the trigger first: concurrent calls are numbered, recorded and committed one after
+    // the other, so message order (and the order of their triggers) is arrival order.
+    sqlx::query("update inbound_triggers set messages = messages + 1, last_message_at = now() where id = $1")
+        .bind(&trigger.id)
+        .execute(&mut *tx)
+        .await?;
+    let message_id: i64 = sqlx::query_scalar(
+        "insert into inbound_messages (trigger_id, key_id, method, query, content_type, body)
+         values ($1, $2, $3, $4, $5, $6) returning id",
+    )
+    .bind(&trigger.id)
+    .bind(key_id)
+    .bind(method.as_str())
+    .bind(Json(Value::Object(query)))
+    .bind(content_type)
+    .bind(body)
+    .fetch_one(&mut *tx)
+    .await?;
+    let hooks: Vec<String> = sqlx::query_scalar(
+        "select id from webhooks where account_id = $1 and product_id = $2 and object_class = $3 and type = 'event'
+         order by created_at, id",
+    )
+    .bind(&trigger.account_id)
+    .bind(&trigger.product_id)
+    .bind(&trigger.object_class)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut delivering = 0;
+    for hook in hooks {
+        if events::record_message(&mut tx, &hook, message_id, trigger.ordered).await? == events::Outcome::Scheduled {
+            delivering += 1;
+        }
+    }
+    sqlx::query("update inbound_messages set webhooks = $2 where id = $1")
+        .bind(message_id)
+        .bind(delivering)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok((message_id, delivering))
+}
+
+#[derive(sqlx::FromRow)]
+struct Answer {
+    webhook_id: String,
+    success: bool,
+    status_code: Option<i32>,
+    error: Option<String>,
+    response_headers: Json<Vec<(String, String)>>,
+    response_body: Option<String>,
+}
+
+/// Waits for the first call made for the message and answers with the handler's response.
+/// The delivery task may run in another process, so the answer is read from Postgres: a
+/// short poll, growing from 10 ms to 200 ms, bounded by the trigger's maximum wait.
+async fn wait_for_answer(state: &AppState, trigger: &InboundTrigger, message_id: i64) -> Result<Response, sqlx::Error> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(trigger.max_wait_seconds.max(1) as u64);
+    let mut pause = Duration::from_millis(10);
+    loop {
+        let answer: Option<Answer> = sqlx::query_as(
+            "select webhook_id, success, status_code, error, response_headers, response_body
+             from webhook_attempts where message_id = $1 order by id limit 1",
+        )
+        .bind(message_id)
+        .fetch_optional(&state.pool)
+        .await?;
+        if let Some(answer) = answer {
+            return Ok(relay(answer, message_id));
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Ok((
+                StatusCode::GATEWAY_TIMEOUT,
+                axum::Json(json!({
+                    "error_code": "INB_504",
+                    "errors": [format!("No answer from the handler within {} s. The message is kept and will be delivered; do not send it again.", trigger.max_wait_seconds)],
+                    "message_id": message_id,
+                })),
+            )
+                .into_response());
+        }
+        tokio::time::sleep(pause.min(deadline - now)).await;
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}
+
+/// The handler's response as the caller's: its status, content type and body; a call that
+/// got no response at all is a 502 naming the error.
+fn relay(answer: Answer, message_id: i64) -> Response {
+    let mut response = match answer.status_code.and_then(|s| StatusCode::from_u16(s as u16).ok()) {
+        Some(status) => {
+            let mut r = (status, answer.response_body.unwrap_or_default()).into_response();
+            let content_type = answer
+                .response_headers
+                .0
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                .and_then(|(_, v)| HeaderValue::from_str(v).ok());
+            if let Some(ct) = content_type {
+                r.headers_mut().insert(header::CONTENT_TYPE, ct);
+            }
+            r
+        }
+        None => (
+            StatusCode::BAD_GATEWAY,
+            axum::Json(json!({
+                "error_code": "INB_502",
+                "errors": [format!("The handler could not be called: {}. The message will be retried.", answer.error.unwrap_or_default())],
+                "message_id": message_id,
+            })),
+        )
+            .into_response(),
+    };
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&answer.webhook_id) {
+        headers.insert("x-webhook-id", v);
+    }
+    headers.insert("x-message-id", HeaderValue::from(message_id));
+    if !answer.success {
+        headers.insert("x-delivery", HeaderValue::from_static("failed; will be retried"));
+    }
+    response
+}

@@ -1,0 +1,431 @@
+//! Inbound triggers: endpoints outside systems call (`POST|GET /hooks/in/{id}`, see
+//! [`endpoint`]) to feed events into the webhooks of one product and object class. Each is
+//! guarded by labelled API keys (generated or pasted; only a SHA-256 is stored), may accept
+//! query parameters with defaults, may deliver strictly in arrival order, and may answer the
+//! caller with the handler's own response (request–response). Admin pages are in [`web`].
+
+pub mod endpoint;
+pub mod web;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::types::Json;
+use sqlx::PgPool;
+
+use crate::auth::CurrentUser;
+
+pub const NAME_MAX: usize = 128;
+pub const LABEL_MAX: usize = 100;
+pub const PARAMS_MAX: usize = 20;
+pub const PARAM_NAME_MAX: usize = 64;
+pub const PARAM_DEFAULT_MAX: usize = 500;
+pub const KEY_MIN: usize = 16;
+pub const KEY_MAX: usize = 200;
+pub const KEYS_MAX: i64 = 20;
+pub const MAX_WAIT_LIMIT: i32 = 60;
+/// Largest body a caller may send: it travels in the signed token (a header) to the handler.
+pub const BODY_MAX: usize = 8 * 1024;
+
+/// A query parameter the trigger accepts; without a default it is required.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryParam {
+    pub name: String,
+    pub default: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct InboundTrigger {
+    pub id: String,
+    pub account_id: String,
+    pub product_id: String,
+    pub product_name: String,
+    pub object_class: String,
+    pub name: String,
+    pub active: bool,
+    pub ordered: bool,
+    pub request_response: bool,
+    pub max_wait_seconds: i32,
+    pub query_params: Json<Vec<QueryParam>>,
+    pub messages: i64,
+    pub last_message_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub modified_at: DateTime<Utc>,
+}
+
+impl InboundTrigger {
+    pub fn queue_label(&self) -> &'static str {
+        crate::requests::queue_label(&self.object_class)
+    }
+
+    /// The parameters as the form shows them: `name = default` or `name` per line.
+    pub fn params_text(&self) -> String {
+        params_to_text(&self.query_params.0)
+    }
+}
+
+pub fn params_to_text(params: &[QueryParam]) -> String {
+    params
+        .iter()
+        .map(|p| match &p.default {
+            Some(d) => format!("{} = {d}", p.name),
+            None => p.name.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Key {
+    pub id: i64,
+    pub label: String,
+    pub key_hint: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Message {
+    pub id: i64,
+    pub method: String,
+    pub query: Json<serde_json::Value>,
+    pub content_type: Option<String>,
+    pub body: Option<String>,
+    pub webhooks: i32,
+    pub received_at: DateTime<Utc>,
+    pub key_label: Option<String>,
+    /// Calls made for it so far, and how many succeeded.
+    pub calls: i64,
+    pub successes: i64,
+}
+
+impl Message {
+    pub fn query_text(&self) -> String {
+        match &self.query.0 {
+            serde_json::Value::Object(m) if !m.is_empty() => m
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join("&"),
+            _ => String::new(),
+        }
+    }
+    pub fn body_preview(&self) -> String {
+        let body = self.body.as_deref().unwrap_or("");
+        let mut preview: String = body.chars().take(120).collect();
+        if preview.len() < body.len() {
+            preview.push('…');
+        }
+        preview
+    }
+}
+
+/// The settings an admin edits.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub name: String,
+    pub product_id: String,
+    pub object_class: String,
+    pub ordered: bool,
+    pub request_response: bool,
+    pub max_wait_seconds: i32,
+    pub query_params: Vec<QueryParam>,
+}
+
+pub fn key_hash(key: &str) -> Vec<u8> {
+    Sha256::digest(key.as_bytes()).to_vec()
+}
+
+/// The last four characters, to tell keys apart in the list.
+pub fn key_hint(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    chars[chars.len().saturating_sub(4)..].iter().collect()
+}
+
+/// A new random key: 32 random bytes, URL-safe.
+pub fn generate_key() -> String {
+    format!("ik_{}", crate::ids::random_token(32))
+}
+
+/// Checks a pasted key: long enough to be unguessable, printable ASCII without spaces.
+pub fn check_pasted_key(key: &str) -> Result<(), String> {
+    if key.len() < KEY_MIN || key.len() > KEY_MAX {
+        return Err(format!(
+            "A key is {KEY_MIN}–{KEY_MAX} characters; leave it empty to generate one."
+        ));
+    }
+    if !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err("A key is printable ASCII without spaces.".to_string());
+    }
+    Ok(())
+}
+
+/// Parses `name = default` / `name` lines.
+pub fn parse_params(raw: &str) -> Result<Vec<QueryParam>, String> {
+    let mut params: Vec<QueryParam> = Vec::new();
+    for (n, line) in raw.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (name, default) = match line.split_once('=') {
+            Some((name, default)) => (name.trim(), Some(default.trim().to_string())),
+            None => (line, None),
+        };
+        if name.is_empty()
+            || name.len() > PARAM_NAME_MAX
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+        {
+            return Err(format!(
+                "Line {}: a parameter name is 1–{PARAM_NAME_MAX} letters, digits, “_”, “-” or “.”.",
+                n + 1
+            ));
+        }
+        if default
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > PARAM_DEFAULT_MAX || d.chars().any(char::is_control))
+        {
+            return Err(format!(
+                "Line {}: a default is at most {PARAM_DEFAULT_MAX} characters, without control characters.",
+                n + 1
+            ));
+        }
+        if params.iter().any(|p| p.name == name) {
+            return Err(format!("Line {}: “{name}” is given twice.", n + 1));
+        }
+        if params.len() == PARAMS_MAX {
+            return Err(format!("At most {PARAMS_MAX} query parameters."));
+        }
+        params.push(QueryParam {
+            name: name.to_string(),
+            default,
+        });
+    }
+    Ok(params)
+}
+
+const SELECT: &str = "select t.id, t.account_id, t.product_id, p.name as product_name, t.object_class, t.name,
+        t.active, t.ordered, t.request_response, t.max_wait_seconds, t.query_params, t.messages,
+        t.last_message_at, t.created_at, t.modified_at
+    from inbound_triggers t join products p on p.id = t.product_id";
+
+pub async fn list(pool: &PgPool, account_id: &str) -> Result<Vec<InboundTrigger>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{SELECT} where t.account_id = $1 order by t.created_at desc, t.id desc"
+    ))
+    .bind(account_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// A trigger of the account (`None` for another account's or a missing one).
+pub async fn get(pool: &PgPool, account_id: &str, id: &str) -> Result<Option<InboundTrigger>, sqlx::Error> {
+    sqlx::query_as(&format!("{SELECT} where t.account_id = $1 and t.id = $2"))
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Any account's trigger, for the public endpoint.
+pub async fn find(pool: &PgPool, id: &str) -> Result<Option<InboundTrigger>, sqlx::Error> {
+    sqlx::query_as(&format!("{SELECT} where t.id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn create(pool: &PgPool, user: &CurrentUser, s: &Settings) -> Result<String, sqlx::Error> {
+    loop {
+        let id = crate::ids::random_id("IT", 3);
+        let r = sqlx::query(
+            "insert into inbound_triggers (id, account_id, product_id, object_class, name, ordered, request_response,
+                 max_wait_seconds, query_params, created_by)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&id)
+        .bind(&user.account_id)
+        .bind(&s.product_id)
+        .bind(&s.object_class)
+        .bind(&s.name)
+        .bind(s.ordered)
+        .bind(s.request_response)
+        .bind(s.max_wait_seconds)
+        .bind(Json(&s.query_params))
+        .bind(&user.id)
+        .execute(pool)
+        .await;
+        match r {
+            Ok(_) => return Ok(id),
+            Err(sqlx::Error::Database(e)) if e.constraint() == Some("inbound_triggers_pkey") => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Updates the settings (the product and object class stay as created).
+pub async fn update(pool: &PgPool, account_id: &str, id: &str, s: &Settings) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "update inbound_triggers set name = $3, ordered = $4, request_response = $5, max_wait_seconds = $6,
+             query_params = $7, modified_at = now()
+         where account_id = $1 and id = $2",
+    )
+    .bind(account_id)
+    .bind(id)
+    .bind(&s.name)
+    .bind(s.ordered)
+    .bind(s.request_response)
+    .bind(s.max_wait_seconds)
+    .bind(Json(&s.query_params))
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+pub async fn set_active(pool: &PgPool, account_id: &str, id: &str, active: bool) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("update inbound_triggers set active = $3, modified_at = now() where account_id = $1 and id = $2")
+            .bind(account_id)
+            .bind(id)
+            .bind(active)
+            .execute(pool)
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+pub async fn delete(pool: &PgPool, account_id: &str, id: &str) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("delete from inbound_triggers where account_id = $1 and id = $2")
+            .bind(account_id)
+            .bind(id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+pub async fn keys(pool: &PgPool, trigger_id: &str) -> Result<Vec<Key>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, label, key_hint, created_at, last_used_at from inbound_trigger_keys
+         where trigger_id = $1 order by created_at, id",
+    )
+    .bind(trigger_id)
+    .fetch_all(pool)
+    .await
+}
+
+pub enum AddKey {
+    Added,
+    Duplicate,
+    TooMany,
+}
+
+pub async fn add_key(pool: &PgPool, trigger_id: &str, label: &str, key: &str) -> Result<AddKey, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    // Serialise additions per trigger so the limit holds.
+    sqlx::query("select 1 from inbound_triggers where id = $1 for update")
+        .bind(trigger_id)
+        .execute(&mut *tx)
+        .await?;
+    let count: i64 = sqlx::query_scalar("select count(*) from inbound_trigger_keys where trigger_id = $1")
+        .bind(trigger_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if count >= KEYS_MAX {
+        return Ok(AddKey::TooMany);
+    }
+    let r = sqlx::query(
+        "insert into inbound_trigger_keys (trigger_id, label, key_sha256, key_hint) values ($1, $2, $3, $4)
+         on conflict (trigger_id, key_sha256) do nothing",
+    )
+    .bind(trigger_id)
+    .bind(label)
+    .bind(key_hash(key))
+    .bind(key_hint(key))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(if r.rows_affected() == 1 {
+        AddKey::Added
+    } else {
+        AddKey::Duplicate
+    })
+}
+
+pub async fn relabel_key(pool: &PgPool, trigger_id: &str, key_id: i64, label: &str) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("update inbound_trigger_keys set label = $3 where trigger_id = $1 and id = $2")
+            .bind(trigger_id)
+            .bind(key_id)
+            .bind(label)
+            .execute(pool)
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+pub async fn delete_key(pool: &PgPool, trigger_id: &str, key_id: i64) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("delete from inbound_trigger_keys where trigger_id = $1 and id = $2 returning label")
+        .bind(trigger_id)
+        .bind(key_id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn messages(pool: &PgPool, trigger_id: &str, limit: i64) -> Result<Vec<Message>, sqlx::Error> {
+    sqlx::query_as(
+        "select m.id, m.method, m.query, m.content_type, m.body, m.webhooks, m.received_at, k.label as key_label,
+                (select count(*) from webhook_attempts a where a.message_id = m.id) as calls,
+                (select count(*) from webhook_attempts a where a.message_id = m.id and a.success) as successes
+         from inbound_messages m left join inbound_trigger_keys k on k.id = m.key_id
+         where m.trigger_id = $1 order by m.id desc limit $2",
+    )
+    .bind(trigger_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters_are_name_or_name_equals_default_lines() {
+        let p = parse_params("region = eu\n\norder\nempty =").unwrap();
+        assert_eq!(
+            p,
+            vec![
+                QueryParam {
+                    name: "region".into(),
+                    default: Some("eu".into())
+                },
+                QueryParam {
+                    name: "order".into(),
+                    default: None
+                },
+                QueryParam {
+                    name: "empty".into(),
+                    default: Some(String::new())
+                },
+            ]
+        );
+        assert_eq!(params_to_text(&p), "region = eu\norder\nempty = ");
+        assert!(parse_params("a b").unwrap_err().contains("Line 1"));
+        assert!(parse_params("a\na").unwrap_err().contains("twice"));
+    }
+
+    #[test]
+    fn pasted_keys_must_be_long_printable_ascii() {
+        assert!(check_pasted_key("short").is_err());
+        assert!(check_pasted_key("a key with spaces in it").is_err());
+        assert!(check_pasted_key("0123456789abcdef").is_ok());
+        assert_eq!(key_hint("0123456789abcdef"), "cdef");
+        assert!(generate_key().len() > 40);
+    }
+}
