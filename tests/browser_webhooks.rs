@@ -3,56 +3,9 @@
 
 mod common;
 
-use common::browser::{click, type_into, wait_for, Browser};
+use common::browser::{click, sign_in, type_into, value_of, wait_for, wait_for_step, wait_for_text, Browser};
 use common::*;
-use fantoccini::{Client, Locator};
-
-async fn sign_in(c: &Client, app: &TestApp) {
-    c.goto(&app.url("/login")).await.unwrap();
-    type_into(c, "#email", ADMIN_EMAIL).await;
-    type_into(c, "#password", ADMIN_PASSWORD).await;
-    click(c, "button[type=submit]").await;
-    wait_for(c, "#main").await;
-}
-
-/// Waits until the wizard shows `step` (swapped in by htmx).
-async fn wait_for_step(c: &Client, step: u8) {
-    let heading = format!("Create webhook – Step {step}");
-    for _ in 0..300 {
-        if let Ok(h) = c.find(Locator::Css("#wizard h2")).await {
-            if h.text().await.unwrap_or_default().starts_with(&heading) {
-                return;
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("wizard did not reach step {step}");
-}
-
-/// An input's value; retried while htmx swaps the element out under us.
-async fn value_of(c: &Client, css: &str) -> String {
-    for _ in 0..50 {
-        if let Ok(el) = c.find(Locator::Css(css)).await {
-            if let Ok(v) = el.prop("value").await {
-                return v.unwrap_or_default();
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("could not read the value of {css}");
-}
-
-async fn wait_for_text(c: &Client, css: &str, text: &str) {
-    for _ in 0..600 {
-        if let Ok(el) = c.find(Locator::Css(css)).await {
-            if el.text().await.unwrap_or_default().contains(text) {
-                return;
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("{css} never showed {text:?}");
-}
+use fantoccini::Locator;
 
 #[tokio::test]
 async fn an_admin_creates_a_webhook_and_explores_its_tabs_in_a_browser() {

@@ -137,3 +137,51 @@ pub async fn type_into(client: &Client, css: &str, text: &str) {
         .await
         .unwrap_or_else(|e| panic!("type into {css}: {e}"));
 }
+
+/// Signs in as the seeded vendor admin.
+pub async fn sign_in(c: &Client, app: &super::TestApp) {
+    c.goto(&app.url("/login")).await.unwrap();
+    type_into(c, "#email", super::ADMIN_EMAIL).await;
+    type_into(c, "#password", super::ADMIN_PASSWORD).await;
+    click(c, "button[type=submit]").await;
+    wait_for(c, "#main").await;
+}
+
+/// Waits until the wizard shows `step` (swapped in by htmx).
+pub async fn wait_for_step(c: &Client, step: u8) {
+    let heading = format!("Create webhook – Step {step}");
+    for _ in 0..300 {
+        if let Ok(h) = c.find(fantoccini::Locator::Css("#wizard h2")).await {
+            if h.text().await.unwrap_or_default().starts_with(&heading) {
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("wizard did not reach step {step}");
+}
+
+/// An input's value; retried while htmx swaps the element out under us.
+pub async fn value_of(c: &Client, css: &str) -> String {
+    for _ in 0..50 {
+        if let Ok(el) = c.find(fantoccini::Locator::Css(css)).await {
+            if let Ok(v) = el.prop("value").await {
+                return v.unwrap_or_default();
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("could not read the value of {css}");
+}
+
+pub async fn wait_for_text(c: &Client, css: &str, text: &str) {
+    for _ in 0..600 {
+        if let Ok(el) = c.find(fantoccini::Locator::Css(css)).await {
+            if el.text().await.unwrap_or_default().contains(text) {
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{css} never showed {text:?}");
+}
