@@ -136,3 +136,66 @@ async fn an_admin_watches_the_example_handler_approve_a_test_request() {
     browser.screenshot("loop-3-request").await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn an_admin_sets_up_an_inbound_trigger_and_sees_its_messages() {
+    let handler = common::handler::Handler::start().await;
+    let app = spawn_app_with(&FAST_DELIVERY).await;
+    webhook_calling(
+        &app,
+        &handler.url("/hook"),
+        "POST",
+        serde_json::json!([]),
+        serde_json::json!({}),
+    )
+    .await;
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    sign_in(c, &app).await;
+    c.goto(&app.url("/inbound")).await.unwrap();
+    wait_for(c, "#create-trigger").await;
+    browser.screenshot("inbound-1-empty").await;
+    click(c, "#create-trigger").await;
+    wait_for(c, "#trigger-form").await;
+    type_into(c, "#name", "Web shop orders").await;
+    let product: String = sqlx::query_scalar("select product_id from webhooks")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    c.find(Locator::Css(&format!("#product option[value='{product}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click(c, "input[name=ordered]").await;
+    type_into(c, "#params", "region = eu\norder_id").await;
+    browser.screenshot("inbound-2-form").await;
+    click(c, "#save-trigger").await;
+    wait_for(c, "#no-keys").await;
+    type_into(c, "#label", "Web shop (production)").await;
+    click(c, "#add-key-submit").await;
+    let key = wait_for(c, "#key-value").await.text().await.unwrap();
+    let endpoint = c
+        .find(Locator::Css("#endpoint-url"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{endpoint}?order_id=WO-1001"))
+        .header("X-Api-Key", &key)
+        .header("Content-Type", "application/json")
+        .body(r#"{"customer": "Acme", "lines": 3}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    handler.wait_for(1).await;
+    c.goto(&endpoint.replace("/hooks/in/", "/inbound/")).await.unwrap();
+    wait_for_text(c, "#messages", "Delivered").await;
+    assert!(!c.source().await.unwrap().contains(&key), "the key is shown only once");
+    browser.screenshot("inbound-3-details").await;
+    browser.close().await;
+}
