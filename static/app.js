@@ -52,6 +52,12 @@
     });
   });
 
+  // Destructive plain forms ask first: <form data-confirm="Delete …?">.
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.getAttribute("data-confirm"))) ev.preventDefault();
+  });
+
   function fallbackCopy(text) {
     var ta = document.createElement("textarea");
     ta.value = text;
