@@ -17,7 +17,7 @@ create table inbound_triggers (
     ordered           boolean not null default false,
     -- The caller waits (up to max_wait_seconds) for the handler's answer and gets it back.
     request_response  boolean not null default false,
-    max_wait_seconds  integer not null default 10 check (max_wait_seconds between 1 and 60),
+    max_wait_seconds  integer not null default 10 check (max_wait_seconds between 1 and 30),
     -- [{"name": "region", "default": "eu"}, {"name": "order", "default": null}, …]
     query_params      jsonb not null default '[]' check (jsonb_typeof(query_params) = 'array'),
     messages          bigint not null default 0,
@@ -41,10 +41,11 @@ create table inbound_trigger_keys (
     unique (trigger_id, key_sha256)
 );
 
--- Every accepted call of an inbound trigger, with what it passes on.
+-- Every accepted call of an inbound trigger, with what it passes on. Accepted messages
+-- outlive their trigger: deleting it stops new calls, not the delivery of accepted ones.
 create table inbound_messages (
     id            bigserial primary key,
-    trigger_id    text not null references inbound_triggers (id) on delete cascade,
+    trigger_id    text references inbound_triggers (id) on delete set null,
     key_id        bigint references inbound_trigger_keys (id) on delete set null,
     method        text not null,
     query         jsonb not null default '{}',
@@ -63,6 +64,7 @@ alter table webhook_triggers
 drop index webhook_triggers_one_pending;
 create unique index webhook_triggers_one_pending on webhook_triggers (webhook_id)
     where state = 'pending' and message_id is null;
-create index webhook_triggers_webhook_pending_idx on webhook_triggers (webhook_id, id) where state = 'pending';
+-- Ordered messages wait for the earlier ones of their webhook: found through this index.
+create index webhook_triggers_ordered_idx on webhook_triggers (webhook_id, id) where state = 'pending' and ordered;
 alter table webhook_attempts add column message_id bigint;
 create index webhook_attempts_message_idx on webhook_attempts (message_id) where message_id is not null;

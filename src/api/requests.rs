@@ -105,9 +105,14 @@ async fn transition(
             current.status
         )]));
     }
-    let updated = requests::set_status(&state.pool, &caller.account_id, id, to)
+    let updated = requests::set_status(&state.pool, &caller.account_id, id, &current.status, to)
         .await?
-        .ok_or_else(|| ApiError::not_found(id))?;
+        .ok_or_else(|| {
+            ApiError::validation(vec![format!(
+                "status: {id} changed meanwhile; it is no longer {}.",
+                current.status
+            )])
+        })?;
     tracing::info!(request = %id, status = to, token = %caller.token_id, "request status changed through the API");
     Ok(Json(to_json(&updated)))
 }

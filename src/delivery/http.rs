@@ -72,6 +72,7 @@ pub struct HttpCaller {
     client: reqwest::Client,
     policy: Arc<EndpointPolicy>,
     body_cap: usize,
+    request_timeout: Duration,
 }
 
 /// What to send.
@@ -81,6 +82,8 @@ pub struct OutgoingCall<'a> {
     pub token: &'a str,
     pub custom_headers: &'a [(String, String)],
     pub body: Option<String>,
+    /// Shorter than the client's request timeout, for calls someone waits for.
+    pub timeout: Option<Duration>,
 }
 
 /// What happened.
@@ -119,6 +122,7 @@ impl HttpCaller {
             client,
             policy,
             body_cap: config.response_body_cap,
+            request_timeout: config.request_timeout,
         })
     }
 
@@ -179,6 +183,10 @@ impl HttpCaller {
         let mut request = self.client.request(method, url).headers(headers);
         if let Some(body) = call.body {
             request = request.body(body);
+        }
+        if let Some(timeout) = call.timeout {
+            // Replaces the client's timeout for this call: never make it longer.
+            request = request.timeout(timeout.min(self.request_timeout));
         }
         let mut response = match request.send().await {
             Ok(r) => r,

@@ -127,6 +127,12 @@ async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut sto
         }
         let claimed = match store::claim(&worker.pool, worker.id, lease, free).await {
             Ok(c) => c,
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                // Another process claimed a trigger of the same webhook at the same moment.
+                tracing::debug!(error = %e, "claim raced with another process; claiming again");
+                drop(first);
+                continue;
+            }
             Err(e) => {
                 tracing::error!(error = %e, "claiming triggers failed; retrying shortly");
                 drop(first);
@@ -289,6 +295,7 @@ impl Worker {
                         token: &token,
                         custom_headers: &job.headers.0,
                         body: body.clone(),
+                        timeout: None,
                     })
                     .await
             }

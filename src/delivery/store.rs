@@ -37,19 +37,20 @@ pub struct ClaimedTrigger {
     pub inbound: Option<Json<Value>>,
 }
 
-/// A pending trigger (`t2` of webhook `w2`) that may be called now: its webhook is enabled
-/// (and not out of order unless the trigger is manual), has no call in flight, and no trigger
-/// before it is due — or, for ordered inbound messages, waiting at all: an ordered message
-/// that fails holds back the later ones until its retry succeeds.
-const CLAIMABLE: &str = "t2.state = 'pending' and w2.active and (t2.manual or not w2.out_of_order)
+/// A pending trigger (`t2` of webhook `w2`) that may be called once due: its webhook is
+/// enabled (and not out of order unless the trigger is manual) and has no call in flight, and,
+/// for an ordered inbound message, no earlier ordered message of the webhook is still waiting
+/// (one that fails holds back the later ones until its retry succeeds).
+const CANDIDATE: &str = "t2.state = 'pending' and w2.active and (t2.manual or not w2.out_of_order)
     and not exists (select 1 from webhook_triggers f where f.webhook_id = t2.webhook_id and f.state = 'in_flight')
-    and not exists (select 1 from webhook_triggers e where e.webhook_id = t2.webhook_id and e.state = 'pending'
-                    and e.id < t2.id
-                    and ((e.ordered and t2.ordered)
-                         or (e.due_at <= now() and (e.manual or not w2.out_of_order))))";
+    and (not t2.ordered
+         or not exists (select 1 from webhook_triggers e where e.webhook_id = t2.webhook_id and e.state = 'pending'
+                        and e.ordered and e.id < t2.id))";
 
 /// Claims up to `limit` due triggers for this worker: each moves to `in_flight` with a lease.
-/// A webhook with a call in flight is skipped, so it never has two at once.
+/// Candidates are locked (`SKIP LOCKED`) in due order and of those each webhook's earliest is
+/// claimed; a webhook with a call in flight is skipped, so it never has two at once (the
+/// unique index makes sure: a rare race between processes fails the claim, which is retried).
 pub async fn claim(
     pool: &PgPool,
     worker: i64,
@@ -59,15 +60,17 @@ pub async fn claim(
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let sql = SQL.get_or_init(|| {
         format!(
-            "update webhook_triggers t
+            "with candidate as (
+                 select t2.id, t2.webhook_id from webhook_triggers t2 join webhooks w2 on w2.id = t2.webhook_id
+                 where t2.due_at <= now() and {CANDIDATE}
+                 order by t2.due_at, t2.id
+                 limit $3
+                 for update of t2 skip locked),
+             head as (select distinct on (webhook_id) id from candidate order by webhook_id, id)
+             update webhook_triggers t
                 set state = 'in_flight', claimed_by = $1,
                     claimed_until = clock_timestamp() + make_interval(secs => $2)
-             from (select t2.id from webhook_triggers t2 join webhooks w2 on w2.id = t2.webhook_id
-                   where t2.due_at <= now() and {CLAIMABLE}
-                   order by t2.due_at, t2.id
-                   limit $3
-                   for update of t2 skip locked) c,
-                  webhooks w
+             from head c, webhooks w
              where t.id = c.id and w.id = t.webhook_id
              returning t.id as trigger_id, t.webhook_id, t.manual, t.claimed_until, t.first_event_at,
                        w.label, w.object_class, w.account_id, w.product_id, w.external_url, w.jwt_secret,
@@ -89,7 +92,7 @@ pub async fn claim(
 pub async fn next_due(pool: &PgPool) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let sql = SQL.get_or_init(|| {
-        format!("select min(t2.due_at) from webhook_triggers t2 join webhooks w2 on w2.id = t2.webhook_id where {CLAIMABLE}")
+        format!("select min(t2.due_at) from webhook_triggers t2 join webhooks w2 on w2.id = t2.webhook_id where {CANDIDATE}")
     });
     sqlx::query_scalar(sql).fetch_one(pool).await
 }

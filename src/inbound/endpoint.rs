@@ -14,7 +14,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 use sqlx::types::Json;
 
-use super::{find, key_hash, InboundTrigger, BODY_MAX};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::{find, key_hash, InboundTrigger, BACKLOG_MAX, BODY_MAX, MESSAGE_MAX, WAITERS_MAX};
 use crate::app::AppState;
 use crate::events;
 
@@ -113,6 +115,17 @@ async fn handle(
     raw_query: Option<&str>,
     body: Body,
 ) -> Result<Response, sqlx::Error> {
+    if method != Method::GET && method != Method::POST {
+        // HEAD would otherwise reach the GET route and fire the webhooks.
+        let mut r = refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "VAL_004",
+            "Call an inbound trigger with POST or GET.",
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+        return Ok(r);
+    }
     let not_found = || {
         refuse(
             StatusCode::NOT_FOUND,
@@ -171,6 +184,35 @@ async fn handle(
             ))
         }
     };
+    let encoded = json!({"query": query, "body": body}).to_string().len();
+    if encoded > MESSAGE_MAX {
+        return Ok(refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "VAL_002",
+            format!(
+                "Query and body together are {encoded} bytes encoded; at most {MESSAGE_MAX} travel in the signed call."
+            ),
+        ));
+    }
+    // A handler that is down must not make the queue grow without bound.
+    let waiting: i64 = sqlx::query_scalar(
+        "select count(*) from (select 1 from webhook_triggers t join inbound_messages m on m.id = t.message_id
+                               where m.trigger_id = $1 limit $2) backlog",
+    )
+    .bind(&trigger.id)
+    .bind(BACKLOG_MAX)
+    .fetch_one(&state.pool)
+    .await?;
+    if waiting >= BACKLOG_MAX {
+        let mut r = refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "INB_503",
+            format!("{BACKLOG_MAX} messages of this trigger are waiting for delivery; try again later."),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        return Ok(r);
+    }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -190,6 +232,27 @@ async fn handle(
         )
             .into_response());
     }
+    // Bounded: each waiting caller holds a request and polls the database.
+    static WAITING: AtomicUsize = AtomicUsize::new(0);
+    if WAITING.fetch_add(1, Ordering::SeqCst) >= WAITERS_MAX {
+        WAITING.fetch_sub(1, Ordering::SeqCst);
+        return Ok((
+            StatusCode::ACCEPTED,
+            axum::Json(
+                json!({"message_id": message_id, "webhooks": delivering, "status": "accepted",
+                              "detail": "Too many callers are waiting for answers: accepted without waiting."}),
+            ),
+        )
+            .into_response());
+    }
+    // Released also when the caller hangs up and this future is dropped.
+    struct Waiting;
+    impl Drop for Waiting {
+        fn drop(&mut self) {
+            WAITING.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    let _waiting = Waiting;
     wait_for_answer(state, &trigger, message_id).await
 }
 
@@ -226,7 +289,7 @@ async fn record(
     .await?;
     let hooks: Vec<String> = sqlx::query_scalar(
         "select id from webhooks where account_id = $1 and product_id = $2 and object_class = $3 and type = 'event'
-         order by created_at, id",
+         order by id",
     )
     .bind(&trigger.account_id)
     .bind(&trigger.product_id)
@@ -253,7 +316,8 @@ struct Answer {
     webhook_id: String,
     success: bool,
     status_code: Option<i32>,
-    error: Option<String>,
+    /// Only the kind (timeout, refused…): the detail may name internal addresses.
+    error_kind: Option<String>,
     response_headers: Json<Vec<(String, String)>>,
     response_body: Option<String>,
 }
@@ -266,7 +330,7 @@ async fn wait_for_answer(state: &AppState, trigger: &InboundTrigger, message_id:
     let mut pause = Duration::from_millis(10);
     loop {
         let answer: Option<Answer> = sqlx::query_as(
-            "select webhook_id, success, status_code, error, response_headers, response_body
+            "select webhook_id, success, status_code, error_kind, response_headers, response_body
              from webhook_attempts where message_id = $1 order by id limit 1",
         )
         .bind(message_id)
@@ -313,7 +377,7 @@ fn relay(answer: Answer, message_id: i64) -> Response {
             StatusCode::BAD_GATEWAY,
             axum::Json(json!({
                 "error_code": "INB_502",
-                "errors": [format!("The handler could not be called: {}. The message will be retried.", answer.error.unwrap_or_default())],
+                "errors": [format!("The handler could not be called ({}). The message will be retried.", answer.error_kind.as_deref().unwrap_or("error"))],
                 "message_id": message_id,
             })),
         )

@@ -19,13 +19,20 @@ pub const NAME_MAX: usize = 128;
 pub const LABEL_MAX: usize = 100;
 pub const PARAMS_MAX: usize = 20;
 pub const PARAM_NAME_MAX: usize = 64;
-pub const PARAM_DEFAULT_MAX: usize = 500;
+pub const PARAM_DEFAULT_MAX: usize = 200;
 pub const KEY_MIN: usize = 16;
 pub const KEY_MAX: usize = 200;
 pub const KEYS_MAX: i64 = 20;
-pub const MAX_WAIT_LIMIT: i32 = 60;
-/// Largest body a caller may send: it travels in the signed token (a header) to the handler.
-pub const BODY_MAX: usize = 8 * 1024;
+/// Below the portal's 60 s limit for any request.
+pub const MAX_WAIT_LIMIT: i32 = 30;
+/// Largest body a caller may send, and largest message (query and body, JSON-encoded): the
+/// message travels in the signed token, a header, which servers commonly cap at 8 KiB.
+pub const BODY_MAX: usize = 4 * 1024;
+pub const MESSAGE_MAX: usize = 5 * 1024;
+/// Messages of one trigger waiting for delivery before new calls are refused (503).
+pub const BACKLOG_MAX: i64 = 1000;
+/// Callers one portal process lets wait for an answer at once (request–response).
+pub const WAITERS_MAX: usize = 256;
 
 /// A query parameter the trigger accepts; without a default it is required.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -20,6 +20,8 @@ use crate::webhooks::model::OBJECT_CLASSES;
 use crate::webhooks::store::{products_for, Product};
 
 const RECENT_MESSAGES: i64 = 20;
+/// Session key of a generated inbound key waiting to be shown once.
+const NEW_KEY: &str = "inbound_new_key";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -317,7 +319,20 @@ async fn details(
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     let t = find(&state, &user, &id).await?;
-    render_details(&state, &user, &session, t, StatusCode::OK, KeyForm::default()).await
+    // A key generated just before (add_key redirects here): shown this once.
+    let new_key = match session
+        .remove::<(String, String)>(NEW_KEY)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?
+    {
+        Some((trigger, key)) if trigger == t.id => Some(key),
+        _ => None,
+    };
+    let key_form = KeyForm {
+        new_key,
+        ..KeyForm::default()
+    };
+    render_details(&state, &user, &session, t, StatusCode::OK, key_form).await
 }
 
 async fn edit_form(
@@ -519,12 +534,12 @@ async fn add_key(
     }
     tracing::info!(trigger = %t.id, user = %user.id, "inbound trigger key added");
     if generated {
-        // Rendered directly (not redirected) so the key exists only in this one response.
-        let shown = KeyForm {
-            new_key: Some(key),
-            ..KeyForm::default()
-        };
-        return render_details(&state, &user, &session, t, StatusCode::CREATED, shown).await;
+        // Kept in the session for the next page only (so a reload cannot add another key).
+        session
+            .insert(NEW_KEY, (t.id.clone(), key))
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?;
+        return Ok(Redirect::to(&format!("/inbound/{}#keys", t.id)).into_response());
     }
     flash(&session, FlashKind::Success, format!("Key “{label}” added.")).await?;
     Ok(Redirect::to(&format!("/inbound/{}#keys", t.id)).into_response())

@@ -413,19 +413,24 @@ pub async fn create_request(pool: &PgPool, new: &NewRequest<'_>) -> Result<Reque
     Ok(request)
 }
 
-/// Moves a request of the account to `status` (a queue change); `None` if there is no such request.
+/// Moves a request of the account from status `from` to `status` (a queue change); `None` if
+/// there is no such request or its status is no longer `from`.
 pub async fn set_status(
     pool: &PgPool,
     account_id: &str,
     id: &str,
+    from: &str,
     status: &str,
 ) -> Result<Option<Request>, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    // Only from the status the caller saw: of two racing changes, the second finds nothing.
     let request: Option<Request> = sqlx::query_as(&format!(
-        "update requests set status = $3, updated_at = now() where account_id = $1 and id = $2 returning {COLUMNS}"
+        "update requests set status = $4, updated_at = now() where account_id = $1 and id = $2 and status = $3
+         returning {COLUMNS}"
     ))
     .bind(account_id)
     .bind(id)
+    .bind(from)
     .bind(status)
     .fetch_optional(&mut *tx)
     .await?;

@@ -19,6 +19,8 @@ use crate::webhooks::store::{self as webhook_store, Webhook};
 /// Longest parameter value and error message taken from an answer.
 const VALUE_MAX: usize = 1000;
 const ERROR_MAX: usize = 500;
+/// The admin waits for the answer: at most this long (and never beyond the request timeout).
+const VALIDATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -72,6 +74,9 @@ pub enum Outcome {
     /// The webhook was called; the request (with its `validation` and, on success, the new
     /// parameter values) as it is now.
     Called(Box<Request>),
+    /// The webhook was called (and the call recorded), but the request's status changed
+    /// meanwhile, so the answer was not applied.
+    Superseded,
 }
 
 /// Asks the product's validation webhook about `request` and records what it said.
@@ -132,16 +137,20 @@ pub async fn validate(state: &AppState, request: &Request, stage: Stage) -> Resu
     record["attempt_id"] = json!(attempt_id);
     record["at"] = json!(timestamp(Utc::now()));
     record["duration_ms"] = json!(result.duration.as_millis() as u64);
-    let updated: Request = sqlx::query_as(&format!(
+    let updated: Option<Request> = sqlx::query_as(&format!(
         "update requests set params = coalesce($2, params), validation = $3, updated_at = now()
-         where id = $1 returning {COLUMNS}"
+         where id = $1 and status = $4 returning {COLUMNS}"
     ))
     .bind(&request.id)
     .bind(params)
     .bind(Json(record))
-    .fetch_one(&mut *tx)
+    .bind(&request.status)
+    .fetch_optional(&mut *tx)
     .await?;
     tx.commit().await?;
+    let Some(updated) = updated else {
+        return Ok(Some(Outcome::Superseded));
+    };
     tracing::info!(request = %request.id, webhook = %webhook.id, attempt = attempt_id, ok = verdict.is_ok(), "validation webhook called");
     Ok(Some(Outcome::Called(Box::new(updated))))
 }
@@ -172,6 +181,7 @@ async fn call(state: &AppState, webhook: &Webhook, started_at: chrono::DateTime<
                     token: &token,
                     custom_headers: &webhook.headers.0,
                     body: Some(body),
+                    timeout: Some(VALIDATION_TIMEOUT),
                 })
                 .await
         }

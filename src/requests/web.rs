@@ -413,6 +413,18 @@ async fn run_validation(state: &AppState, session: &Session, request: &Request, 
             flash(session, if ok { FlashKind::Success } else { FlashKind::Error }, text).await?;
             Ok(true)
         }
+        Some(Outcome::Superseded) => {
+            flash(
+                session,
+                FlashKind::Error,
+                format!(
+                    "{} changed while the validation webhook answered; the answer was not applied (the call is in the webhook's Deliveries).",
+                    request.id
+                ),
+            )
+            .await?;
+            Ok(true)
+        }
         Some(Outcome::NoWebhook(t)) => {
             flash(
                 session,
@@ -554,9 +566,18 @@ async fn act(
         .await?;
         return Ok(Redirect::to(&back).into_response());
     };
-    let updated = super::set_status(&state.pool, &user.account_id, &r.id, to)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let Some(updated) = super::set_status(&state.pool, &user.account_id, &r.id, &r.status, to).await? else {
+        flash(
+            &session,
+            FlashKind::Error,
+            format!(
+                "{} changed meanwhile (it is no longer {}); nothing was done.",
+                r.id, r.status
+            ),
+        )
+        .await?;
+        return Ok(Redirect::to(&back).into_response());
+    };
     tracing::info!(request = %r.id, status = to, user = %user.id, "request status changed");
     flash(
         &session,
