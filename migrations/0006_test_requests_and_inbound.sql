@@ -68,3 +68,6 @@ create unique index webhook_triggers_one_pending on webhook_triggers (webhook_id
 create index webhook_triggers_ordered_idx on webhook_triggers (webhook_id, id) where state = 'pending' and ordered;
 alter table webhook_attempts add column message_id bigint;
 create index webhook_attempts_message_idx on webhook_attempts (message_id) where message_id is not null;
+-- Claims take due triggers in (due_at, id) order, straight from the index.
+drop index webhook_triggers_due_idx;
+create index webhook_triggers_due_idx on webhook_triggers (due_at, id) where state = 'pending';
