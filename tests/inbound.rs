@@ -166,6 +166,12 @@ async fn keys_guard_the_endpoint_and_the_message_reaches_the_handler_signed() {
         .unwrap();
     assert_eq!(r.status(), 401);
 
+    let deliveries = app.get_html(&format!("/webhooks/{hook}/deliveries")).await;
+    assert!(
+        deliveries.contains(&format!(">Inbound message #{}</span>", accepted["message_id"])),
+        "the call names its message"
+    );
+
     // The page lists the messages and the statistics count them.
     let page = app.get_html(&format!("/inbound/{trigger}")).await;
     assert!(text_of(&page).contains("order=WO-1001"));

@@ -364,6 +364,12 @@ async fn a_draft_is_validated_synchronously_and_the_answer_sets_values_and_error
     assert_eq!(params[1]["value"], "12");
     assert_eq!(params[0]["value_error"], "Use an address of the customer domain.");
 
+    let deliveries = app.get_html(&format!("/webhooks/{hook}/deliveries")).await;
+    assert!(
+        deliveries.contains(">Validation</span>"),
+        "the call is marked as a validation"
+    );
+
     // Submitting the draft puts it in the queue.
     app.post_form(&format!("/requests/{id}/submit"), &[]).await;
     let status: String = sqlx::query_scalar("select status from requests where id = $1")

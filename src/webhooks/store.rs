@@ -483,9 +483,25 @@ pub struct Attempt {
     pub response_headers: Json<Vec<(String, String)>>,
     pub response_body: Option<String>,
     pub response_truncated: bool,
+    /// None for a validation call (made while someone waited, not from the queue).
+    pub trigger_id: Option<i64>,
+    pub message_id: Option<i64>,
 }
 
 impl Attempt {
+    /// Why the call was made, when it was not an ordinary queue-change trigger.
+    pub fn cause(&self) -> Option<String> {
+        if self.trigger_id.is_none() {
+            Some("Validation".to_string())
+        } else if let Some(m) = self.message_id {
+            Some(format!("Inbound message #{m}"))
+        } else if self.manual {
+            Some("Trigger now".to_string())
+        } else {
+            None
+        }
+    }
+
     pub fn outcome_label(&self) -> &'static str {
         if self.success {
             "Success"
@@ -525,7 +541,8 @@ fn pretty(body: &str) -> String {
 
 const ATTEMPT_COLUMNS: &str =
     "id, webhook_id, manual, started_at, duration_ms, success, status_code, error_kind, error,
-    request_method, request_url, request_headers, request_body, response_headers, response_body, response_truncated";
+    request_method, request_url, request_headers, request_body, response_headers, response_body, response_truncated,
+    trigger_id, message_id";
 
 /// A page of attempts, newest first, before the attempt `before` (keyset on id).
 pub async fn attempts(
