@@ -11,6 +11,9 @@ pub enum AppError {
     NotFound,
     #[error("Your role does not allow this change. Ask an admin of your account.")]
     Forbidden,
+    /// Not allowed for a reason other than the role, said in the message.
+    #[error("{0}")]
+    NotAllowed(String),
     #[error("This form has expired or did not come from this portal. Reload the page and try again.")]
     Csrf,
     #[error("{0}")]
@@ -33,7 +36,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::NotAllowed(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -44,7 +47,7 @@ impl AppError {
     fn title(&self) -> &'static str {
         match self {
             AppError::NotFound => "Not found",
-            AppError::Forbidden => "Not allowed",
+            AppError::Forbidden | AppError::NotAllowed(_) => "Not allowed",
             AppError::Csrf => "Form expired",
             AppError::BadRequest(_) => "Bad request",
             AppError::PayloadTooLarge => "Too large",

@@ -283,7 +283,20 @@ async fn viewers_cannot_change_distributors_do_not_create_and_other_accounts_get
             &[("kind", "usage_file:usage"), ("status", "pending")],
         )
         .await;
-    assert!(matches!(r.status().as_u16(), 400 | 403 | 404), "{}", r.status());
+    assert!(matches!(r.status().as_u16(), 403 | 404), "{}", r.status());
+    let listed: String = sqlx::query_scalar("select product_id from account_products where account_id = $1 limit 1")
+        .bind(&app.distributor_account_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let r = distributor
+        .post_form(
+            &format!("/products/{listed}/requests"),
+            &[("kind", "usage_file:usage"), ("status", "pending")],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    assert!(text_of(&r.text().await.unwrap()).contains("Test requests are created by the product's vendor."));
     assert_eq!(request_count(&app).await, 1);
     let status: String = sqlx::query_scalar("select status from requests where id = $1")
         .bind(&request.id)

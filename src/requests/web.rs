@@ -282,7 +282,7 @@ async fn create(
     let product = find_product(&state, &user, &id).await?;
     user.require_admin()?;
     if user.account_kind != AccountKind::Vendor {
-        return Err(AppError::BadRequest(
+        return Err(AppError::NotAllowed(
             "Test requests are created by the product's vendor.".into(),
         ));
     }
