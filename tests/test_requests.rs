@@ -511,3 +511,25 @@ async fn without_a_validation_webhook_the_draft_says_so_and_nothing_is_called() 
         .unwrap();
     assert_eq!(attempts, 0);
 }
+
+#[tokio::test]
+async fn another_accounts_webhook_on_the_same_product_hears_nothing() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    let product: String = sqlx::query_scalar("select product_id from account_products where account_id = $1 limit 1")
+        .bind(&app.distributor_account_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let vendors = insert_webhook(&app, &app.vendor_account_id, &product, "Vendor's", false).await;
+    let distributors = insert_webhook(&app, &app.distributor_account_id, &product, "Distributor's", false).await;
+    let r = app
+        .post_form(
+            &format!("/products/{product}/requests"),
+            &[("kind", "fulfillment_request:purchase"), ("status", "pending")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(stats(&app.pool, &vendors).await.events, 1);
+    assert_eq!(stats(&app.pool, &distributors).await.events, 0);
+}

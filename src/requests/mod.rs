@@ -331,11 +331,14 @@ impl Request {
     }
 }
 
-/// Records a queue change for every event webhook on the product and class.
+/// Records a queue change for every event webhook of the request's account on the product and
+/// class (another account's webhooks never hear of this account's requests).
 async fn queue_change(conn: &mut PgConnection, r: &Request) -> Result<(), sqlx::Error> {
     let hooks: Vec<String> = sqlx::query_scalar(
-        "select id from webhooks where product_id = $1 and object_class = $2 and type = 'event' order by id",
+        "select id from webhooks where account_id = $1 and product_id = $2 and object_class = $3 and type = 'event'
+         order by id",
     )
+    .bind(&r.account_id)
     .bind(&r.product_id)
     .bind(&r.object_class)
     .fetch_all(&mut *conn)
