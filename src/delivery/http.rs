@@ -102,6 +102,23 @@ pub struct CallResult {
 
 const REDACTED: &str = "Bearer [redacted]";
 
+impl CallResult {
+    /// The call was not made: its token could not be signed.
+    pub fn unsigned(e: jsonwebtoken::errors::Error) -> CallResult {
+        CallResult {
+            success: false,
+            status_code: None,
+            error_kind: Some("internal"),
+            error: Some(format!("could not sign the token: {e}")),
+            duration: Duration::ZERO,
+            request_headers: Vec::new(),
+            response_headers: Vec::new(),
+            response_body: None,
+            response_truncated: false,
+        }
+    }
+}
+
 impl HttpCaller {
     pub fn new(config: &DeliveryConfig) -> anyhow::Result<Self> {
         let policy = Arc::new(EndpointPolicy {

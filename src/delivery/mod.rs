@@ -299,17 +299,7 @@ impl Worker {
                     })
                     .await
             }
-            Err(e) => http::CallResult {
-                success: false,
-                status_code: None,
-                error_kind: Some("internal"),
-                error: Some(format!("could not sign the token: {e}")),
-                duration: Duration::ZERO,
-                request_headers: Vec::new(),
-                response_headers: Vec::new(),
-                response_body: None,
-                response_truncated: false,
-            },
+            Err(e) => http::CallResult::unsigned(e),
         };
         if result.success {
             let (done, recorded) = tokio::sync::oneshot::channel();

@@ -115,17 +115,12 @@ const INSERT_ATTEMPT: &str =
     "insert into webhook_attempts (webhook_id, trigger_id, manual, started_at, duration_ms, success,
         status_code, error_kind, error, request_method, request_url, request_headers, request_body, response_headers,
         response_body, response_truncated, worker, message_id)
-    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $18, $22)
+    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $18, $21)
     returning id";
 
 /// Removes the finished trigger (unless its lease ran out and another worker took it over).
 const FINISH_TRIGGER: &str =
     "delete from webhook_triggers where id = $17 and state = 'in_flight' and claimed_by = $18 and claimed_until = $20";
-
-/// After a failure a queue-change trigger is finished (a retry is scheduled, which later events
-/// join); an inbound message's trigger is kept, to be retried in its place in the order.
-const FINISH_FAILED_TRIGGER: &str = "delete from webhook_triggers where id = $17 and state = 'in_flight'
-     and claimed_by = $18 and claimed_until = $20 and message_id is null";
 
 /// Records one attempt and its effect on the statistics and the trigger, atomically.
 ///
@@ -162,9 +157,8 @@ pub async fn record(
             .bind(worker)
             .bind(finished_at)
             .bind(job.claimed_until)
+            .bind(job.message_id)
     };
-    let bind_attempt =
-        |sql: &'static String, out_of_order_after: i32| bind_attempt(sql).bind(out_of_order_after).bind(job.message_id);
 
     if result.success {
         // One statement: the attempt, the finished trigger and the statistics.
@@ -175,33 +169,33 @@ pub async fn record(
                  update webhooks set triggers = triggers + 1, success_triggers = success_triggers + 1,
                      failure_since_last_success = 0, failures_since_reset = 0, out_of_order = false,
                      last_success_at = $19, last_success_attempt_id = (select id from attempt)
-                 where id = $1 and $21::integer is not null
+                 where id = $1
                  returning (select id from attempt), failures_since_reset"
             )
         });
-        let row = bind_attempt(sql, policy.out_of_order_after)
-            .fetch_optional(pool)
-            .await?;
+        let row = bind_attempt(sql).fetch_optional(pool).await?;
         return Ok(row.map(|r| r.0).unwrap_or_default());
     }
 
     // A failure also schedules the retry (unless the webhook is now out of order): two
-    // statements, one transaction.
+    // statements, one transaction. A queue-change trigger is finished (later events join the
+    // retry); an inbound message's trigger is kept, to be retried in its place in the order.
     static FAILURE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let sql = FAILURE.get_or_init(|| {
         format!(
-            "with attempt as ({INSERT_ATTEMPT}), finished as ({FINISH_FAILED_TRIGGER})
+            "with attempt as ({INSERT_ATTEMPT}), finished as ({FINISH_TRIGGER} and message_id is null)
              update webhooks set triggers = triggers + 1, failure_triggers = failure_triggers + 1,
                  failure_since_last_success = failure_since_last_success + 1,
                  failures_since_reset = failures_since_reset + 1,
-                 out_of_order = out_of_order or failures_since_reset + 1 >= $21,
+                 out_of_order = out_of_order or failures_since_reset + 1 >= $22,
                  last_failure_at = $19, last_failure_attempt_id = (select id from attempt)
              where id = $1
              returning (select id from attempt), failures_since_reset"
         )
     });
     let mut tx = pool.begin().await?;
-    let (attempt_id, failures) = bind_attempt(sql, policy.out_of_order_after)
+    let (attempt_id, failures) = bind_attempt(sql)
+        .bind(policy.out_of_order_after)
         .fetch_optional(&mut *tx)
         .await?
         .unwrap_or((0, 0));
@@ -378,13 +372,13 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
     Ok(())
 }
 
-/// Records a validation webhook's synchronous call: its event, its attempt (a success only if
-/// the answer was usable: `refusal` says why not) and the call statistics. Validation calls
-/// are not retried and never put a webhook out of order: the admin sees the result at once.
+/// Records a validation webhook's synchronous call (its event is recorded by the caller): the
+/// attempt (a success only if the answer was usable: `refusal` says why not) and the call
+/// statistics. Validation calls are not retried and never put a webhook out of order: the
+/// admin sees the result at once.
 pub async fn record_validation_call(
     conn: &mut sqlx::PgConnection,
     webhook_id: &str,
-    request_id: &str,
     sent: &SentRequest<'_>,
     result: &CallResult,
     refusal: Option<&str>,
@@ -393,12 +387,7 @@ pub async fn record_validation_call(
     let finished_at = sent.started_at + chrono::Duration::from_std(result.duration).unwrap_or_default();
     let error_kind = result.error_kind.or((!success).then_some("answer"));
     let (attempt_id,): (i64,) = sqlx::query_as(
-        "with event as (insert into webhook_events (webhook_id, source, object_id) values ($1, 'validation', $15)),
-              counted as (insert into webhook_event_stats (webhook_id, events, last_event_at)
-                          values ($1, 1, clock_timestamp())
-                          on conflict (webhook_id) do update set events = webhook_event_stats.events + 1,
-                                                                 last_event_at = excluded.last_event_at),
-              attempt as (insert into webhook_attempts (webhook_id, manual, started_at, duration_ms, success,
+        "with attempt as (insert into webhook_attempts (webhook_id, manual, started_at, duration_ms, success,
                               status_code, error_kind, error, request_method, request_url, request_headers,
                               request_body, response_headers, response_body, response_truncated)
                           values ($1, true, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
@@ -407,9 +396,9 @@ pub async fn record_validation_call(
                             success_triggers = success_triggers + $4::boolean::int,
                             failure_triggers = failure_triggers + (not $4)::int,
                             failure_since_last_success = case when $4 then 0 else failure_since_last_success + 1 end,
-                            last_success_at = case when $4 then $16 else last_success_at end,
+                            last_success_at = case when $4 then $15 else last_success_at end,
                             last_success_attempt_id = case when $4 then (select id from attempt) else last_success_attempt_id end,
-                            last_failure_at = case when $4 then last_failure_at else $16 end,
+                            last_failure_at = case when $4 then last_failure_at else $15 end,
                             last_failure_attempt_id = case when $4 then last_failure_attempt_id else (select id from attempt) end
                         where id = $1)
          select id from attempt",
@@ -428,7 +417,6 @@ pub async fn record_validation_call(
     .bind(Json(&result.response_headers))
     .bind(&result.response_body)
     .bind(result.response_truncated)
-    .bind(request_id)
     .bind(finished_at)
     .fetch_one(conn)
     .await?;

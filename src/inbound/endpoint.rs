@@ -287,15 +287,8 @@ async fn record(
     .bind(body)
     .fetch_one(&mut *tx)
     .await?;
-    let hooks: Vec<String> = sqlx::query_scalar(
-        "select id from webhooks where account_id = $1 and product_id = $2 and object_class = $3 and type = 'event'
-         order by id",
-    )
-    .bind(&trigger.account_id)
-    .bind(&trigger.product_id)
-    .bind(&trigger.object_class)
-    .fetch_all(&mut *tx)
-    .await?;
+    let hooks =
+        events::webhooks_watching(&mut tx, &trigger.account_id, &trigger.product_id, &trigger.object_class).await?;
     let mut delivering = 0;
     for hook in hooks {
         if events::record_message(&mut tx, &hook, message_id, trigger.ordered).await? == events::Outcome::Scheduled {

@@ -387,9 +387,10 @@ pub async fn delete_key(pool: &PgPool, trigger_id: &str, key_id: i64) -> Result<
 pub async fn messages(pool: &PgPool, trigger_id: &str, limit: i64) -> Result<Vec<Message>, sqlx::Error> {
     sqlx::query_as(
         "select m.id, m.method, m.query, m.content_type, m.body, m.webhooks, m.received_at, k.label as key_label,
-                (select count(*) from webhook_attempts a where a.message_id = m.id) as calls,
-                (select count(*) from webhook_attempts a where a.message_id = m.id and a.success) as successes
-         from inbound_messages m left join inbound_trigger_keys k on k.id = m.key_id
+                a.calls, a.successes
+         from inbound_messages m left join inbound_trigger_keys k on k.id = m.key_id,
+              lateral (select count(*) as calls, count(*) filter (where success) as successes
+                       from webhook_attempts where message_id = m.id) a
          where m.trigger_id = $1 order by m.id desc limit $2",
     )
     .bind(trigger_id)

@@ -17,7 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
 use crate::layout::Layout;
 use crate::webhooks::model::OBJECT_CLASSES;
-use crate::webhooks::store::{products_for, Product};
+use crate::webhooks::store::{products_for, watching_counts, Product};
 
 const RECENT_MESSAGES: i64 = 20;
 /// Session key of a generated inbound key waiting to be shown once.
@@ -287,15 +287,7 @@ async fn render_details(
 ) -> AppResult<Response> {
     let keys = super::keys(&state.pool, &t.id).await?;
     let messages = super::messages(&state.pool, &t.id, RECENT_MESSAGES).await?;
-    let webhooks: (i64, i64) = sqlx::query_as(
-        "select count(*) filter (where active), count(*) from webhooks
-         where account_id = $1 and product_id = $2 and object_class = $3 and type = 'event'",
-    )
-    .bind(&t.account_id)
-    .bind(&t.product_id)
-    .bind(&t.object_class)
-    .fetch_one(&state.pool)
-    .await?;
+    let webhooks = watching_counts(&state.pool, &t.account_id, &t.product_id, &t.object_class).await?;
     let view = DetailsPage {
         layout: Layout::new(user, session, t.name.clone(), "inbound").await?,
         endpoint: format!("{}/hooks/in/{}", public_base(state), t.id),

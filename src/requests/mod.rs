@@ -334,16 +334,7 @@ impl Request {
 /// Records a queue change for every event webhook of the request's account on the product and
 /// class (another account's webhooks never hear of this account's requests).
 async fn queue_change(conn: &mut PgConnection, r: &Request) -> Result<(), sqlx::Error> {
-    let hooks: Vec<String> = sqlx::query_scalar(
-        "select id from webhooks where account_id = $1 and product_id = $2 and object_class = $3 and type = 'event'
-         order by id",
-    )
-    .bind(&r.account_id)
-    .bind(&r.product_id)
-    .bind(&r.object_class)
-    .fetch_all(&mut *conn)
-    .await?;
-    for hook in hooks {
+    for hook in events::webhooks_watching(conn, &r.account_id, &r.product_id, &r.object_class).await? {
         events::record(conn, &hook, Source::QueueChange, Some(&r.id)).await?;
     }
     Ok(())

@@ -13,6 +13,7 @@ use crate::app::AppState;
 use crate::delivery::http::{CallResult, OutgoingCall};
 use crate::delivery::payload::{sign, timestamp, Payload};
 use crate::delivery::store::{record_validation_call, SentRequest};
+use crate::events::{self, Source};
 use crate::webhooks::model::WebhookType;
 use crate::webhooks::store::{self as webhook_store, Webhook};
 
@@ -85,20 +86,18 @@ pub async fn validate(state: &AppState, request: &Request, stage: Stage) -> Resu
         return Ok(None);
     };
     let info = webhook_type.info();
-    let id: Option<String> = sqlx::query_scalar(
-        "select id from webhooks where account_id = $1 and product_id = $2 and object_class = $3 and type = $4
-             and active order by created_at, id limit 1",
-    )
+    let webhook: Option<Webhook> = sqlx::query_as(&format!(
+        "{} where w.account_id = $1 and w.product_id = $2 and w.object_class = $3 and w.type = $4 and w.active
+         order by w.created_at, w.id limit 1",
+        webhook_store::SELECT
+    ))
     .bind(&request.account_id)
     .bind(&request.product_id)
     .bind(info.object_class)
     .bind(info.api_type)
     .fetch_optional(&state.pool)
     .await?;
-    let Some(webhook) = (match id {
-        Some(id) => webhook_store::get(&state.pool, &request.account_id, &id).await?,
-        None => None,
-    }) else {
+    let Some(webhook) = webhook else {
         return Ok(Some(Outcome::NoWebhook(webhook_type)));
     };
 
@@ -114,10 +113,10 @@ pub async fn validate(state: &AppState, request: &Request, stage: Stage) -> Resu
     };
 
     let mut tx = state.pool.begin().await?;
+    events::record_called(&mut tx, &webhook.id, Source::Validation, Some(&request.id)).await?;
     let attempt_id = record_validation_call(
         &mut tx,
         &webhook.id,
-        &request.id,
         &sent,
         &result,
         verdict.as_ref().err().map(String::as_str),
@@ -185,17 +184,7 @@ async fn call(state: &AppState, webhook: &Webhook, started_at: chrono::DateTime<
                 })
                 .await
         }
-        Err(e) => CallResult {
-            success: false,
-            status_code: None,
-            error_kind: Some("internal"),
-            error: Some(format!("could not sign the token: {e}")),
-            duration: std::time::Duration::ZERO,
-            request_headers: Vec::new(),
-            response_headers: Vec::new(),
-            response_body: None,
-            response_truncated: false,
-        },
+        Err(e) => CallResult::unsigned(e),
     }
 }
 

@@ -361,30 +361,19 @@ async fn create(
             return Ok(Redirect::to(&format!("/requests/{}", request.id)).into_response());
         }
     } else {
-        let watching = webhooks_on(&state.pool, &user.account_id, &product.id)
-            .await?
-            .into_iter()
-            .filter(|w| w.object_class == request.object_class && w.webhook_type().is_some_and(|t| t.is_notification()))
-            .collect::<Vec<_>>();
-        let enabled = watching.iter().filter(|w| w.active).count();
-        let message = match (watching.len(), enabled) {
-            (0, _) => format!(
-                "Test request {} created in the {} queue. No webhook watches this queue yet.",
-                request.id,
-                super::queue_label(&request.object_class)
-            ),
-            (_, 0) => format!(
-                "Test request {} created in the {} queue. The watching webhooks are disabled: the event is recorded, no call is made.",
-                request.id,
-                super::queue_label(&request.object_class)
-            ),
-            (_, n) => format!(
-                "Test request {} created in the {} queue: {n} webhook{} will be called.",
-                request.id,
-                super::queue_label(&request.object_class),
-                if n == 1 { "" } else { "s" }
-            ),
+        let watching =
+            webhook_store::watching_counts(&state.pool, &user.account_id, &product.id, &request.object_class).await?;
+        let outcome = match watching {
+            (_, 0) => ". No webhook watches this queue yet.".to_string(),
+            (0, _) => ". The watching webhooks are disabled: the event is recorded, no call is made.".to_string(),
+            (1, _) => ": 1 webhook will be called.".to_string(),
+            (n, _) => format!(": {n} webhooks will be called."),
         };
+        let message = format!(
+            "Test request {} created in the {} queue{outcome}",
+            request.id,
+            super::queue_label(&request.object_class)
+        );
         flash(&session, FlashKind::Success, message).await?;
     }
     Ok(match from_webhook {

@@ -451,6 +451,24 @@ mod tests {
     }
 }
 
+/// How many queue-change webhooks of the account watch the product's queue: (enabled, all).
+pub async fn watching_counts(
+    pool: &PgPool,
+    account_id: &str,
+    product_id: &str,
+    object_class: &str,
+) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "select count(*) filter (where active), count(*) from webhooks
+         where account_id = $1 and product_id = $2 and object_class = $3 and type = 'event'",
+    )
+    .bind(account_id)
+    .bind(product_id)
+    .bind(object_class)
+    .fetch_one(pool)
+    .await
+}
+
 /// Whether a call is pending or in flight, and whether that is soon (for the auto-refresh).
 pub async fn delivery_busy(pool: &PgPool, webhook_id: &str) -> Result<Option<bool>, sqlx::Error> {
     let row: Option<(bool,)> = sqlx::query_as(
