@@ -5,12 +5,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::handler::{eventually, Behaviour, Handler};
+use common::handler::{eventually, verified_claims, Behaviour, Handler};
 use common::*;
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
 
-const SECRET: &str = "JWT-secret-for-tests-0001";
+const SECRET: &str = WEBHOOK_SECRET;
 
 async fn trigger_now(app: &TestApp, id: &str) {
     let r = app.post_form(&format!("/webhooks/{id}/trigger"), &[]).await;
@@ -176,18 +176,7 @@ async fn a_get_call_has_no_body() {
     assert_eq!(call.uri.query(), Some("x=1"));
     assert!(call.body.is_empty());
     assert!(call.headers.get("content-type").is_none());
-    let token = call.headers["authorization"]
-        .to_str()
-        .unwrap()
-        .strip_prefix("Bearer ")
-        .unwrap();
-    let claims = decode::<Value>(
-        token,
-        &DecodingKey::from_secret(SECRET.as_bytes()),
-        &Validation::new(Algorithm::HS256),
-    )
-    .unwrap()
-    .claims;
+    let claims = verified_claims(&call.headers, SECRET);
     assert_eq!(
         claims["webhook_id"],
         id.as_str(),

@@ -6,12 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::handler::{eventually, Behaviour, Handler};
+use common::handler::{eventually, verified_claims, Behaviour, Handler};
 use common::*;
-use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
-
-const SECRET: &str = "JWT-secret-for-tests-0001";
 
 /// Creates a trigger through the form and returns its id.
 async fn create_trigger(app: &TestApp, product: &str, extra: &[(&str, &str)]) -> String {
@@ -49,15 +46,7 @@ async fn add_key(app: &TestApp, trigger: &str, label: &str, key: &str) -> String
 }
 
 fn claims_of(received: &common::handler::Received) -> Value {
-    let token = received.headers["authorization"]
-        .to_str()
-        .unwrap()
-        .trim_start_matches("Bearer ");
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.required_spec_claims.clear();
-    decode::<Value>(token, &DecodingKey::from_secret(SECRET.as_bytes()), &validation)
-        .expect("the token verifies")
-        .claims
+    verified_claims(&received.headers, WEBHOOK_SECRET)
 }
 
 async fn setup(extra: &[(&str, &str)]) -> (TestApp, Handler, String, String, String) {

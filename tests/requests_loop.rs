@@ -9,12 +9,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Router;
-use common::handler::eventually;
+use common::handler::{eventually, verified_claims};
 use common::*;
-use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
-
-const SECRET: &str = "JWT-secret-for-tests-0001";
 
 #[derive(Clone, Default)]
 struct Seen {
@@ -26,18 +23,7 @@ struct Seen {
 /// The handler of the article: check the token, pull `status=pending` for the product,
 /// approve each request.
 async fn handle(State(seen): State<Seen>, headers: HeaderMap, body: Bytes) -> &'static str {
-    let token = headers["authorization"]
-        .to_str()
-        .unwrap()
-        .strip_prefix("Bearer ")
-        .unwrap();
-    let claims = decode::<Value>(
-        token,
-        &DecodingKey::from_secret(SECRET.as_bytes()),
-        &Validation::new(Algorithm::HS256),
-    )
-    .expect("a valid token")
-    .claims;
+    let claims = verified_claims(&headers, WEBHOOK_SECRET);
     let payload: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(payload["webhook_id"], claims["webhook_id"]);
     *seen.calls.lock().unwrap() += 1;

@@ -5,12 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::handler::{eventually, Behaviour, Handler};
+use common::handler::{eventually, verified_claims, Behaviour, Handler};
 use common::*;
-use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
-
-const SECRET: &str = "JWT-secret-for-tests-0001";
 
 async fn request_count(app: &TestApp) -> i64 {
     sqlx::query_scalar("select count(*) from requests")
@@ -348,15 +345,7 @@ async fn a_draft_is_validated_synchronously_and_the_answer_sets_values_and_error
     assert_eq!(body["id"], id.as_str());
     assert_eq!(body["status"], "draft");
     assert_eq!(body["asset"]["params"][0]["value"], "x@y.z");
-    let token = calls[0].headers["authorization"]
-        .to_str()
-        .unwrap()
-        .trim_start_matches("Bearer ");
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.required_spec_claims.clear();
-    let claims = decode::<Value>(token, &DecodingKey::from_secret(SECRET.as_bytes()), &validation)
-        .expect("the token verifies with the webhook's secret")
-        .claims;
+    let claims = verified_claims(&calls[0].headers, WEBHOOK_SECRET);
     assert_eq!(claims["webhook_id"], hook.as_str());
     assert_eq!(claims["data"], json!({"purpose": "validation"}));
 

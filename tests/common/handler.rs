@@ -69,6 +69,24 @@ pub fn webhook_id_of(headers: &HeaderMap) -> String {
         .unwrap_or_default()
 }
 
+/// The claims of a call's bearer token, verified by `jsonwebtoken` with `secret` (HS256,
+/// `exp` required and checked).
+pub fn verified_claims(headers: &HeaderMap, secret: &str) -> serde_json::Value {
+    use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
+    let token = headers["authorization"]
+        .to_str()
+        .expect("an ASCII authorization header")
+        .strip_prefix("Bearer ")
+        .expect("a bearer token");
+    decode::<serde_json::Value>(
+        token,
+        &DecodingKey::from_secret(secret.as_bytes()),
+        &Validation::new(Algorithm::HS256),
+    )
+    .expect("the token verifies with the webhook's secret")
+    .claims
+}
+
 async fn handle(State(h): State<Handler>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let webhook_id = webhook_id_of(&headers);
     let (behaviour, concurrent) = {

@@ -17,6 +17,8 @@ pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 pub const VIEWER_EMAIL: &str = "viewer@frontstreet.example";
 pub const DISTRIBUTOR_EMAIL: &str = "admin@riverside.example";
 /// Tests give the seeded users other than the admin this password.
+/// The JWT secret of webhooks made by [`insert_webhook`].
+pub const WEBHOOK_SECRET: &str = "JWT-secret-for-tests-0001";
 pub const OTHER_PASSWORD: &str = "other-password-for-tests";
 
 /// The server holding per-test databases (trust auth on this machine and in CI).
@@ -227,13 +229,14 @@ pub async fn insert_webhook(app: &TestApp, account_id: &str, product_id: &str, l
     );
     sqlx::query(
         "insert into webhooks (id, account_id, product_id, object_class, type, label, description, active, external_url, jwt_secret, http_method)
-         values ($1, $2, $3, 'fulfillment_request', 'event', $4, 'seeded for a test', $5, 'https://handler.example.com/hook', 'JWT-secret-for-tests-0001', 'POST')",
+         values ($1, $2, $3, 'fulfillment_request', 'event', $4, 'seeded for a test', $5, 'https://handler.example.com/hook', $6, 'POST')",
     )
     .bind(&id)
     .bind(account_id)
     .bind(product_id)
     .bind(label)
     .bind(active)
+    .bind(WEBHOOK_SECRET)
     .execute(&app.pool)
     .await
     .expect("insert webhook");
