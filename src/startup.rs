@@ -73,7 +73,8 @@ impl Application {
             Some(crate::delivery::DeliveryTask::spawn(
                 state.pool.clone(),
                 state.config.clone(),
-            )?)
+                state.caller.clone(),
+            ))
         } else {
             tracing::warn!("PORTAL_DELIVERY_ENABLED=false: this process makes no calls");
             None

@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 
 use self::http::{HttpCaller, OutgoingCall};
 use self::payload::{sign, timestamp, Payload};
-use self::store::{ClaimedTrigger, RecordPolicy, SentRequest};
+use self::store::{ClaimedTrigger, SentRequest, Success};
 use crate::config::Config;
 use crate::events::CHANNEL;
 
@@ -42,8 +42,8 @@ pub struct DeliveryTask {
 }
 
 impl DeliveryTask {
-    pub fn spawn(pool: PgPool, config: Arc<Config>) -> anyhow::Result<DeliveryTask> {
-        let caller = Arc::new(HttpCaller::new(&config.delivery)?);
+    /// Starts the task; `caller` is the portal's one HTTP client (shared with validation calls).
+    pub fn spawn(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>) -> DeliveryTask {
         let options = (*pool.connect_options())
             .clone()
             .options([("synchronous_commit", "off")]);
@@ -53,7 +53,7 @@ impl DeliveryTask {
             .connect_lazy_with(options);
         let (stop, stopped) = watch::channel(false);
         let handle = tokio::spawn(run(pool, config, caller, stopped));
-        Ok(DeliveryTask { stop, handle })
+        DeliveryTask { stop, handle }
     }
 
     /// Stops claiming, lets calls in flight finish (up to a grace period), releases the rest.
@@ -67,14 +67,20 @@ struct Worker {
     id: i64,
     /// The delivery task's own connections, with `synchronous_commit = off` (see store::record).
     pool: PgPool,
-    /// Successful calls go to the batch recorder (one statement for many calls).
-    recorder: tokio::sync::mpsc::Sender<(store::Success, tokio::sync::oneshot::Sender<bool>)>,
+    /// Successful calls go to the batch recorder (one statement for many calls), which hands
+    /// back the ones it could not record.
+    recorder: tokio::sync::mpsc::Sender<(Success, Recorded)>,
     /// Wakes this process's dispatcher when a call finishes (a trigger that waited for it may
     /// now be claimed).
     wake: Arc<Notify>,
     config: Arc<Config>,
     caller: Arc<HttpCaller>,
+    /// The payload's `api_url`, the same for every call.
+    api_url: String,
 }
+
+/// The batch recorder's answer for one successful call: recorded, or handed back.
+type Recorded = tokio::sync::oneshot::Sender<Result<(), Success>>;
 
 async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut stopped: watch::Receiver<bool>) {
     let wake = Arc::new(Notify::new());
@@ -86,6 +92,7 @@ async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut sto
         pool,
         recorder,
         wake: wake.clone(),
+        api_url: config.api_url(),
         config,
         caller,
     });
@@ -203,11 +210,7 @@ async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut sto
 
 /// Records successful calls in batches: whatever is waiting when a write starts goes into it,
 /// so under load one statement records many calls, and when idle each is written at once.
-async fn record_in_batches(
-    pool: PgPool,
-    worker: i64,
-    mut incoming: tokio::sync::mpsc::Receiver<(store::Success, tokio::sync::oneshot::Sender<bool>)>,
-) {
+async fn record_in_batches(pool: PgPool, worker: i64, mut incoming: tokio::sync::mpsc::Receiver<(Success, Recorded)>) {
     const MAX_BATCH: usize = 64;
     while let Some(first) = incoming.recv().await {
         let mut batch = vec![first];
@@ -218,16 +221,19 @@ async fn record_in_batches(
             }
         }
         let (rows, waiters): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        let ok = match store::record_successes(&pool, worker, &rows).await {
-            Ok(()) => true,
+        match store::record_successes(&pool, worker, &rows).await {
+            Ok(()) => {
+                for waiter in waiters {
+                    let _ = waiter.send(Ok(()));
+                }
+            }
             Err(e) => {
                 // Each caller then records its own call, with retries.
                 tracing::warn!(error = %e, calls = rows.len(), "batch record failed; recording one by one");
-                false
+                for (row, waiter) in rows.into_iter().zip(waiters) {
+                    let _ = waiter.send(Err(row));
+                }
             }
-        };
-        for waiter in waiters {
-            let _ = waiter.send(ok);
         }
     }
 }
@@ -272,7 +278,7 @@ impl Worker {
             object_class: job.object_class.clone(),
             account_id: job.account_id.clone(),
             product_id: job.product_id.clone(),
-            api_url: self.config.api_url(),
+            api_url: self.api_url.clone(),
             triggered_at: timestamp(started_at),
             last_success_at: job.last_success_at.map(timestamp),
             last_failure_at: job.last_failure_at.map(timestamp),
@@ -301,51 +307,72 @@ impl Worker {
             }
             Err(e) => http::CallResult::unsigned(e),
         };
-        if result.success {
-            let (done, recorded) = tokio::sync::oneshot::channel();
-            let success = store::Success {
-                webhook_id: job.webhook_id.clone(),
-                trigger_id: job.trigger_id,
-                claimed_until: job.claimed_until,
-                manual: job.manual,
+        if !result.success {
+            let sent = SentRequest {
+                method: &job.http_method,
+                url: &job.external_url,
+                body: body.as_deref(),
                 started_at,
-                duration_ms: result.duration.as_millis().min(i32::MAX as u128) as i32,
-                status_code: result.status_code.map(i32::from),
-                method: job.http_method.clone(),
-                url: job.external_url.clone(),
-                request_headers: serde_json::to_value(&result.request_headers).unwrap_or_default(),
-                request_body: body.clone(),
-                response_headers: serde_json::to_value(&result.response_headers).unwrap_or_default(),
-                response_body: result.response_body.clone(),
-                response_truncated: result.response_truncated,
-                message_id: job.message_id,
             };
-            if self.recorder.send((success, done)).await.is_ok() && recorded.await == Ok(true) {
-                self.wake.notify_one();
-                return;
-            }
+            self.keep_trying("a failed call", &job.webhook_id, || {
+                store::record_failure(&self.pool, self.id, &job, &sent, &result, delivery)
+            })
+            .await;
+            return;
         }
-        let sent = SentRequest {
-            method: &job.http_method,
-            url: &job.external_url,
-            body: body.as_deref(),
+        let success = Success {
+            duration_ms: result.duration.as_millis().min(i32::MAX as u128) as i32,
+            status_code: result.status_code.map(i32::from),
+            request_headers: serde_json::to_value(&result.request_headers).unwrap_or_default(),
+            response_headers: serde_json::to_value(&result.response_headers).unwrap_or_default(),
+            response_body: result.response_body,
+            response_truncated: result.response_truncated,
+            request_body: body,
+            webhook_id: job.webhook_id,
+            trigger_id: job.trigger_id,
+            claimed_until: job.claimed_until,
+            manual: job.manual,
             started_at,
+            method: job.http_method,
+            url: job.external_url,
+            message_id: job.message_id,
         };
-        let policy = RecordPolicy {
-            out_of_order_after: delivery.out_of_order_after,
-            retry_base: delivery.retry_base,
-            retry_max: delivery.retry_max,
+        let (done, recorded) = tokio::sync::oneshot::channel();
+        let row = match self.recorder.send((success, done)).await {
+            Ok(()) => match recorded.await {
+                Ok(Ok(())) => {
+                    self.wake.notify_one();
+                    return;
+                }
+                Ok(Err(row)) => row,
+                Err(_) => {
+                    tracing::error!("the batch recorder stopped before answering; a successful call may be unrecorded");
+                    return;
+                }
+            },
+            Err(tokio::sync::mpsc::error::SendError((row, _))) => row,
         };
-        // The call happened: recording must not be given up lightly.
+        let rows = std::slice::from_ref(&row);
+        self.keep_trying("a successful call", &row.webhook_id, || {
+            store::record_successes(&self.pool, self.id, rows)
+        })
+        .await;
+    }
+
+    /// The call happened: recording it must not be given up lightly (5 tries, growing pauses).
+    async fn keep_trying<T, F, Fut>(&self, what: &str, webhook_id: &str, mut write: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+    {
         for attempt in 1..=5u32 {
-            match store::record(&self.pool, self.id, &job, &sent, &result, &policy).await {
-                Ok(attempt_id) => {
-                    tracing::debug!(webhook = %job.webhook_id, attempt = attempt_id, success = result.success, "call recorded");
+            match write().await {
+                Ok(_) => {
                     self.wake.notify_one();
                     return;
                 }
                 Err(e) => {
-                    tracing::error!(webhook = %job.webhook_id, error = %e, try_number = attempt, "recording a call failed");
+                    tracing::error!(webhook = %webhook_id, error = %e, try_number = attempt, "recording {what} failed");
                     tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
                 }
             }

@@ -9,6 +9,7 @@ use sqlx::types::Json;
 use sqlx::PgPool;
 
 use super::http::CallResult;
+use crate::config::DeliveryConfig;
 use crate::events::CHANNEL;
 
 /// A claimed trigger with everything needed to make the call.
@@ -97,12 +98,6 @@ pub async fn next_due(pool: &PgPool) -> Result<Option<DateTime<Utc>>, sqlx::Erro
     sqlx::query_scalar(sql).fetch_one(pool).await
 }
 
-pub struct RecordPolicy {
-    pub out_of_order_after: i32,
-    pub retry_base: Duration,
-    pub retry_max: Duration,
-}
-
 /// The request as it was sent, for the attempt record.
 pub struct SentRequest<'a> {
     pub method: &'a str,
@@ -122,27 +117,29 @@ const INSERT_ATTEMPT: &str =
 const FINISH_TRIGGER: &str =
     "delete from webhook_triggers where id = $17 and state = 'in_flight' and claimed_by = $18 and claimed_until = $20";
 
-/// Records one attempt and its effect on the statistics and the trigger, atomically.
+/// Records a failed call: its attempt, the statistics and the retry (or, after too many
+/// failures, out of order), atomically. Successful calls are recorded by
+/// [`record_successes`].
 ///
 /// The pool should have `synchronous_commit = off`: an attempt lost to a database crash means
 /// one more call, never a lost event (events are committed by their cause with a normal commit).
-pub async fn record(
+pub async fn record_failure(
     pool: &PgPool,
     worker: i64,
     job: &ClaimedTrigger,
     sent: &SentRequest<'_>,
     result: &CallResult,
-    policy: &RecordPolicy,
+    policy: &DeliveryConfig,
 ) -> Result<i64, sqlx::Error> {
     let finished_at = sent.started_at + chrono::Duration::from_std(result.duration).unwrap_or_default();
-    let bind_attempt = |sql: &'static String| {
+    let attempt = |sql: &'static String| {
         sqlx::query_as::<_, (i64, i32)>(sql)
             .bind(&job.webhook_id)
             .bind(job.trigger_id)
             .bind(job.manual)
             .bind(sent.started_at)
             .bind(result.duration.as_millis().min(i32::MAX as u128) as i32)
-            .bind(result.success)
+            .bind(false)
             .bind(result.status_code.map(i32::from))
             .bind(result.error_kind)
             .bind(&result.error)
@@ -159,23 +156,6 @@ pub async fn record(
             .bind(job.claimed_until)
             .bind(job.message_id)
     };
-
-    if result.success {
-        // One statement: the attempt, the finished trigger and the statistics.
-        static SUCCESS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let sql = SUCCESS.get_or_init(|| {
-            format!(
-                "with attempt as ({INSERT_ATTEMPT}), finished as ({FINISH_TRIGGER})
-                 update webhooks set triggers = triggers + 1, success_triggers = success_triggers + 1,
-                     failure_since_last_success = 0, failures_since_reset = 0, out_of_order = false,
-                     last_success_at = $19, last_success_attempt_id = (select id from attempt)
-                 where id = $1
-                 returning (select id from attempt), failures_since_reset"
-            )
-        });
-        let row = bind_attempt(sql).fetch_optional(pool).await?;
-        return Ok(row.map(|r| r.0).unwrap_or_default());
-    }
 
     // A failure also schedules the retry (unless the webhook is now out of order): two
     // statements, one transaction. A queue-change trigger is finished (later events join the
@@ -194,7 +174,7 @@ pub async fn record(
         )
     });
     let mut tx = pool.begin().await?;
-    let (attempt_id, failures) = bind_attempt(sql)
+    let (attempt_id, failures) = attempt(sql)
         .bind(policy.out_of_order_after)
         .fetch_optional(&mut *tx)
         .await?
