@@ -36,10 +36,6 @@ fn field(name: &str) -> Option<Field> {
     Some(Field { sql, boolean: false })
 }
 
-fn to_json(r: &Request) -> Value {
-    r.api_json()
-}
-
 async fn list(State(state): State<AppState>, caller: ApiCaller, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let paging = super::Paging::from_query(raw.as_deref())?;
     let push_where = |q: &mut QueryBuilder<'_, Postgres>| -> Result<(), ApiError> {
@@ -65,7 +61,7 @@ async fn list(State(state): State<AppState>, caller: ApiCaller, RawQuery(raw): R
     } else {
         Vec::new()
     };
-    let body: Vec<Value> = rows.iter().map(to_json).collect();
+    let body: Vec<Value> = rows.iter().map(Request::api_json).collect();
     let mut response = Json(&body).into_response();
     if let Ok(v) = HeaderValue::from_str(&paging.content_range(body.len(), total)) {
         response.headers_mut().insert("content-range", v);
@@ -88,7 +84,7 @@ async fn read(
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(to_json(&find(&state, &caller, &id).await?)))
+    Ok(Json(find(&state, &caller, &id).await?.api_json()))
 }
 
 async fn transition(
@@ -114,7 +110,7 @@ async fn transition(
             )])
         })?;
     tracing::info!(request = %id, status = to, token = %caller.token_id, "request status changed through the API");
-    Ok(Json(to_json(&updated)))
+    Ok(Json(updated.api_json()))
 }
 
 async fn approve(

@@ -17,16 +17,18 @@ use sqlx::types::Json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{find, key_hash, InboundTrigger, BACKLOG_MAX, BODY_MAX, MESSAGE_MAX, WAITERS_MAX};
+use crate::api::ApiError;
 use crate::app::AppState;
 use crate::events;
 
-/// The error body of every refusal, in the API's shape.
-fn refuse(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    let mut response = (
+/// A refusal, with the API's error body.
+fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+    let mut response = ApiError {
         status,
-        axum::Json(json!({"error_code": code, "errors": [message.into()]})),
-    )
-        .into_response();
+        code,
+        errors: vec![message.into()],
+    }
+    .into_response();
     if status == StatusCode::UNAUTHORIZED {
         response
             .headers_mut()

@@ -56,8 +56,6 @@ pub struct InboundTrigger {
     pub query_params: Json<Vec<QueryParam>>,
     pub messages: i64,
     pub last_message_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub modified_at: DateTime<Utc>,
 }
 
 impl InboundTrigger {
@@ -213,7 +211,7 @@ pub fn parse_params(raw: &str) -> Result<Vec<QueryParam>, String> {
 
 const SELECT: &str = "select t.id, t.account_id, t.product_id, p.name as product_name, t.object_class, t.name,
         t.active, t.ordered, t.request_response, t.max_wait_seconds, t.query_params, t.messages,
-        t.last_message_at, t.created_at, t.modified_at
+        t.last_message_at
     from inbound_triggers t join products p on p.id = t.product_id";
 
 pub async fn list(pool: &PgPool, account_id: &str) -> Result<Vec<InboundTrigger>, sqlx::Error> {

@@ -486,7 +486,6 @@ pub async fn delivery_busy(pool: &PgPool, webhook_id: &str) -> Result<Option<boo
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Attempt {
     pub id: i64,
-    pub webhook_id: String,
     pub manual: bool,
     pub started_at: DateTime<Utc>,
     pub duration_ms: i32,
@@ -520,13 +519,6 @@ impl Attempt {
         }
     }
 
-    pub fn outcome_label(&self) -> &'static str {
-        if self.success {
-            "Success"
-        } else {
-            "Failure"
-        }
-    }
     pub fn error_kind_label(&self) -> &'static str {
         match self.error_kind.as_deref() {
             Some("dns") => "DNS error",
@@ -557,8 +549,7 @@ fn pretty(body: &str) -> String {
         .unwrap_or_else(|| body.to_string())
 }
 
-const ATTEMPT_COLUMNS: &str =
-    "id, webhook_id, manual, started_at, duration_ms, success, status_code, error_kind, error,
+const ATTEMPT_COLUMNS: &str = "id, manual, started_at, duration_ms, success, status_code, error_kind, error,
     request_method, request_url, request_headers, request_body, response_headers, response_body, response_truncated,
     trigger_id, message_id";
 

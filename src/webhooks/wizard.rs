@@ -246,7 +246,6 @@ pub struct TypeOption {
 pub struct WizardView {
     pub step: Step,
     pub steps: [Step; 5],
-    pub completed: u8,
     pub draft: Draft,
     pub errors: FieldErrors,
     pub products: Vec<Product>,
@@ -258,7 +257,7 @@ impl WizardView {
     pub fn step_class(&self, s: &Step) -> &'static str {
         if *s == self.step {
             "current"
-        } else if s.number() <= self.completed {
+        } else if s.number() <= self.draft.completed {
             "done"
         } else {
             ""
@@ -322,7 +321,6 @@ async fn view(
     Ok(WizardView {
         step,
         steps: Step::ALL,
-        completed: draft.completed,
         draft,
         errors,
         products,
