@@ -233,3 +233,8 @@ pub fn find_postgres_bin_dir() -> Option<PathBuf> {
     versions.sort();
     versions.pop().map(|(_, bin)| bin)
 }
+
+/// `text` with LIKE's wildcards and escape character escaped, to match literally.
+pub fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}

@@ -176,11 +176,7 @@ fn push_value(q: &mut QueryBuilder<'_, Postgres>, field: Field, like: bool, v: &
         };
         q.push_bind(b);
     } else if like {
-        let pattern = v
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-            .replace('*', "%");
+        let pattern = crate::db::escape_like(v).replace('*', "%");
         q.push_bind(pattern);
     } else {
         q.push_bind(v.to_string());

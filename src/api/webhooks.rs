@@ -167,7 +167,7 @@ async fn list(State(state): State<AppState>, caller: ApiCaller, RawQuery(raw): R
             rql::push_filter(q, f, field).map_err(ApiError::rql)?;
         }
         if let Some(s) = &search {
-            let pattern = format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            let pattern = format!("%{}%", crate::db::escape_like(s));
             q.push(" and (w.label ilike ")
                 .push_bind(pattern.clone())
                 .push(" or w.id ilike ")
@@ -314,12 +314,7 @@ fn validate(
     let mut e = FieldErrors::default();
     model::validate_name(label, &mut e);
     model::validate_description(description, &mut e);
-    model::validate_url(url, &mut e);
-    model::validate_secret(secret, &mut e);
-    if HttpMethod::parse(method).is_none() {
-        e.add("http_method", "Choose GET or POST.");
-    }
-    model::validate_headers(headers, &mut e);
+    model::validate_http(url, secret, method, headers, &mut e);
     for (field, message) in e.0 {
         let field = match field.as_str() {
             "name" => "label".to_string(),
@@ -437,13 +432,13 @@ async fn update(
         return Err(ApiError::validation(errors));
     }
     let method = HttpMethod::parse(&method).unwrap_or(HttpMethod::Post);
-    sqlx::query(
+    sqlx::query(&format!(
         "update webhooks set label = $3, description = $4, external_url = $5, jwt_secret = $6, http_method = $7,
              headers = $8, data = $9, active = $10, modified_at = now(), modified_by = null,
-             out_of_order = out_of_order and not ($10 and not active),
-             failures_since_reset = case when $10 and not active then 0 else failures_since_reset end
+             {}
          where account_id = $1 and id = $2",
-    )
+        store::enabling_resets("$10")
+    ))
     .bind(&caller.account_id)
     .bind(&id)
     .bind(label.trim())

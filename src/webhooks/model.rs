@@ -315,6 +315,25 @@ fn is_tchar(c: char) -> bool {
     c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
 }
 
+/// The HTTP settings' rules (endpoint URL, JWT secret, method, headers), shared by the wizard,
+/// the edit form and the API; the method when it is valid.
+pub fn validate_http(
+    url: &str,
+    secret: &str,
+    method: &str,
+    headers: &[(String, String)],
+    errors: &mut FieldErrors,
+) -> Option<HttpMethod> {
+    validate_url(url, errors);
+    validate_secret(secret, errors);
+    let method = HttpMethod::parse(method);
+    if method.is_none() {
+        errors.add("http_method", "Choose GET or POST.");
+    }
+    validate_headers(headers, errors);
+    method
+}
+
 /// Validates ordered headers; field names are `header_name_<i>` / `header_value_<i>`.
 pub fn validate_headers(headers: &[(String, String)], errors: &mut FieldErrors) {
     if headers.len() > HEADERS_MAX {

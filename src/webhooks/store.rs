@@ -197,10 +197,7 @@ fn push_filters(q: &mut QueryBuilder<'_, Postgres>, account_id: &str, filter: &L
         q.push(" and w.product_id = ").push_bind(product.clone());
     }
     if let Some(search) = &filter.search {
-        let pattern = format!(
-            "%{}%",
-            search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-        );
+        let pattern = format!("%{}%", crate::db::escape_like(search));
         q.push(" and (w.label ilike ")
             .push_bind(pattern)
             .push(" or upper(w.id) = ")
@@ -334,6 +331,15 @@ pub async fn insert_for(
     }
 }
 
+/// The columns to set when a save may turn a disabled webhook on (`active` is the parameter
+/// holding the new value): that ends "out of order" and restarts the retry budget.
+pub(crate) fn enabling_resets(active: &str) -> String {
+    format!(
+        "out_of_order = out_of_order and not ({active} and not active),
+         failures_since_reset = case when {active} and not active then 0 else failures_since_reset end"
+    )
+}
+
 pub async fn update_general(
     pool: &PgPool,
     user: &CurrentUser,
@@ -342,12 +348,12 @@ pub async fn update_general(
     description: &str,
     active: bool,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let r = sqlx::query(&format!(
         "update webhooks set label = $3, description = $4, active = $5, modified_at = now(), modified_by = $6,
-             out_of_order = out_of_order and not ($5 and not active),
-             failures_since_reset = case when $5 and not active then 0 else failures_since_reset end
+             {}
          where account_id = $1 and id = $2",
-    )
+        enabling_resets("$5")
+    ))
     .bind(&user.account_id)
     .bind(id)
     .bind(label.trim())

@@ -9,7 +9,7 @@ use axum::Router;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::model::{self, FieldErrors, HttpMethod, WebhookType};
+use super::model::{self, FieldErrors, WebhookType};
 use super::store::{self, Cursor, ListFilter, Page, Product, Webhook};
 use super::wizard;
 use crate::app::AppState;
@@ -655,43 +655,18 @@ async fn edit_submit(
             v.jwt_secret = form.get("jwt_secret").chars().take(model::SECRET_MAX + 1).collect();
             v.http_method = form.get("http_method").to_string();
             v.headers = wizard::read_headers(&form);
-            match action {
-                "regenerate_secret" => {
-                    v.jwt_secret = model::generate_secret();
-                    v.secret_regenerated = true;
-                    false
-                }
-                "add_header" => {
-                    if v.headers.len() < model::HEADERS_MAX {
-                        v.headers.push((String::new(), String::new()));
+            if wizard::apply_http_action(action, &mut v.jwt_secret, &mut v.headers) {
+                v.secret_regenerated = action == "regenerate_secret";
+                false
+            } else {
+                let method =
+                    model::validate_http(&v.external_url, &v.jwt_secret, &v.http_method, &v.headers, &mut errors);
+                match method {
+                    Some(m) if errors.is_empty() => {
+                        store::update_http(&state.pool, &user, &id, &v.external_url, &v.jwt_secret, m, &v.headers)
+                            .await?
                     }
-                    false
-                }
-                a if a.starts_with("remove_header:") => {
-                    if let Some(i) = a["remove_header:".len()..]
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|i| *i < v.headers.len())
-                    {
-                        v.headers.remove(i);
-                    }
-                    false
-                }
-                _ => {
-                    model::validate_url(&v.external_url, &mut errors);
-                    model::validate_secret(&v.jwt_secret, &mut errors);
-                    model::validate_headers(&v.headers, &mut errors);
-                    let method = HttpMethod::parse(&v.http_method);
-                    if method.is_none() {
-                        errors.add("http_method", "Choose GET or POST.");
-                    }
-                    match method {
-                        Some(m) if errors.is_empty() => {
-                            store::update_http(&state.pool, &user, &id, &v.external_url, &v.jwt_secret, m, &v.headers)
-                                .await?
-                        }
-                        _ => false,
-                    }
+                    _ => false,
                 }
             }
         }

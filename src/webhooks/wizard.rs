@@ -147,6 +147,30 @@ impl Draft {
     }
 }
 
+/// The HTTP settings' buttons (Regenerate secret, add and remove header rows), shared by the
+/// wizard and the edit form; `true` if `action` was one of them.
+pub fn apply_http_action(action: &str, secret: &mut String, headers: &mut Vec<(String, String)>) -> bool {
+    match action {
+        "regenerate_secret" => *secret = model::generate_secret(),
+        "add_header" => {
+            if headers.len() < model::HEADERS_MAX {
+                headers.push((String::new(), String::new()));
+            }
+        }
+        a if a.starts_with("remove_header:") => {
+            if let Some(i) = a["remove_header:".len()..]
+                .parse::<usize>()
+                .ok()
+                .filter(|i| *i < headers.len())
+            {
+                headers.remove(i);
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
 /// Header rows from `header_name` / `header_value` pairs; fully empty rows are dropped.
 pub fn read_headers(form: &FormFields) -> Vec<(String, String)> {
     let names = form.all("header_name");
@@ -195,12 +219,13 @@ fn validate(step: Step, draft: &Draft, user: &CurrentUser, products: &[Product])
             }
         },
         Step::Http => {
-            model::validate_url(&draft.external_url, &mut errors);
-            model::validate_secret(&draft.jwt_secret, &mut errors);
-            if HttpMethod::parse(&draft.http_method).is_none() {
-                errors.add("http_method", "Choose GET or POST.");
-            }
-            model::validate_headers(&draft.headers, &mut errors);
+            model::validate_http(
+                &draft.external_url,
+                &draft.jwt_secret,
+                &draft.http_method,
+                &draft.headers,
+                &mut errors,
+            );
         }
         Step::Data => {
             if draft.method() == HttpMethod::Post {
@@ -447,26 +472,7 @@ pub async fn submit(
             save_draft(&session, &draft).await?;
             go_to(&cx, step.prev().unwrap_or(Step::General), draft).await
         }
-        "regenerate_secret" if step == Step::Http => {
-            draft.jwt_secret = model::generate_secret();
-            save_draft(&session, &draft).await?;
-            render(&cx, StatusCode::OK, step, draft, FieldErrors::default()).await
-        }
-        "add_header" if step == Step::Http => {
-            if draft.headers.len() < model::HEADERS_MAX {
-                draft.headers.push((String::new(), String::new()));
-            }
-            save_draft(&session, &draft).await?;
-            render(&cx, StatusCode::OK, step, draft, FieldErrors::default()).await
-        }
-        a if step == Step::Http && a.starts_with("remove_header:") => {
-            if let Some(i) = a["remove_header:".len()..]
-                .parse::<usize>()
-                .ok()
-                .filter(|i| *i < draft.headers.len())
-            {
-                draft.headers.remove(i);
-            }
+        a if step == Step::Http && apply_http_action(a, &mut draft.jwt_secret, &mut draft.headers) => {
             save_draft(&session, &draft).await?;
             render(&cx, StatusCode::OK, step, draft, FieldErrors::default()).await
         }
