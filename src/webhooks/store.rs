@@ -95,6 +95,20 @@ impl Webhook {
     pub fn data_pretty(&self) -> String {
         serde_json::to_string_pretty(&self.data.0).unwrap_or_else(|_| "{}".to_string())
     }
+    /// The status chip: (CSS class, label, explanation).
+    pub fn status(&self) -> (&'static str, &'static str, &'static str) {
+        if !self.active {
+            ("chip-off", "Disabled", "")
+        } else if self.out_of_order {
+            (
+                "chip-bad",
+                "Out of order",
+                "Too many consecutive failures: automatic calls stopped",
+            )
+        } else {
+            ("chip-on", "Enabled", "")
+        }
+    }
     pub fn secret_masked(&self) -> String {
         mask_secret(&self.jwt_secret)
     }
