@@ -175,13 +175,21 @@ pub async fn value_of(c: &Client, css: &str) -> String {
 }
 
 pub async fn wait_for_text(c: &Client, css: &str, text: &str) {
+    let mut last = None;
     for _ in 0..600 {
         if let Ok(el) = c.find(fantoccini::Locator::Css(css)).await {
-            if el.text().await.unwrap_or_default().contains(text) {
+            let shown = el.text().await.unwrap_or_default();
+            if shown.contains(text) {
                 return;
             }
+            last = Some(shown);
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    panic!("{css} never showed {text:?}");
+    // What the page looked like, to tell a slow update from a missing one.
+    let main = match c.find(fantoccini::Locator::Css("main")).await {
+        Ok(el) => el.html(false).await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    panic!("{css} never showed {text:?} (last shown: {last:?}); the page's main element:\n{main}");
 }
