@@ -4,8 +4,13 @@
 //! 1. latency: events recorded one at a time, not saturating; event commit → call arrival;
 //! 2. throughput: events flooded for a fixed time; successful calls per second, all recorded;
 //!
+//! 3. fairness: a second portal (concurrency 8) with BENCH_HUNG (1,000) webhooks of one
+//!    account calling an endpoint that never answers, and another account's webhook fired
+//!    20 times meanwhile: how long its calls take to arrive;
+//!
 //! and the portal's peak memory (VmHWM). Run with `cargo bench --bench delivery`.
-//! Settings: BENCH_WEBHOOKS (500), BENCH_SECONDS (10), BENCH_LATENCY_EVENTS (300).
+//! Settings: BENCH_WEBHOOKS (500), BENCH_SECONDS (10), BENCH_LATENCY_EVENTS (300),
+//! BENCH_HUNG (1000). The benchmark's databases are dropped at the end.
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
@@ -100,16 +105,7 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     // The portal under test.
-    let mut portal = Command::new(BIN)
-        .env("DATABASE_URL", &database_url)
-        .env("BIND_ADDR", "127.0.0.1:0")
-        .env("PORTAL_ADMIN_PASSWORD", "bench-password-0000")
-        .env("PORTAL_ENDPOINT_ALLOWLIST", "127.0.0.0/8")
-        .env("PORTAL_REQUEST_TIMEOUT_MS", "5000")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()?;
+    let mut portal = start_portal(&database_url, &[("PORTAL_REQUEST_TIMEOUT_MS", "5000")])?;
     let pool = wait_for_database(&database_url).await?;
 
     let (account, product): (String, String) =
@@ -254,7 +250,146 @@ async fn main() -> anyhow::Result<()> {
         println!("portal peak memory (VmHWM): {:.1} MiB", kib as f64 / 1024.0);
     }
     pool.close().await;
+    drop_database(&server, &database_url).await?;
+
+    fairness(&server, env_or("BENCH_HUNG", 1000), handler_addr, seen).await
+}
+
+/// A release portal on `database_url` that may call local handlers.
+fn start_portal(database_url: &str, settings: &[(&str, &str)]) -> std::io::Result<std::process::Child> {
+    Command::new(BIN)
+        .env("DATABASE_URL", database_url)
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("PORTAL_ADMIN_PASSWORD", "bench-password-0000")
+        .env("PORTAL_ENDPOINT_ALLOWLIST", "127.0.0.0/8")
+        .env("RUST_LOG", "warn")
+        .envs(settings.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+}
+
+/// Drops a benchmark database (its portal has stopped).
+async fn drop_database(server: &str, database_url: &str) -> anyhow::Result<()> {
+    let name = database_url.rsplit('/').next().unwrap_or_default();
+    let admin = PgPool::connect(&format!("{server}/postgres")).await?;
+    sqlx::query(&format!("drop database if exists \"{name}\" with (force)"))
+        .execute(&admin)
+        .await?;
+    admin.close().await;
     Ok(())
+}
+
+/// Phase 3: `hung` webhooks of account A call an endpoint that never answers; account B's
+/// webhook is fired 20 times meanwhile, and each call's event-to-arrival time is measured.
+async fn fairness(
+    server: &str,
+    hung: usize,
+    handler_addr: std::net::SocketAddr,
+    seen: Arc<Mutex<Seen>>,
+) -> anyhow::Result<()> {
+    let hung_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let hung_addr = hung_listener.local_addr()?;
+    let waiting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let hang = Router::new().fallback({
+        let waiting = waiting.clone();
+        move || {
+            let waiting = waiting.clone();
+            async move {
+                waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_secs(600)).await;
+                "late"
+            }
+        }
+    });
+    tokio::spawn(async move { axum::serve(hung_listener, hang).await });
+
+    let database_url = format!("{server}/wp_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut portal = start_portal(
+        &database_url,
+        &[
+            ("PORTAL_DELIVERY_CONCURRENCY", "8"),
+            ("PORTAL_REQUEST_TIMEOUT_MS", "300000"),
+        ],
+    )?;
+    let pool = wait_for_database(&database_url).await?;
+    let (vendor, product): (String, String) =
+        sqlx::query_as("select a.id, p.id from accounts a join products p on p.vendor_account_id = a.id where a.kind = 'vendor' limit 1")
+            .fetch_one(&pool)
+            .await?;
+    let other: String = sqlx::query_scalar("select id from accounts where kind = 'distributor' limit 1")
+        .fetch_one(&pool)
+        .await?;
+    sqlx::query(
+        "insert into webhooks (id, account_id, product_id, object_class, type, label, active, external_url, jwt_secret, http_method)
+         select 'WH-900-' || lpad((i / 1000)::text, 3, '0') || '-' || lpad((i % 1000)::text, 3, '0'), $1, $2,
+                'fulfillment_request', 'event', 'Hung ' || i, true, $3 || i, 'bench-secret-0123456789', 'POST'
+         from generate_series(0, $4 - 1) i",
+    )
+    .bind(&vendor)
+    .bind(&product)
+    .bind(format!("http://{hung_addr}/hung/"))
+    .bind(hung as i64)
+    .execute(&pool)
+    .await?;
+    let b = "WH-901-000-000";
+    sqlx::query(
+        "insert into webhooks (id, account_id, product_id, object_class, type, label, active, external_url, jwt_secret, http_method)
+         values ($1, $2, $3, 'fulfillment_request', 'event', 'Other account', true, $4, 'bench-secret-0123456789', 'POST')",
+    )
+    .bind(b)
+    .bind(&other)
+    .bind(&product)
+    .bind(format!("http://{handler_addr}/b"))
+    .execute(&pool)
+    .await?;
+    let mut tx = pool.begin().await?;
+    let hung_ids: Vec<String> = sqlx::query_scalar("select id from webhooks where label like 'Hung %'")
+        .fetch_all(&mut *tx)
+        .await?;
+    for id in &hung_ids {
+        webhook_portal::events::record(&mut tx, id, webhook_portal::events::Source::QueueChange, None).await?;
+    }
+    tx.commit().await?;
+    // Let A's calls fill every slot and turn slow.
+    while waiting.load(std::sync::atomic::Ordering::Relaxed) < 8 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut latencies = Vec::new();
+    for _ in 0..20 {
+        let before = seen.lock().unwrap().arrivals.get(b).copied();
+        let mut tx = pool.begin().await?;
+        webhook_portal::events::record(&mut tx, b, webhook_portal::events::Source::QueueChange, None).await?;
+        tx.commit().await?;
+        let committed = Instant::now();
+        loop {
+            let arrived = seen.lock().unwrap().arrivals.get(b).copied();
+            if arrived.is_some() && arrived != before {
+                latencies.push(arrived.unwrap_or(committed).saturating_duration_since(committed));
+                break;
+            }
+            if committed.elapsed() > Duration::from_secs(60) {
+                anyhow::bail!("account B's call did not arrive within 60 s");
+            }
+            tokio::time::sleep(Duration::from_micros(500)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    latencies.sort();
+    println!(
+        "fairness (concurrency 8, {hung} webhooks of one account calling a hung endpoint, {} of those calls hanging):",
+        waiting.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    println!(
+        "  the other account's call arrives after p50 {:.2} ms, max {:.2} ms (20 events)",
+        percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
+        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1000.0
+    );
+    let _ = portal.kill();
+    let _ = portal.wait();
+    pool.close().await;
+    drop_database(server, &database_url).await
 }
 
 async fn wait_for_database(url: &str) -> anyhow::Result<PgPool> {

@@ -3,51 +3,14 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::handler::{eventually, Handler};
 use common::*;
 use serde_json::json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_webhook-portal");
-
-/// A portal process delivering on `database_url`.
-struct Portal(Child);
-
-impl Portal {
-    fn start(database_url: &str, settings: &[(&str, &str)]) -> Portal {
-        let log_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("target")
-            .join("test-logs");
-        std::fs::create_dir_all(&log_dir).unwrap();
-        let log = std::fs::File::create(log_dir.join(format!("portal-{}.log", uuid::Uuid::new_v4().simple()))).unwrap();
-        let child = Command::new(BIN)
-            .env("DATABASE_URL", database_url)
-            .env("BIND_ADDR", "127.0.0.1:0")
-            .env("RUST_LOG", "webhook_portal=info")
-            .envs(settings.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start portal process");
-        Portal(child)
-    }
-
-    /// SIGKILL: no shutdown code runs.
-    fn kill_9(mut self) {
-        self.0.kill().expect("kill -9");
-        self.0.wait().unwrap();
-    }
-}
-
-impl Drop for Portal {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::process::Portal;
 
 async fn attempts(app: &TestApp, id: &str) -> i64 {
     sqlx::query_scalar("select count(*) from webhook_attempts where webhook_id = $1")

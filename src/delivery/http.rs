@@ -130,6 +130,9 @@ impl HttpCaller {
             .timeout(config.request_timeout)
             // A handler could redirect to an internal address; we never follow.
             .redirect(reqwest::redirect::Policy::none())
+            // HTTP_PROXY/HTTPS_PROXY/ALL_PROXY are ignored: a proxy would resolve the host
+            // itself, past the policy resolver below, and reach private addresses.
+            .no_proxy()
             .pool_max_idle_per_host(64)
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)

@@ -4,10 +4,13 @@
 //!
 //! All state is in Postgres, so a crash loses nothing and several processes can share the work:
 //! a claim moves a trigger to `in_flight` under a lease (`FOR UPDATE SKIP LOCKED`), and a
-//! unique index allows one call in flight per webhook. The task wakes on `LISTEN/NOTIFY`;
-//! a slow poll is only a safety net.
+//! unique index allows one call in flight per webhook. A process that dies gives its work
+//! back within seconds ([`liveness`]); claims are fair across accounts and hosts
+//! ([`fairness`]). The task wakes on `LISTEN/NOTIFY`; a slow poll is only a safety net.
 
+pub mod fairness;
 pub mod http;
+pub mod liveness;
 pub mod payload;
 pub mod policy;
 pub mod store;
@@ -22,14 +25,19 @@ use sqlx::PgPool;
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 
+use self::fairness::{Caps, InFlight, Load, SLOW_AFTER};
 use self::http::{HttpCaller, OutgoingCall};
+use self::liveness::{Liveness, HEARTBEAT};
 use self::payload::{sign, timestamp, Payload};
-use self::store::{ClaimedTrigger, SentRequest, Success};
+use self::store::{ClaimedTrigger, Release, SentRequest, Success};
 use crate::config::Config;
 use crate::events::CHANNEL;
 
-/// Extra lease time beyond the request timeout, to record the attempt.
+/// Extra lease time beyond the request timeout, to record the attempt. The lease is only a
+/// backstop: a dead process's work comes back through its [`liveness`].
 const LEASE_GRACE: Duration = Duration::from_secs(30);
+/// How long a call's recording is retried (the database may be down for a while).
+const RECORD_FOR: Duration = Duration::from_secs(120);
 /// Under load, claim for at least this many free slots at once (or after 2 ms).
 const CLAIM_BATCH: i64 = 8;
 /// How long a graceful shutdown waits for calls in flight before releasing them.
@@ -77,6 +85,12 @@ struct Worker {
     caller: Arc<HttpCaller>,
     /// The payload's `api_url`, the same for every call.
     api_url: String,
+    /// This process's calls in flight per account and host.
+    load: Load,
+    /// Whether this process still counts as alive; calls stop when it may not.
+    liveness: Liveness,
+    /// Claims whose calls were stopped (liveness lost): given back once the database answers.
+    stopped_claims: std::sync::Mutex<Vec<(i64, chrono::DateTime<Utc>)>>,
 }
 
 /// The batch recorder's answer for one successful call: recorded, or handed back.
@@ -87,6 +101,16 @@ async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut sto
     let id = rand::thread_rng().gen_range(1..i64::MAX);
     let (recorder, batches) = tokio::sync::mpsc::channel(config.delivery.concurrency);
     tokio::spawn(record_in_batches(pool.clone(), id, batches));
+    // The heartbeat outlives the dispatcher: calls finishing during shutdown stay covered. It
+    // and the release of abandoned work have connections of their own: a dead peer's work
+    // comes back even while every delivery connection is busy.
+    let (stop_heartbeat, heartbeat_stopped) = watch::channel(false);
+    let upkeep = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(HEARTBEAT)
+        .connect_lazy_with((*pool.connect_options()).clone());
+    let liveness = liveness::start(upkeep.clone(), id, heartbeat_stopped.clone()).await;
+    let caps = Caps::for_concurrency(config.delivery.concurrency);
     let worker = Arc::new(Worker {
         id,
         pool,
@@ -95,13 +119,16 @@ async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut sto
         api_url: config.api_url(),
         config,
         caller,
+        load: Load::new(caps),
+        liveness,
+        stopped_claims: std::sync::Mutex::default(),
     });
     let listener = tokio::spawn(listen(worker.pool.clone(), wake.clone()));
+    let releaser = tokio::spawn(release_abandoned(worker.clone(), upkeep, heartbeat_stopped));
     let slots = Arc::new(Semaphore::new(worker.config.delivery.concurrency));
     let mut in_flight: JoinSet<()> = JoinSet::new();
     let lease = worker.config.delivery.request_timeout + LEASE_GRACE;
     let poll = worker.config.delivery.poll_interval;
-    let mut last_release = tokio::time::Instant::now() - poll;
     tracing::info!(
         worker = worker.id,
         concurrency = worker.config.delivery.concurrency,
@@ -113,13 +140,13 @@ async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut sto
             break;
         }
         while in_flight.try_join_next().is_some() {}
-        if last_release.elapsed() >= poll {
-            last_release = tokio::time::Instant::now();
-            match store::release(&worker.pool, None).await {
-                Ok(0) => {}
-                Ok(n) => tracing::warn!(count = n, "released triggers whose worker stopped answering"),
-                Err(e) => tracing::error!(error = %e, "releasing expired triggers failed"),
+        if !worker.liveness.is_current() {
+            // Others may be taking this process's work over: claim nothing until it is alive again.
+            tokio::select! {
+                _ = tokio::time::sleep(HEARTBEAT) => {},
+                _ = stopped.changed() => break,
             }
+            continue;
         }
         // Wait for a free slot (or shutdown).
         let first = tokio::select! {
@@ -132,7 +159,8 @@ async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut sto
             tokio::time::sleep(Duration::from_millis(2)).await;
             free = slots.available_permits() as i64 + 1;
         }
-        let claimed = match store::claim(&worker.pool, worker.id, lease, free).await {
+        let load = worker.load.snapshot();
+        let claimed = match store::claim(&worker.pool, worker.id, lease, free, caps, &load).await {
             Ok(c) => c,
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 // Another process claimed a trigger of the same webhook at the same moment.
@@ -152,7 +180,7 @@ async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut sto
         };
         if claimed.is_empty() {
             drop(first);
-            let wait = match store::next_due(&worker.pool).await {
+            let wait = match store::next_due(&worker.pool, caps, &load).await {
                 Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(poll),
                 _ => poll,
             };
@@ -185,10 +213,12 @@ async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut sto
                     },
                 },
             };
+            let counted = worker
+                .load
+                .start(&job.account_id, job.endpoint_host.as_deref().unwrap_or(""));
             let worker = worker.clone();
             in_flight.spawn(async move {
-                worker.deliver(job).await;
-                drop(permit);
+                worker.deliver(job, permit, counted).await;
             });
         }
     }
@@ -200,10 +230,17 @@ async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut sto
         in_flight.abort_all();
         while in_flight.join_next().await.is_some() {}
     }
-    match store::release(&worker.pool, Some(worker.id)).await {
+    match store::release(&worker.pool, Release::Own { me: worker.id }).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(count = n, "released unfinished triggers for other processes"),
-        Err(e) => tracing::error!(error = %e, "releasing triggers at shutdown failed (their lease will expire)"),
+        Err(e) => {
+            tracing::error!(error = %e, "releasing triggers at shutdown failed (they come back when this process's liveness runs out)")
+        }
+    }
+    let _ = stop_heartbeat.send(true);
+    let _ = releaser.await;
+    if let Err(e) = store::forget_worker(&worker.pool, worker.id).await {
+        tracing::warn!(error = %e, "could not remove this process's liveness row");
     }
     tracing::info!("delivery task stopped");
 }
@@ -233,6 +270,43 @@ async fn record_in_batches(pool: PgPool, worker: i64, mut incoming: tokio::sync:
                 for (row, waiter) in rows.into_iter().zip(waiters) {
                     let _ = waiter.send(Err(row));
                 }
+            }
+        }
+    }
+}
+
+/// Every heartbeat, gives back the work of processes that stopped answering, and this
+/// process's own claims whose calls it stopped; ends with `stopped`.
+async fn release_abandoned(worker: Arc<Worker>, pool: PgPool, mut stopped: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(HEARTBEAT);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {},
+            _ = stopped.changed() => return,
+        }
+        match store::release(&pool, Release::Abandoned { me: worker.id }).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(count = n, "released triggers whose process stopped answering"),
+            Err(e) => tracing::error!(error = %e, "releasing abandoned triggers failed"),
+        }
+        let claims: Vec<_> = worker.stopped_claims.lock().map(|c| c.clone()).unwrap_or_default();
+        if !claims.is_empty() && worker.liveness.is_current() {
+            match store::release(
+                &pool,
+                Release::Claims {
+                    me: worker.id,
+                    claims: &claims,
+                },
+            )
+            .await
+            {
+                Ok(_) => {
+                    if let Ok(mut c) = worker.stopped_claims.lock() {
+                        c.retain(|claim| !claims.contains(claim));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "giving back stopped calls failed; trying again"),
             }
         }
     }
@@ -269,7 +343,16 @@ async fn listen(pool: PgPool, wake: Arc<Notify>) {
 }
 
 impl Worker {
-    async fn deliver(&self, job: ClaimedTrigger) {
+    /// Remembers a claim whose call was stopped, to give it back once the database answers.
+    fn stop_claim(&self, job: &ClaimedTrigger) {
+        if let Ok(mut claims) = self.stopped_claims.lock() {
+            claims.push((job.trigger_id, job.claimed_until));
+        }
+    }
+
+    /// Makes the call of `job` and records it. `slot` is held while the call starts and given
+    /// back if the call turns slow; `counted` counts it against its account's and host's caps.
+    async fn deliver(&self, job: ClaimedTrigger, slot: tokio::sync::OwnedSemaphorePermit, mut counted: InFlight) {
         let started_at = Utc::now();
         let delivery = &self.config.delivery;
         let payload = Payload {
@@ -292,18 +375,48 @@ impl Worker {
         } else {
             None
         };
+        // Held until the call is recorded (a fast call's recording keeps its slot busy, which
+        // paces the claims), unless the call turns slow.
+        let mut slot = Some(slot);
         let result = match sign(&payload, started_at, &job.jwt_secret) {
             Ok(token) => {
-                self.caller
-                    .call(OutgoingCall {
-                        method: &job.http_method,
-                        url: &job.external_url,
-                        token: &token,
-                        custom_headers: &job.headers.0,
-                        body: body.clone(),
-                        timeout: None,
-                    })
-                    .await
+                if !self.liveness.is_current() {
+                    // Between claim and call the liveness ran out: leave the trigger to others.
+                    self.stop_claim(&job);
+                    return;
+                }
+                let call = self.caller.call(OutgoingCall {
+                    method: &job.http_method,
+                    url: &job.external_url,
+                    token: &token,
+                    custom_headers: &job.headers.0,
+                    body: body.clone(),
+                    timeout: None,
+                });
+                tokio::pin!(call);
+                let turns_slow = tokio::time::sleep(SLOW_AFTER);
+                tokio::pin!(turns_slow);
+                let mut liveness = self.liveness.clone();
+                loop {
+                    tokio::select! {
+                        biased;
+                        _ = liveness.lost() => {
+                            // Another process may take this trigger over: never call twice at once.
+                            tracing::warn!(webhook = %job.webhook_id, "call stopped: this process's liveness ran out");
+                            self.stop_claim(&job);
+                            return;
+                        }
+                        result = &mut call => break result,
+                        _ = &mut turns_slow, if slot.is_some() => {
+                            // Still running: make room for other calls, if the process has it.
+                            if counted.go_slow() {
+                                slot = None;
+                            } else {
+                                turns_slow.as_mut().reset(tokio::time::Instant::now() + SLOW_AFTER);
+                            }
+                        }
+                    }
+                }
             }
             Err(e) => http::CallResult::unsigned(e),
         };
@@ -359,21 +472,30 @@ impl Worker {
         .await;
     }
 
-    /// The call happened: recording it must not be given up lightly (5 tries, growing pauses).
+    /// The call happened: recording it must not be given up lightly. Retried with growing
+    /// pauses (up to 5 s) for [`RECORD_FOR`], so a database outage of that length loses no
+    /// record and repeats no call.
     async fn keep_trying<T, F, Fut>(&self, what: &str, webhook_id: &str, mut write: F)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
     {
-        for attempt in 1..=5u32 {
+        let deadline = tokio::time::Instant::now() + RECORD_FOR;
+        let mut pause = Duration::from_millis(200);
+        for try_number in 1u32.. {
             match write().await {
                 Ok(_) => {
                     self.wake.notify_one();
                     return;
                 }
+                Err(e) if tokio::time::Instant::now() + pause < deadline => {
+                    tracing::warn!(webhook = %webhook_id, error = %e, try_number, "recording {what} failed; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
                 Err(e) => {
-                    tracing::error!(webhook = %webhook_id, error = %e, try_number = attempt, "recording {what} failed");
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                    tracing::error!(webhook = %webhook_id, error = %e, try_number, "recording {what} failed; giving up (the trigger comes back when its lease ends)");
+                    return;
                 }
             }
         }

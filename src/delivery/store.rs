@@ -8,6 +8,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::PgPool;
 
+use super::fairness::{Caps, Snapshot};
 use super::http::CallResult;
 use crate::config::DeliveryConfig;
 use crate::events::CHANNEL;
@@ -26,6 +27,8 @@ pub struct ClaimedTrigger {
     pub account_id: String,
     pub product_id: String,
     pub external_url: String,
+    /// The endpoint's `host:port`, for the per-host cap.
+    pub endpoint_host: Option<String>,
     pub jwt_secret: String,
     pub http_method: String,
     pub headers: Json<Vec<(String, String)>>,
@@ -48,54 +51,154 @@ const CANDIDATE: &str = "t2.state = 'pending' and w2.active and (t2.manual or no
          or not exists (select 1 from webhook_triggers e where e.webhook_id = t2.webhook_id and e.state = 'pending'
                         and e.ordered and e.id < t2.id))";
 
+/// When a pending trigger may be called: when due, and for a webhook with a rate limit, not
+/// before `1 / rate_limit` seconds after its previous call ended.
+const EFFECTIVE_DUE: &str = "case when w2.rate_limit is null then t2.due_at
+    else greatest(t2.due_at, greatest(w2.last_success_at, w2.last_failure_at)
+                             + make_interval(secs => 1.0 / w2.rate_limit)) end";
+
+/// Candidates (`t2` of `w2`) of accounts, hosts and accounts on hosts at their cap are
+/// passed over; `$n`, `$n+1`, `$n+2` are the saturated keys ([`Snapshot::saturated`]). Plain
+/// `<> all(…)` filters: a join here would steer the planner away from the webhook's key.
+fn not_saturated(n: usize) -> String {
+    let (accounts, hosts, pairs) = (n, n + 1, n + 2);
+    format!(
+        "w2.account_id <> all(${accounts}::text[]) and coalesce(w2.endpoint_host, '') <> all(${hosts}::text[])
+         and (w2.account_id || ' ' || coalesce(w2.endpoint_host, '')) <> all(${pairs}::text[])"
+    )
+}
+
 /// Claims up to `limit` due triggers for this worker: each moves to `in_flight` with a lease.
-/// Candidates are locked (`SKIP LOCKED`) in due order and of those each webhook's earliest is
-/// claimed; a webhook with a call in flight is skipped, so it never has two at once (the
-/// unique index makes sure: a rare race between processes fails the claim, which is retried).
+/// Candidates are read in due order and of those each webhook's earliest is taken; only the
+/// chosen ones are locked (`SKIP LOCKED`, re-checked as still pending), so a claim writes no
+/// more rows than it takes. A webhook with a call in flight is skipped, so it never has two
+/// at once (the unique index makes sure: a rare race between processes fails the claim, which
+/// is retried). Nothing is claimed unless this process's liveness has a few seconds left.
+///
+/// The claim is fair among the due work it looks at (the oldest, past that of saturated
+/// accounts and hosts): each account, host and account on a host takes no more than its cap
+/// allows, and the slots go round-robin across accounts (every account's first call before
+/// any account's second).
 pub async fn claim(
     pool: &PgPool,
     worker: i64,
     lease: Duration,
     limit: i64,
+    caps: Caps,
+    load: &Snapshot,
 ) -> Result<Vec<ClaimedTrigger>, sqlx::Error> {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let sql = SQL.get_or_init(|| {
+        // $5–$7: saturated keys; $8–$10: the caps; $11–$16: calls in flight per key.
+        let not_saturated = not_saturated(5);
+        let (pair_cap, account_cap, host_cap) = (8, 9, 10);
+        let (accounts, account_calls, hosts, host_calls, pairs, pair_calls) = (11, 12, 13, 14, 15, 16);
         format!(
             "with candidate as (
-                 select t2.id, t2.webhook_id from webhook_triggers t2 join webhooks w2 on w2.id = t2.webhook_id
-                 where t2.due_at <= now() and {CANDIDATE}
+                 select t2.id, t2.webhook_id, t2.due_at, w2.account_id, coalesce(w2.endpoint_host, '') as host
+                 from webhook_triggers t2 join webhooks w2 on w2.id = t2.webhook_id
+                 where t2.due_at <= now() and {CANDIDATE} and {not_saturated} and {EFFECTIVE_DUE} <= now()
                  order by t2.due_at, t2.id
-                 limit $3
-                 for update of t2 skip locked),
-             head as (select distinct on (webhook_id) id from candidate order by webhook_id, id)
+                 limit $4),
+             head as (select distinct on (webhook_id) id, due_at, account_id, host
+                      from candidate order by webhook_id, id),
+             by_account as (
+                 select h.*, coalesce(a.n, 0) + row_number() over (partition by h.account_id order by h.due_at, h.id) as account_calls
+                 from head h left join unnest(${accounts}::text[], ${account_calls}::int[]) a(k, n) on a.k = h.account_id),
+             by_pair as (
+                 select r.*, coalesce(p.n, 0) + row_number() over (partition by r.account_id, r.host
+                                                                   order by r.account_calls, r.due_at, r.id) as pair_calls
+                 from by_account r left join unnest(${pairs}::text[], ${pair_calls}::int[]) p(k, n)
+                      on p.k = r.account_id || ' ' || r.host
+                 where r.account_calls <= ${account_cap}),
+             by_host as (
+                 select r.*, coalesce(o.n, 0) + row_number() over (partition by r.host
+                                                                   order by r.account_calls, r.due_at, r.id) as host_calls
+                 from by_pair r left join unnest(${hosts}::text[], ${host_calls}::int[]) o(k, n) on o.k = r.host
+                 where r.pair_calls <= ${pair_cap}),
+             chosen as (select id from by_host where host_calls <= ${host_cap}
+                        order by account_calls, due_at, id limit $3),
+             locked as (select t3.id from webhook_triggers t3 join chosen c on c.id = t3.id
+                        where t3.state = 'pending'
+                          and exists (select 1 from delivery_workers d where d.id = $1
+                                      and d.alive_until > clock_timestamp() + interval '3 seconds')
+                        for update of t3 skip locked)
              update webhook_triggers t
                 set state = 'in_flight', claimed_by = $1,
                     claimed_until = clock_timestamp() + make_interval(secs => $2)
-             from head c, webhooks w
+             from locked c, webhooks w
              where t.id = c.id and w.id = t.webhook_id
              returning t.id as trigger_id, t.webhook_id, t.manual, t.claimed_until, t.first_event_at,
-                       w.label, w.object_class, w.account_id, w.product_id, w.external_url, w.jwt_secret,
-                       w.http_method, w.headers, w.data, w.last_success_at, w.last_failure_at, t.message_id,
+                       w.label, w.object_class, w.account_id, w.product_id, w.external_url, w.endpoint_host,
+                       w.jwt_secret, w.http_method, w.headers, w.data, w.last_success_at, w.last_failure_at, t.message_id,
                        (select jsonb_build_object('trigger_id', m.trigger_id, 'message_id', m.id, 'method', m.method,
                                                   'query', m.query, 'content_type', m.content_type, 'body', m.body)
                         from inbound_messages m where m.id = t.message_id) as inbound"
         )
     });
+    // Look further than the slots, so that round-robin has several accounts to choose from.
+    let scan = (limit * 2).max(16);
+    let saturated = load.saturated(caps);
     sqlx::query_as(sql)
         .bind(worker)
         .bind(lease.as_secs_f64())
         .bind(limit)
+        .bind(scan)
+        .bind(&saturated.accounts)
+        .bind(&saturated.hosts)
+        .bind(&saturated.account_hosts)
+        .bind(caps.per_account_host as i64)
+        .bind(caps.per_account as i64)
+        .bind(caps.per_host as i64)
+        .bind(&load.accounts)
+        .bind(&load.account_calls)
+        .bind(&load.hosts)
+        .bind(&load.host_calls)
+        .bind(&load.account_hosts)
+        .bind(&load.account_host_calls)
         .fetch_all(pool)
         .await
 }
 
-/// When the next pending trigger falls due, if any.
-pub async fn next_due(pool: &PgPool) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+/// When the next pending trigger that this process could claim falls due, if any.
+pub async fn next_due(pool: &PgPool, caps: Caps, load: &Snapshot) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let sql = SQL.get_or_init(|| {
-        format!("select min(t2.due_at) from webhook_triggers t2 join webhooks w2 on w2.id = t2.webhook_id where {CANDIDATE}")
+        format!(
+            "select min({EFFECTIVE_DUE}) from webhook_triggers t2 join webhooks w2 on w2.id = t2.webhook_id
+             where {CANDIDATE} and {}",
+            not_saturated(1)
+        )
     });
-    sqlx::query_scalar(sql).fetch_one(pool).await
+    let saturated = load.saturated(caps);
+    sqlx::query_scalar(sql)
+        .bind(&saturated.accounts)
+        .bind(&saturated.hosts)
+        .bind(&saturated.account_hosts)
+        .fetch_one(pool)
+        .await
+}
+
+/// Says this delivery process is alive until `liveness` from now.
+pub async fn heartbeat(pool: &PgPool, worker: i64, liveness: Duration) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into delivery_workers (id, alive_until) values ($1, clock_timestamp() + make_interval(secs => $2))
+         on conflict (id) do update set alive_until = excluded.alive_until",
+    )
+    .bind(worker)
+    .bind(liveness.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Forgets a process that stopped, and processes long dead.
+pub async fn forget_worker(pool: &PgPool, worker: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from delivery_workers where id = $1 or alive_until < now() - interval '1 day'")
+        .bind(worker)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// The request as it was sent, for the attempt record.
@@ -219,19 +322,52 @@ pub async fn record_failure(
     Ok(attempt_id)
 }
 
-/// Puts in-flight triggers back to pending: those whose lease ran out (their worker died),
-/// or, with `worker`, this worker's own (graceful shutdown). A trigger that meanwhile got a
+/// Which in-flight triggers [`release`] puts back.
+pub enum Release<'a> {
+    /// Those of other processes whose liveness ran out (they crashed or lost the database),
+    /// and any whose lease ran out (a process of a version without liveness rows).
+    Abandoned { me: i64 },
+    /// All of this process's own (graceful shutdown).
+    Own { me: i64 },
+    /// These claims of this process, whose calls it stopped: (trigger, lease).
+    Claims {
+        me: i64,
+        claims: &'a [(i64, DateTime<Utc>)],
+    },
+}
+
+/// Puts in-flight triggers back to pending (see [`Release`]). A trigger that meanwhile got a
 /// pending successor is merged into it.
-pub async fn release(pool: &PgPool, worker: Option<i64>) -> Result<u64, sqlx::Error> {
+pub async fn release(pool: &PgPool, which: Release<'_>) -> Result<u64, sqlx::Error> {
+    let (me, own, ids, leases) = match which {
+        Release::Abandoned { me } => (me, false, None, None),
+        Release::Own { me } => (me, true, None, None),
+        Release::Claims { me, claims } => (
+            me,
+            true,
+            Some(claims.iter().map(|c| c.0).collect::<Vec<_>>()),
+            Some(claims.iter().map(|c| c.1).collect::<Vec<_>>()),
+        ),
+    };
     let mut tx = pool.begin().await?;
     /// id, webhook, manual, first event, inbound message
     type Stale = (i64, String, bool, DateTime<Utc>, Option<i64>);
     let stale: Vec<Stale> = sqlx::query_as(
-        "select id, webhook_id, manual, first_event_at, message_id from webhook_triggers
-         where state = 'in_flight' and (($1::bigint is null and claimed_until < clock_timestamp()) or claimed_by = $1)
-         for update skip locked",
+        "select t.id, t.webhook_id, t.manual, t.first_event_at, t.message_id from webhook_triggers t
+         where t.state = 'in_flight' and case
+           when $3::bigint[] is not null then t.claimed_by = $1 and (t.id, t.claimed_until) in
+                (select * from unnest($3::bigint[], $4::timestamptz[]))
+           when $2 then t.claimed_by = $1
+           else t.claimed_until < clock_timestamp()
+                or (t.claimed_by <> $1 and exists (select 1 from delivery_workers d
+                                                   where d.id = t.claimed_by and d.alive_until < clock_timestamp()))
+         end
+         for update of t skip locked",
     )
-    .bind(worker)
+    .bind(me)
+    .bind(own)
+    .bind(ids)
+    .bind(leases)
     .fetch_all(&mut *tx)
     .await?;
     for (id, webhook_id, manual, first_event_at, message_id) in &stale {

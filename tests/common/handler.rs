@@ -180,3 +180,20 @@ where
     }
     panic!("timed out waiting for: {what}");
 }
+
+/// Waits until `check` is true, at most `deadline`; for behaviour that has a bound (a call
+/// that must arrive within so long), not for speed.
+pub async fn within<F, Fut>(deadline: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let until = Instant::now() + deadline;
+    while Instant::now() < until {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("not within {deadline:?}: {what}");
+}

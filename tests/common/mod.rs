@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod handler;
+pub mod process;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
