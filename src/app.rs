@@ -63,7 +63,9 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", get(auth::web::logout_page).post(auth::web::logout))
         .route(
             "/hooks/in/{id}",
-            get(crate::inbound::endpoint::receive).post(crate::inbound::endpoint::receive),
+            get(crate::inbound::endpoint::receive)
+                .post(crate::inbound::endpoint::receive)
+                .fallback(crate::inbound::endpoint::wrong_method),
         )
         .route("/healthz", get(healthz));
 
@@ -73,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn(auth::csrf::verify_csrf))
         .layer(sessions)
+        .layer(middleware::from_fn_with_state(state.clone(), session_save_failures))
         .layer(middleware::from_fn(htmx_errors))
         .nest_service(
             "/static",
@@ -86,6 +89,8 @@ pub fn router(state: AppState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(TraceLayer::new_for_http())
+                // Outside the panic and timeout layers, so their answers are JSON on the API too.
+                .layer(middleware::from_fn(crate::api::json_errors))
                 .layer(CatchPanicLayer::new())
                 .layer(SetResponseHeaderLayer::overriding(
                     header::CONTENT_SECURITY_POLICY,
@@ -156,8 +161,33 @@ async fn htmx_errors(request: Request, next: Next) -> Response {
     response
 }
 
-/// Unknown paths: signed-out visitors go to sign-in like everywhere else, others get 404.
+/// The session layer answers a bare 500 when it cannot save a session (nothing of the
+/// handler's page is left). Its store is the database: say so properly, as a 503 page when the
+/// database is unreachable.
+async fn session_save_failures(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let bare_500 = response.status() == StatusCode::INTERNAL_SERVER_ERROR
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+        && response.extensions().get::<HtmxErrorFragment>().is_none();
+    if !bare_500 {
+        return response;
+    }
+    let probe = sqlx::query_scalar::<_, i32>("select 1").fetch_one(&state.pool);
+    match tokio::time::timeout(Duration::from_secs(1), probe).await {
+        Ok(Ok(_)) => AppError::Internal(anyhow::anyhow!("the session could not be saved")).into_response(),
+        Ok(Err(e)) => AppError::from(e).into_response(),
+        Err(_) => {
+            AppError::Unavailable("the session could not be saved; the database does not answer".into()).into_response()
+        }
+    }
+}
+
+/// Unknown paths: signed-out visitors go to sign-in like everywhere else, others get 404;
+/// under the API's prefix, always the API's 404.
 async fn not_found(session: tower_sessions::Session, request: Request) -> Response {
+    if request.uri().path().starts_with(crate::api::PREFIX) {
+        return crate::api::ApiError::no_such_resource().into_response();
+    }
     match auth::session::signed_in_user_id(&session).await {
         Ok(Some(_)) => AppError::NotFound.into_response(),
         Ok(None) => auth::session::redirect_to_login(&request),

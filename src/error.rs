@@ -5,6 +5,10 @@ use askama::Template;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+/// What a page or API answer says while the database cannot be reached.
+pub const DATABASE_UNAVAILABLE: &str =
+    "The database is unavailable at the moment. Nothing was changed; please try again in a few seconds.";
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("The page or object you asked for does not exist, or belongs to another account.")]
@@ -22,8 +26,11 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("{message}")]
     TooManyRequests { message: String, retry_after_secs: u64 },
+    /// The database (or the session store in it) cannot be reached: 503, try again.
+    #[error("{DATABASE_UNAVAILABLE}")]
+    Unavailable(String),
     #[error("Something went wrong on our side. The error was logged; please try again.")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("Something went wrong on our side. The error was logged; please try again.")]
     Internal(#[from] anyhow::Error),
     #[error("Something went wrong on our side. The error was logged; please try again.")]
@@ -31,6 +38,16 @@ pub enum AppError {
 }
 
 pub type AppResult<T, E = AppError> = Result<T, E>;
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        if crate::db::is_unavailable(&e) {
+            AppError::Unavailable(e.to_string())
+        } else {
+            AppError::Database(e)
+        }
+    }
+}
 
 impl AppError {
     pub fn status(&self) -> StatusCode {
@@ -40,6 +57,7 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(_) | AppError::Internal(_) | AppError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -52,6 +70,7 @@ impl AppError {
             AppError::BadRequest(_) => "Bad request",
             AppError::PayloadTooLarge => "Too large",
             AppError::TooManyRequests { .. } => "Too many attempts",
+            AppError::Unavailable(_) => "Database unavailable",
             _ => "Server error",
         }
     }
@@ -63,6 +82,8 @@ struct ErrorPage<'a> {
     title: &'a str,
     message: String,
     status: u16,
+    /// Offer to reload the page rather than to leave it.
+    try_again: bool,
 }
 
 #[derive(Template)]
@@ -80,22 +101,28 @@ pub struct HtmxRequest;
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        if let AppError::Unavailable(cause) = &self {
+            tracing::warn!(error = %cause, "request answered 503: database unavailable");
+        } else if status.is_server_error() {
             // Logged once here with its cause; the page shows only a generic message.
             tracing::error!(error = ?self, "request failed");
         }
         let message = self.to_string();
         let title = self.title();
         let mut headers = HeaderMap::new();
-        if let AppError::TooManyRequests { retry_after_secs, .. } = &self {
-            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                headers.insert(header::RETRY_AFTER, v);
-            }
+        let retry_after = match &self {
+            AppError::TooManyRequests { retry_after_secs, .. } => Some(*retry_after_secs),
+            AppError::Unavailable(_) => Some(5),
+            _ => None,
+        };
+        if let Some(v) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+            headers.insert(header::RETRY_AFTER, v);
         }
         let page = ErrorPage {
             title,
             message,
             status: status.as_u16(),
+            try_again: matches!(self, AppError::Unavailable(_)),
         }
         .render()
         .unwrap_or_else(|_| "<h1>Error</h1>".to_string());

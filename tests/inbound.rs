@@ -571,3 +571,41 @@ async fn a_full_backlog_is_refused_with_503_until_it_drains() {
         .unwrap();
     assert_eq!(r.status(), 202);
 }
+
+#[tokio::test]
+async fn the_backlog_counts_messages_not_deliveries() {
+    let (app, _handler, hook, product, trigger) = setup(&[]).await;
+    let key = add_key(&app, &trigger, "Caller", "").await;
+    // Ten webhooks watch the trigger (nine more beside the setup's), all out of order.
+    for n in 0..9 {
+        insert_webhook(&app, &app.vendor_account_id, &product, &format!("Watcher {n}"), true).await;
+    }
+    sqlx::query("update webhooks set out_of_order = true")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let watching: i64 = sqlx::query_scalar("select count(*) from webhooks where product_id = $1")
+        .bind(&product)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(watching >= 10, "{watching} webhooks, {hook} among them");
+    // 999 messages wait, each for every webhook: 9,990 deliveries.
+    sqlx::query(
+        "with m as (insert into inbound_messages (trigger_id, method) select $1, 'POST' from generate_series(1, 999) returning id)
+         insert into webhook_triggers (webhook_id, state, due_at, message_id)
+         select w.id, 'pending', now() + interval '1 hour', m.id from m cross join webhooks w where w.product_id = $2",
+    )
+    .bind(&trigger)
+    .bind(&product)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let url = app.url(&format!("/hooks/in/{trigger}"));
+    let send = || reqwest::Client::new().post(&url).header("X-Api-Key", &key).send();
+    assert_eq!(send().await.unwrap().status(), 202, "the 1,000th message is accepted");
+    let r = send().await.unwrap();
+    assert_eq!(r.status(), 503, "the 1,001st waits for the backlog to drain");
+    let e: Value = r.json().await.unwrap();
+    assert!(e["errors"][0].as_str().unwrap().contains("1000 messages"), "{e}");
+}

@@ -6,24 +6,98 @@ pub mod requests;
 pub mod rql;
 pub mod webhooks;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 
 use crate::app::AppState;
 use crate::tokens::ApiCaller;
 
+/// The longest query string a list reads (filters, paging, search), in bytes: with the
+/// limits of each RQL expression, this bounds the SQL a filter can make.
+pub const MAX_QUERY_BYTES: usize = 16 * 1024;
+
+/// The largest request body the API reads.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Where the API lives; [`json_errors`] answers every error under it in the API's shape.
+pub const PREFIX: &str = "/public/";
+
 pub fn router() -> Router<AppState> {
-    let api = webhooks::router().merge(requests::router()).fallback(|| async {
-        ApiError {
-            status: StatusCode::NOT_FOUND,
-            code: "NFND_000",
-            errors: vec!["No such API resource.".into()],
-        }
-    });
+    let api = webhooks::router()
+        .merge(requests::router())
+        .fallback(|| async { ApiError::no_such_resource() })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     Router::new().nest("/public/v1", api)
+}
+
+/// Every error answered under [`PREFIX`] is JSON with an `error_code`, including those made
+/// by layers that know nothing of the API (wrong method, body too large, timeout, a caught
+/// panic): their plain-text bodies are replaced. Answers that are JSON already pass as they are.
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    if !request.uri().path().starts_with(PREFIX) {
+        return next.run(request).await;
+    }
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let allow = response
+        .headers()
+        .get(header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
+    let (code, message) = match status {
+        StatusCode::BAD_REQUEST => ("VAL_001", "The request is malformed.".to_string()),
+        StatusCode::UNAUTHORIZED => ("AUTH_001", "API request is unauthorized.".to_string()),
+        StatusCode::FORBIDDEN => ("AUTH_002", "This API token may not do this.".to_string()),
+        StatusCode::NOT_FOUND => ("NFND_000", "No such API resource.".to_string()),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "HTTP_405",
+            match &allow {
+                Some(allowed) if !allowed.is_empty() => {
+                    format!("Method {method} is not allowed here; allowed: {allowed}.")
+                }
+                _ => format!("Method {method} is not allowed here."),
+            },
+        ),
+        StatusCode::REQUEST_TIMEOUT => ("HTTP_408", "The request took too long and was stopped.".to_string()),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "HTTP_413",
+            format!("The request body is larger than the limit of {MAX_BODY_BYTES} bytes."),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("HTTP_415", "The request body must be JSON.".to_string()),
+        StatusCode::TOO_MANY_REQUESTS => ("HTTP_429", "Too many requests; try again later.".to_string()),
+        StatusCode::SERVICE_UNAVAILABLE => ("SYS_002", crate::error::DATABASE_UNAVAILABLE.to_string()),
+        s if s.is_server_error() => ("SYS_001", "Internal error; it was logged.".to_string()),
+        s => ("HTTP_4XX", format!("The request was refused ({s}).")),
+    };
+    let mut replaced = ApiError {
+        status,
+        code,
+        errors: vec![message],
+    }
+    .into_response();
+    for (name, value) in [
+        (header::ALLOW, allow.and_then(|a| a.parse().ok())),
+        (header::RETRY_AFTER, retry_after),
+    ] {
+        if let Some(value) = value {
+            replaced.headers_mut().insert(name, value);
+        }
+    }
+    replaced
 }
 
 /// An API error, rendered as the platform renders them.
@@ -35,6 +109,13 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    pub fn no_such_resource() -> Self {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: "NFND_000",
+            errors: vec!["No such API resource.".into()],
+        }
+    }
     pub fn unauthorized() -> Self {
         ApiError {
             status: StatusCode::UNAUTHORIZED,
@@ -61,6 +142,15 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             code: "RQL_001",
             errors: vec![format!("Invalid RQL filter: {message}")],
+        }
+    }
+}
+
+impl From<rql::RqlError> for ApiError {
+    fn from(e: rql::RqlError) -> Self {
+        match e {
+            rql::RqlError::Syntax(message) => ApiError::rql(message),
+            bound => ApiError::validation(vec![bound.to_string()]),
         }
     }
 }
@@ -92,7 +182,17 @@ impl Paging {
             ordering: Vec::new(),
             filters: Vec::new(),
         };
-        for part in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let raw = raw.unwrap_or("");
+        if raw.len() > MAX_QUERY_BYTES {
+            if rql::too_deep(&percent_encoding::percent_decode_str(raw).decode_utf8_lossy()) {
+                return Err(rql::RqlError::TooDeep.into());
+            }
+            return Err(ApiError::validation(vec![format!(
+                "filter: the query string may have at most {MAX_QUERY_BYTES} bytes; this one has {}",
+                raw.len()
+            )]));
+        }
+        for part in raw.split('&').filter(|p| !p.is_empty()) {
             if decode(part).contains('\0') {
                 return Err(ApiError::rql("NUL characters are not allowed".into()));
             }
@@ -109,7 +209,7 @@ impl Paging {
             } else if let Some(v) = part.strip_prefix("search=") {
                 paging.search = Some(decode(&v.replace('+', " "))).filter(|s| !s.is_empty());
             } else {
-                match rql::parse(&decode(part)).map_err(ApiError::rql)? {
+                match rql::parse(&decode(part))? {
                     rql::Node::Call(op, args) if op == "ordering" => {
                         paging.ordering.extend(args.into_iter().filter_map(|a| match a {
                             rql::Node::Value(f) => Some(f),
@@ -143,6 +243,14 @@ pub fn content_range(offset: i64, returned: usize, total: i64) -> String {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
+        if crate::db::is_unavailable(&e) {
+            tracing::warn!(error = %e, "API request: database unavailable");
+            return ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "SYS_002",
+                errors: vec![crate::error::DATABASE_UNAVAILABLE.into()],
+            };
+        }
         tracing::error!(error = %e, "API request failed");
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -154,11 +262,18 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let unavailable = self.status == StatusCode::SERVICE_UNAVAILABLE;
+        let mut response = (
             self.status,
             Json(serde_json::json!({"error_code": self.code, "errors": self.errors})),
         )
-            .into_response()
+            .into_response();
+        if unavailable && !response.headers().contains_key(header::RETRY_AFTER) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+        }
+        response
     }
 }
 

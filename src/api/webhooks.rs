@@ -118,6 +118,7 @@ fn to_json(w: &Webhook, caller: &ApiCaller, api_url: &str, attempts: &HashMap<i6
         "account": {"id": w.account_id, "name": caller.account_name},
         "external_url": w.external_url,
         "http_method": w.http_method,
+        "rate_limit": w.rate_limit,
         "jwt_secret": w.jwt_secret,
         "headers": headers,
         "data": w.data.0,
@@ -245,6 +246,8 @@ struct Fields {
     http_method: Option<String>,
     headers: Option<Vec<(String, String)>>,
     data: Option<Map<String, Value>>,
+    /// `Some(None)`: `null`, no limit.
+    rate_limit: Option<Option<i32>>,
 }
 
 fn read_fields(m: &Map<String, Value>, errors: &mut Vec<String>) -> Fields {
@@ -265,6 +268,17 @@ fn read_fields(m: &Map<String, Value>, errors: &mut Vec<String>) -> Fields {
     f.external_url = string("external_url");
     f.jwt_secret = string("jwt_secret");
     f.http_method = string("http_method");
+    match m.get("rate_limit") {
+        None => {}
+        Some(Value::Null) => f.rate_limit = Some(None),
+        Some(v) => match v.as_i64() {
+            Some(n) if (1..=i64::from(model::RATE_LIMIT_MAX)).contains(&n) => f.rate_limit = Some(Some(n as i32)),
+            _ => errors.push(format!(
+                "rate_limit: must be a whole number of calls per second from 1 to {}, or null for no limit.",
+                model::RATE_LIMIT_MAX
+            )),
+        },
+    }
     match m.get("active") {
         None => {}
         Some(Value::Bool(b)) => f.active = Some(*b),
@@ -390,6 +404,7 @@ async fn create(
         http_method: HttpMethod::parse(&method).unwrap_or(HttpMethod::Post),
         headers,
         data: f.data.unwrap_or_default(),
+        rate_limit: f.rate_limit.flatten(),
     };
     let id = store::insert_for(&state.pool, &caller.account_id, None, &new).await?;
     tracing::info!(webhook = %id, token = %caller.token_id, "webhook created through the API");
@@ -427,6 +442,7 @@ async fn update(
     let headers = f.headers.unwrap_or(w.headers.0.clone());
     let data = f.data.map(Value::Object).unwrap_or(w.data.0.clone());
     let active = f.active.unwrap_or(w.active);
+    let rate_limit = f.rate_limit.unwrap_or(w.rate_limit);
     validate(&label, &description, &url, &secret, &method, &headers, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
@@ -434,7 +450,7 @@ async fn update(
     let method = HttpMethod::parse(&method).unwrap_or(HttpMethod::Post);
     sqlx::query(&format!(
         "update webhooks set label = $3, description = $4, external_url = $5, jwt_secret = $6, http_method = $7,
-             headers = $8, data = $9, active = $10, modified_at = now(), modified_by = null,
+             headers = $8, data = $9, active = $10, rate_limit = $11, modified_at = now(), modified_by = null,
              {}
          where account_id = $1 and id = $2",
         store::enabling_resets("$10")
@@ -449,6 +465,7 @@ async fn update(
     .bind(sqlx::types::Json(&headers))
     .bind(sqlx::types::Json(&data))
     .bind(active)
+    .bind(rate_limit)
     .execute(&state.pool)
     .await?;
     tracing::info!(webhook = %id, token = %caller.token_id, "webhook updated through the API");

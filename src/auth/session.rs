@@ -45,8 +45,14 @@ impl Flash {
     }
 }
 
+/// Sessions live in the database: a store that cannot answer means the database is down.
 fn session_error(e: tower_sessions::session::Error) -> AppError {
-    AppError::Internal(anyhow::anyhow!("session store: {e}"))
+    match e {
+        tower_sessions::session::Error::Store(tower_sessions::session_store::Error::Backend(cause)) => {
+            AppError::Unavailable(format!("session store: {cause}"))
+        }
+        other => AppError::Internal(anyhow::anyhow!("session store: {other}")),
+    }
 }
 
 /// Marks the session as signed in, with a fresh id and a fresh CSRF token.

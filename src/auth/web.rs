@@ -75,30 +75,33 @@ pub async fn login_submit(
         Ok((status, Html(page.render()?)).into_response())
     };
 
-    if let Some(until) = throttle::blocked_until(&state.pool, &email, &ip, &limits).await? {
-        let wait = (until - chrono::Utc::now()).num_seconds().max(1);
-        let minutes = (wait + 59) / 60;
-        let message = format!(
-            "Too many failed sign-in attempts. Try again in {minutes} minute{} (after {} UTC).",
-            if minutes == 1 { "" } else { "s" },
-            until.format("%H:%M")
-        );
-        let mut response = again(
-            StatusCode::TOO_MANY_REQUESTS,
-            message,
-            session::csrf_token(&session).await?,
-        )?;
-        if let Ok(v) = wait.to_string().parse() {
-            response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+    let attempt_id = match throttle::admit(&state.pool, &email, &ip, &limits).await? {
+        throttle::Admission::Admitted { attempt_id } => attempt_id,
+        throttle::Admission::Refused { until } => {
+            let wait = (until - chrono::Utc::now()).num_seconds().max(1);
+            let minutes = (wait + 59) / 60;
+            let message = format!(
+                "Too many failed sign-in attempts. Try again in {minutes} minute{} (after {} UTC).",
+                if minutes == 1 { "" } else { "s" },
+                until.format("%H:%M")
+            );
+            let mut response = again(
+                StatusCode::TOO_MANY_REQUESTS,
+                message,
+                session::csrf_token(&session).await?,
+            )?;
+            if let Ok(v) = wait.to_string().parse() {
+                response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            }
+            return Ok(response);
         }
-        return Ok(response);
-    }
+    };
 
     let password_plain: String = form.password.chars().take(password::MAX_LENGTH + 1).collect();
     let credentials = users::find_credentials(&state.pool, &email).await?;
     let user_id = credentials.as_ref().map(|(id, _)| id.clone());
     let ok = password::verify(password_plain, credentials.map(|(_, hash)| hash)).await?;
-    throttle::record(&state.pool, &email, &ip, ok).await?;
+    throttle::settle(&state.pool, attempt_id, ok).await?;
 
     match (ok, user_id) {
         (true, Some(user_id)) => {

@@ -98,6 +98,10 @@ pub async fn receive(
 ) -> Response {
     match handle(&state, &id, method, &headers, raw_query.as_deref(), body).await {
         Ok(response) => response,
+        Err(e) if crate::db::is_unavailable(&e) => {
+            tracing::warn!(trigger = %id, error = %e, "inbound call refused: database unavailable");
+            ApiError::from(e).into_response()
+        }
         Err(e) => {
             tracing::error!(trigger = %id, error = %e, "inbound call failed");
             refuse(
@@ -107,6 +111,22 @@ pub async fn receive(
             )
         }
     }
+}
+
+/// Any method but GET and POST (PUT, DELETE, …): 405 in the API's shape.
+pub async fn wrong_method() -> Response {
+    method_not_allowed()
+}
+
+fn method_not_allowed() -> Response {
+    let mut r = refuse(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "VAL_004",
+        "Call an inbound trigger with POST or GET.",
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+    r
 }
 
 async fn handle(
@@ -119,14 +139,7 @@ async fn handle(
 ) -> Result<Response, sqlx::Error> {
     if method != Method::GET && method != Method::POST {
         // HEAD would otherwise reach the GET route and fire the webhooks.
-        let mut r = refuse(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "VAL_004",
-            "Call an inbound trigger with POST or GET.",
-        );
-        r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
-        return Ok(r);
+        return Ok(method_not_allowed());
     }
     let not_found = || {
         refuse(
@@ -196,9 +209,11 @@ async fn handle(
             ),
         ));
     }
-    // A handler that is down must not make the queue grow without bound.
+    // A handler that is down must not make the queue grow without bound. Messages are
+    // counted, not message × webhook deliveries.
     let waiting: i64 = sqlx::query_scalar(
-        "select count(*) from (select 1 from webhook_triggers t join inbound_messages m on m.id = t.message_id
+        "select count(*) from (select distinct t.message_id from webhook_triggers t
+                               join inbound_messages m on m.id = t.message_id
                                where m.trigger_id = $1 limit $2) backlog",
     )
     .bind(&trigger.id)

@@ -144,7 +144,7 @@ async fn read_settings(
     creating: bool,
 ) -> AppResult<(SettingsForm, Option<Settings>)> {
     let mut form = SettingsForm {
-        name: fields.get("name").trim().chars().take(super::NAME_MAX + 1).collect(),
+        name: fields.get("name").trim().to_string(),
         product_id: fields.get("product").chars().take(32).collect(),
         object_class: fields.get("object_class").chars().take(32).collect(),
         ordered: fields.checked("ordered"),
@@ -156,7 +156,10 @@ async fn read_settings(
     if form.name.is_empty() {
         form.name_error = Some("Enter a name that says who calls this trigger and why.".into());
     } else if form.name.chars().count() > super::NAME_MAX {
-        form.name_error = Some(format!("Use at most {} characters.", super::NAME_MAX));
+        form.name_error = Some(crate::webhooks::model::too_long(
+            super::NAME_MAX,
+            form.name.chars().count(),
+        ));
     } else if form.name.chars().any(char::is_control) {
         form.name_error = Some("Control characters are not allowed.".into());
     }
@@ -447,12 +450,13 @@ async fn delete(
 }
 
 fn read_label(fields: &FormFields) -> Result<String, (String, String)> {
-    let label: String = fields.get("label").trim().chars().take(super::LABEL_MAX + 1).collect();
+    let label: String = fields.get("label").trim().to_string();
     if label.is_empty() {
         return Err((label, "Enter a label that names the caller of this key.".into()));
     }
     if label.chars().count() > super::LABEL_MAX {
-        return Err((label, format!("Use at most {} characters.", super::LABEL_MAX)));
+        let n = label.chars().count();
+        return Err((label, crate::webhooks::model::too_long(super::LABEL_MAX, n)));
     }
     if label.chars().any(char::is_control) {
         return Err((label, "Control characters are not allowed.".into()));

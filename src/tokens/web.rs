@@ -71,13 +71,13 @@ async fn create(
     form: FormFields,
 ) -> AppResult<Response> {
     user.require_admin()?;
-    let name: String = form.get("name").trim().chars().take(super::NAME_MAX + 1).collect();
+    let name: String = form.get("name").trim().to_string();
     let error = if name.contains('\0') {
         Some("NUL characters are not allowed.".to_string())
     } else if name.is_empty() {
         Some("Enter a name that says who uses the token.".to_string())
     } else if name.chars().count() > super::NAME_MAX {
-        Some(format!("Use at most {} characters.", super::NAME_MAX))
+        Some(crate::webhooks::model::too_long(super::NAME_MAX, name.chars().count()))
     } else {
         None
     };
