@@ -248,6 +248,33 @@ impl FieldErrors {
 /// Postgres cannot store NUL characters in text; they are never meant anyway.
 const NUL_MESSAGE: &str = "NUL characters are not allowed.";
 
+/// The message for a text over its limit: the limit and the real length, so the admin knows
+/// how much to cut (the field keeps what was typed).
+pub fn too_long(max: usize, n: usize) -> String {
+    format!("Use at most {max} characters (this has {n}).")
+}
+
+/// The highest per-webhook rate limit, in calls per second.
+pub const RATE_LIMIT_MAX: i32 = 1000;
+
+/// The optional rate limit as typed: empty means none; otherwise calls per second, 1–1000.
+pub fn parse_rate_limit(raw: &str, errors: &mut FieldErrors) -> Option<i32> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    match raw.parse::<i32>() {
+        Ok(n) if (1..=RATE_LIMIT_MAX).contains(&n) => Some(n),
+        _ => {
+            errors.add(
+                "rate_limit",
+                format!("Enter a whole number of calls per second from 1 to {RATE_LIMIT_MAX}, or leave it empty for no limit."),
+            );
+            None
+        }
+    }
+}
+
 pub fn validate_name(name: &str, errors: &mut FieldErrors) {
     let n = name.trim().chars().count();
     if name.contains('\0') {
@@ -255,7 +282,7 @@ pub fn validate_name(name: &str, errors: &mut FieldErrors) {
     } else if n == 0 {
         errors.add("name", "Enter a name.");
     } else if n > NAME_MAX {
-        errors.add("name", format!("Use at most {NAME_MAX} characters (this has {n})."));
+        errors.add("name", too_long(NAME_MAX, n));
     }
 }
 
@@ -264,10 +291,7 @@ pub fn validate_description(description: &str, errors: &mut FieldErrors) {
     if description.contains('\0') {
         errors.add("description", NUL_MESSAGE);
     } else if n > DESCRIPTION_MAX {
-        errors.add(
-            "description",
-            format!("Use at most {DESCRIPTION_MAX} characters (this has {n})."),
-        );
+        errors.add("description", too_long(DESCRIPTION_MAX, n));
     }
 }
 
@@ -281,8 +305,8 @@ pub fn validate_url(raw: &str, errors: &mut FieldErrors) {
         errors.add("external_url", "Enter the endpoint URL of your handler.");
         return;
     }
-    if raw.len() > URL_MAX {
-        errors.add("external_url", format!("Use at most {URL_MAX} characters."));
+    if raw.chars().count() > URL_MAX {
+        errors.add("external_url", too_long(URL_MAX, raw.chars().count()));
         return;
     }
     match Url::parse(raw) {
@@ -304,7 +328,7 @@ pub fn validate_secret(secret: &str, errors: &mut FieldErrors) {
     if n < SECRET_MIN {
         errors.add("jwt_secret", format!("Use at least {SECRET_MIN} characters."));
     } else if n > SECRET_MAX {
-        errors.add("jwt_secret", format!("Use at most {SECRET_MAX} characters."));
+        errors.add("jwt_secret", too_long(SECRET_MAX, n));
     } else if secret.chars().any(char::is_control) {
         errors.add("jwt_secret", "Control characters are not allowed.");
     }
@@ -337,15 +361,18 @@ pub fn validate_http(
 /// Validates ordered headers; field names are `header_name_<i>` / `header_value_<i>`.
 pub fn validate_headers(headers: &[(String, String)], errors: &mut FieldErrors) {
     if headers.len() > HEADERS_MAX {
-        errors.add("headers", format!("Use at most {HEADERS_MAX} headers."));
+        errors.add(
+            "headers",
+            format!("Use at most {HEADERS_MAX} headers (this has {}).", headers.len()),
+        );
     }
     let mut seen: Vec<String> = Vec::new();
     for (i, (name, value)) in headers.iter().enumerate() {
         let field = format!("header_name_{i}");
         if name.is_empty() {
             errors.add(&field, "Enter a header name.");
-        } else if name.len() > HEADER_NAME_MAX {
-            errors.add(&field, format!("Use at most {HEADER_NAME_MAX} characters."));
+        } else if name.chars().count() > HEADER_NAME_MAX {
+            errors.add(&field, too_long(HEADER_NAME_MAX, name.chars().count()));
         } else if !name.chars().all(is_tchar) {
             errors.add(&field, "Header names may only use letters, digits and !#$%&'*+-.^_`|~.");
         } else if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
@@ -355,8 +382,8 @@ pub fn validate_headers(headers: &[(String, String)], errors: &mut FieldErrors) 
         }
         seen.push(name.to_ascii_lowercase());
         let vfield = format!("header_value_{i}");
-        if value.len() > HEADER_VALUE_MAX {
-            errors.add(&vfield, format!("Use at most {HEADER_VALUE_MAX} characters."));
+        if value.chars().count() > HEADER_VALUE_MAX {
+            errors.add(&vfield, too_long(HEADER_VALUE_MAX, value.chars().count()));
         } else if value.contains(['\r', '\n', '\0']) {
             errors.add(&vfield, "Line breaks and NUL characters are not allowed.");
         } else if value.chars().any(|c| c.is_control() && c != '\t') {
@@ -368,7 +395,14 @@ pub fn validate_headers(headers: &[(String, String)], errors: &mut FieldErrors) 
 /// Parses the additional data: empty means `{}`; otherwise a JSON object of at most 64 KiB.
 pub fn parse_data(raw: &str, errors: &mut FieldErrors) -> Option<Map<String, Value>> {
     if raw.len() > DATA_MAX_BYTES {
-        errors.add("data", format!("Use at most {} KiB of JSON.", DATA_MAX_BYTES / 1024));
+        errors.add(
+            "data",
+            format!(
+                "Use at most {} KiB of JSON (this has {:.1} KiB).",
+                DATA_MAX_BYTES / 1024,
+                raw.len() as f64 / 1024.0
+            ),
+        );
         return None;
     }
     if raw.trim().is_empty() {

@@ -60,6 +60,8 @@ pub struct Webhook {
     pub http_method: String,
     pub headers: Json<Vec<(String, String)>>,
     pub data: Json<Value>,
+    /// At most this many calls per second, if set.
+    pub rate_limit: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub created_by_id: Option<String>,
     pub created_by_name: Option<String>,
@@ -127,7 +129,7 @@ pub fn mask_secret(secret: &str) -> String {
 
 pub(crate) const SELECT: &str =
     "select w.id, w.account_id, w.product_id, p.name as product_name, w.object_class, w.type, w.label,
-        w.description, w.active, w.external_url, w.jwt_secret, w.http_method, w.headers, w.data,
+        w.description, w.active, w.external_url, w.jwt_secret, w.http_method, w.headers, w.data, w.rate_limit,
         w.created_at, cu.id as created_by_id, cu.name as created_by_name, cu.email as created_by_email,
         w.modified_at, mu.id as modified_by_id, mu.name as modified_by_name, mu.email as modified_by_email,
         coalesce(es.events, 0) as events, w.triggers, w.success_triggers, w.failure_triggers,
@@ -287,6 +289,15 @@ pub async fn list(
     })
 }
 
+/// The HTTP settings of a webhook, already validated.
+pub struct HttpSettings<'a> {
+    pub external_url: &'a str,
+    pub jwt_secret: &'a str,
+    pub method: HttpMethod,
+    pub headers: &'a [(String, String)],
+    pub rate_limit: Option<i32>,
+}
+
 /// Everything needed to create a webhook, already validated.
 pub struct NewWebhook {
     pub product_id: String,
@@ -299,6 +310,7 @@ pub struct NewWebhook {
     pub http_method: HttpMethod,
     pub headers: Vec<(String, String)>,
     pub data: Map<String, Value>,
+    pub rate_limit: Option<i32>,
 }
 
 pub async fn insert(pool: &PgPool, user: &CurrentUser, new: &NewWebhook) -> Result<String, sqlx::Error> {
@@ -317,8 +329,8 @@ pub async fn insert_for(
         let id = crate::ids::webhook_id();
         let result = sqlx::query(
             "insert into webhooks (id, account_id, product_id, object_class, type, label, description, active,
-                external_url, jwt_secret, http_method, headers, data, created_by, modified_by)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
+                external_url, jwt_secret, http_method, headers, data, created_by, modified_by, rate_limit)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)",
         )
         .bind(&id)
         .bind(account_id)
@@ -334,6 +346,7 @@ pub async fn insert_for(
         .bind(Json(&new.headers))
         .bind(Json(&new.data))
         .bind(user_id)
+        .bind(new.rate_limit)
         .execute(pool)
         .await;
         match result {
@@ -383,23 +396,21 @@ pub async fn update_http(
     pool: &PgPool,
     user: &CurrentUser,
     id: &str,
-    external_url: &str,
-    jwt_secret: &str,
-    method: HttpMethod,
-    headers: &[(String, String)],
+    http: &HttpSettings<'_>,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "update webhooks set external_url = $3, jwt_secret = $4, http_method = $5, headers = $6,
-            modified_at = now(), modified_by = $7
+            modified_at = now(), modified_by = $7, rate_limit = $8
          where account_id = $1 and id = $2",
     )
     .bind(&user.account_id)
     .bind(id)
-    .bind(external_url.trim())
-    .bind(jwt_secret)
-    .bind(method.as_str())
-    .bind(Json(headers))
+    .bind(http.external_url.trim())
+    .bind(http.jwt_secret)
+    .bind(http.method.as_str())
+    .bind(Json(http.headers))
     .bind(&user.id)
+    .bind(http.rate_limit)
     .execute(pool)
     .await?;
     Ok(r.rows_affected() == 1)

@@ -566,6 +566,7 @@ pub struct EditValues {
     pub http_method: String,
     pub headers: Vec<(String, String)>,
     pub data: String,
+    pub rate_limit: String,
     pub secret_regenerated: bool,
 }
 
@@ -580,6 +581,7 @@ impl EditValues {
             http_method: w.http_method.clone(),
             headers: w.headers.0.clone(),
             data: w.data_pretty(),
+            rate_limit: w.rate_limit.map(|n| n.to_string()).unwrap_or_default(),
             secret_regenerated: false,
         }
     }
@@ -638,12 +640,9 @@ async fn edit_submit(
     let action = form.get("action");
     let saved = match section {
         EditSection::General => {
-            v.label = form.get("name").chars().take(model::NAME_MAX + 1).collect();
-            v.description = form
-                .get("description")
-                .chars()
-                .take(model::DESCRIPTION_MAX + 1)
-                .collect();
+            // As typed: an over-long value is reported with its length and shown again.
+            v.label = form.get("name").to_string();
+            v.description = form.get("description").to_string();
             v.active = form.checked("enabled");
             model::validate_name(&v.label, &mut errors);
             model::validate_description(&v.description, &mut errors);
@@ -651,9 +650,10 @@ async fn edit_submit(
                 && store::update_general(&state.pool, &user, &id, &v.label, &v.description, v.active).await?
         }
         EditSection::Http => {
-            v.external_url = form.get("external_url").chars().take(model::URL_MAX + 1).collect();
-            v.jwt_secret = form.get("jwt_secret").chars().take(model::SECRET_MAX + 1).collect();
+            v.external_url = form.get("external_url").to_string();
+            v.jwt_secret = form.get("jwt_secret").to_string();
             v.http_method = form.get("http_method").to_string();
+            v.rate_limit = form.get("rate_limit").to_string();
             v.headers = wizard::read_headers(&form);
             if wizard::apply_http_action(action, &mut v.jwt_secret, &mut v.headers) {
                 v.secret_regenerated = action == "regenerate_secret";
@@ -661,17 +661,24 @@ async fn edit_submit(
             } else {
                 let method =
                     model::validate_http(&v.external_url, &v.jwt_secret, &v.http_method, &v.headers, &mut errors);
+                let rate_limit = model::parse_rate_limit(&v.rate_limit, &mut errors);
                 match method {
-                    Some(m) if errors.is_empty() => {
-                        store::update_http(&state.pool, &user, &id, &v.external_url, &v.jwt_secret, m, &v.headers)
-                            .await?
+                    Some(method) if errors.is_empty() => {
+                        let http = store::HttpSettings {
+                            external_url: &v.external_url,
+                            jwt_secret: &v.jwt_secret,
+                            method,
+                            headers: &v.headers,
+                            rate_limit,
+                        };
+                        store::update_http(&state.pool, &user, &id, &http).await?
                     }
                     _ => false,
                 }
             }
         }
         EditSection::Data => {
-            v.data = form.get("data").chars().take(model::DATA_MAX_BYTES + 1).collect();
+            v.data = form.get("data").to_string();
             match model::parse_data(&v.data, &mut errors) {
                 Some(data) if errors.is_empty() => store::update_data(&state.pool, &user, &id, &data).await?,
                 _ => false,

@@ -87,6 +87,9 @@ pub struct Draft {
     pub http_method: String,
     pub headers: Vec<(String, String)>,
     pub data: String,
+    /// Calls per second, as typed; empty for no limit.
+    #[serde(default)]
+    pub rate_limit: String,
 }
 
 impl Default for Draft {
@@ -103,6 +106,7 @@ impl Default for Draft {
             http_method: "POST".to_string(),
             headers: Vec::new(),
             data: "{}".to_string(),
+            rate_limit: String::new(),
         }
     }
 }
@@ -112,14 +116,17 @@ impl Draft {
         HttpMethod::parse(&self.http_method).unwrap_or(HttpMethod::Post)
     }
 
-    /// Copies the fields of `step` from the posted form (bounded, so a huge paste can't
-    /// grow the session without limit; validation reports the length).
+    /// Copies the fields of `step` from the posted form as typed: validation reports an
+    /// over-long one with its real length, and the form shows it again. (The form body limit,
+    /// `forms::MAX_FORM_BYTES`, bounds what the session can hold.) Fields that only name a
+    /// choice are cut short.
     fn apply(&mut self, step: Step, form: &FormFields) {
         let take = |s: &str, max: usize| s.chars().take(max + 1).collect::<String>();
+        let typed = |s: &str| s.to_string();
         match step {
             Step::General => {
-                self.name = take(form.get("name"), model::NAME_MAX);
-                self.description = take(form.get("description"), model::DESCRIPTION_MAX);
+                self.name = typed(form.get("name"));
+                self.description = typed(form.get("description"));
                 self.enabled = form.checked("enabled");
             }
             Step::Product => {
@@ -133,14 +140,15 @@ impl Draft {
                 }
             }
             Step::Http => {
-                self.external_url = take(form.get("external_url"), model::URL_MAX);
-                self.jwt_secret = take(form.get("jwt_secret"), model::SECRET_MAX);
+                self.external_url = typed(form.get("external_url"));
+                self.jwt_secret = typed(form.get("jwt_secret"));
                 self.http_method = take(form.get("http_method"), 8);
+                self.rate_limit = take(form.get("rate_limit"), 16);
                 self.headers = read_headers(form);
             }
             Step::Data => {
                 if form.has("data") {
-                    self.data = form.get("data").chars().take(model::DATA_MAX_BYTES + 1).collect();
+                    self.data = typed(form.get("data"));
                 }
             }
         }
@@ -178,12 +186,7 @@ pub fn read_headers(form: &FormFields) -> Vec<(String, String)> {
     names
         .into_iter()
         .zip(values.into_iter().chain(std::iter::repeat(String::new())))
-        .map(|(n, v)| {
-            (
-                n.trim().chars().take(model::HEADER_NAME_MAX + 1).collect(),
-                v.chars().take(model::HEADER_VALUE_MAX + 1).collect(),
-            )
-        })
+        .map(|(n, v)| (n.trim().to_string(), v))
         .filter(|(n, v): &(String, String)| !(n.is_empty() && v.is_empty()))
         .take(model::HEADERS_MAX + 1)
         .collect()
@@ -226,6 +229,7 @@ fn validate(step: Step, draft: &Draft, user: &CurrentUser, products: &[Product])
                 &draft.headers,
                 &mut errors,
             );
+            model::parse_rate_limit(&draft.rate_limit, &mut errors);
         }
         Step::Data => {
             if draft.method() == HttpMethod::Post {
@@ -539,6 +543,7 @@ async fn create(cx: &Cx<'_>, mut draft: Draft, products: &[Product]) -> AppResul
         http_method: method,
         headers: draft.headers.clone(),
         data,
+        rate_limit: model::parse_rate_limit(&draft.rate_limit, &mut ignored),
     };
     let id = store::insert(&state.pool, user, &new).await?;
     clear_draft(session).await?;
