@@ -18,23 +18,6 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// How long a request waits for a database connection before answering 503.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Whether an error means the database cannot be reached (down, refusing connections, the
-/// connection lost), rather than a fault of the query: such requests answer 503, not 500.
-pub fn is_unavailable(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
-        sqlx::Error::Database(db) => {
-            let code = db.code().unwrap_or_default();
-            // Class 08: connection exception; 57P01–57P03: shut down or starting; 53300: too
-            // many connections; 3D000: no such database; 55000 only when connections are refused.
-            code.starts_with("08")
-                || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300" | "3D000")
-                || (code == "55000" && db.message().contains("accepting connections"))
-        }
-        _ => false,
-    }
-}
-
 /// The database the portal uses, and the private cluster behind it if one was started.
 pub struct Database {
     pub pool: PgPool,

@@ -9,6 +9,23 @@ use axum::response::{IntoResponse, Response};
 pub const DATABASE_UNAVAILABLE: &str =
     "The database is unavailable at the moment. Nothing was changed; please try again in a few seconds.";
 
+/// Whether an error means the database cannot be reached (down, refusing connections, the
+/// connection lost), rather than a fault of the query: such requests answer 503, not 500.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // Class 08: connection exception; 57P01–57P03: shut down or starting; 53300: too
+            // many connections; 3D000: no such database; 55000 only when connections are refused.
+            code.starts_with("08")
+                || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300" | "3D000")
+                || (code == "55000" && db.message().contains("accepting connections"))
+        }
+        _ => false,
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("The page or object you asked for does not exist, or belongs to another account.")]
@@ -41,7 +58,7 @@ pub type AppResult<T, E = AppError> = Result<T, E>;
 
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
-        if crate::db::is_unavailable(&e) {
+        if is_unavailable(&e) {
             AppError::Unavailable(e.to_string())
         } else {
             AppError::Database(e)

@@ -243,7 +243,7 @@ pub fn content_range(offset: i64, returned: usize, total: i64) -> String {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        if crate::db::is_unavailable(&e) {
+        if crate::error::is_unavailable(&e) {
             tracing::warn!(error = %e, "API request: database unavailable");
             return ApiError {
                 status: StatusCode::SERVICE_UNAVAILABLE,

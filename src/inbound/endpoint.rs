@@ -98,7 +98,7 @@ pub async fn receive(
 ) -> Response {
     match handle(&state, &id, method, &headers, raw_query.as_deref(), body).await {
         Ok(response) => response,
-        Err(e) if crate::db::is_unavailable(&e) => {
+        Err(e) if crate::error::is_unavailable(&e) => {
             tracing::warn!(trigger = %id, error = %e, "inbound call refused: database unavailable");
             ApiError::from(e).into_response()
         }
