@@ -129,6 +129,7 @@ async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut sto
     let mut in_flight: JoinSet<()> = JoinSet::new();
     let lease = worker.config.delivery.request_timeout + LEASE_GRACE;
     let poll = worker.config.delivery.poll_interval;
+    let mut claim_failures: u32 = 0;
     tracing::info!(
         worker = worker.id,
         concurrency = worker.config.delivery.concurrency,
@@ -169,15 +170,22 @@ async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut sto
                 continue;
             }
             Err(e) => {
-                tracing::error!(error = %e, "claiming triggers failed; retrying shortly");
+                // The database is away: back off (0.25 s doubling to 5 s), then carry on.
+                claim_failures += 1;
+                let pause = Duration::from_millis(250 << claim_failures.min(5)).min(Duration::from_secs(5));
+                tracing::error!(error = %e, failures = claim_failures, pause_ms = pause.as_millis() as u64, "claiming triggers failed");
                 drop(first);
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {},
+                    _ = tokio::time::sleep(pause) => {},
                     _ = stopped.changed() => break,
                 }
                 continue;
             }
         };
+        if claim_failures > 0 {
+            tracing::info!(failures = claim_failures, "claiming triggers works again");
+            claim_failures = 0;
+        }
         if claimed.is_empty() {
             drop(first);
             let wait = match store::next_due(&worker.pool, caps, &load).await {
