@@ -1,6 +1,7 @@
-//! Application state, the router and the middleware every request passes through.
+//! The router: every feature's routes composed, and the middleware every request passes
+//! through. Nothing imports this module but start-up: the state handlers extract is in
+//! [`crate::state`], below the features.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -9,7 +10,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use sqlx::PgPool;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::services::ServeDir;
@@ -21,16 +21,8 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::auth;
-use crate::config::Config;
 use crate::error::{AppError, HtmxErrorFragment};
-
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-    pub config: Arc<Config>,
-    /// Synchronous calls made while a page or API request waits (validation webhooks).
-    pub caller: Arc<crate::delivery::http::HttpCaller>,
-}
+use crate::state::AppState;
 
 /// Content-Security-Policy: no inline script or style, nothing from other origins, no framing.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \

@@ -16,5 +16,6 @@ pub mod layout;
 pub mod requests;
 pub mod seed;
 pub mod startup;
+pub mod state;
 pub mod tokens;
 pub mod webhooks;

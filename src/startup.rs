@@ -7,9 +7,10 @@ use anyhow::Context;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
-use crate::app::{router, AppState};
+use crate::app::router;
 use crate::config::Config;
 use crate::db::{self, EmbeddedPostgres};
+use crate::state::AppState;
 
 pub struct Application {
     listener: TcpListener,

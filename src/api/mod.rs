@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::tokens::ApiCaller;
 
 /// The longest query string a list reads (filters, paging, search), in bytes: with the

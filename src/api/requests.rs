@@ -11,8 +11,8 @@ use sqlx::{Postgres, QueryBuilder};
 
 use super::rql::{self, Field};
 use super::ApiError;
-use crate::app::AppState;
 use crate::requests::{self, Request};
+use crate::state::AppState;
 use crate::tokens::ApiCaller;
 
 pub fn router() -> Router<AppState> {

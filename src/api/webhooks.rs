@@ -13,8 +13,8 @@ use sqlx::{Postgres, QueryBuilder};
 
 use super::rql::{self, Field};
 use super::ApiError;
-use crate::app::AppState;
 use crate::delivery::payload::timestamp;
+use crate::state::AppState;
 use crate::tokens::ApiCaller;
 use crate::webhooks::model::{self, FieldErrors, HttpMethod, WebhookType};
 use crate::webhooks::store::{self, NewWebhook, Webhook};

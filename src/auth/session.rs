@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use super::users::{load_current_user, CurrentUser};
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 
 const AUTH_KEY: &str = "auth";
 const CSRF_KEY: &str = "csrf";

@@ -12,8 +12,8 @@ use tower_sessions::Session;
 
 use super::session::{self, Flash, FlashKind};
 use super::{password, throttle, users};
-use crate::app::AppState;
 use crate::error::AppResult;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "login.html")]

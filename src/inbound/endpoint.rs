@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{find, key_hash, InboundTrigger, BACKLOG_MAX, BODY_MAX, MESSAGE_MAX, WAITERS_MAX};
 use crate::api::ApiError;
-use crate::app::AppState;
 use crate::events;
+use crate::state::AppState;
 
 /// A refusal, with the API's error body.
 fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {

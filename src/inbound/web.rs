@@ -10,12 +10,12 @@ use axum::Router;
 use tower_sessions::Session;
 
 use super::{InboundTrigger, Key, Message, QueryParam, Settings};
-use crate::app::AppState;
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
 use crate::layout::Layout;
+use crate::state::AppState;
 use crate::webhooks::model::OBJECT_CLASSES;
 use crate::webhooks::store::{products_for, watching_counts, Product};
 

@@ -9,11 +9,11 @@ use serde_json::{json, Value};
 use sqlx::types::Json;
 
 use super::{Param, Request, RequestKind, COLUMNS};
-use crate::app::AppState;
 use crate::delivery::http::{CallResult, OutgoingCall};
 use crate::delivery::payload::{sign, timestamp, Payload};
 use crate::delivery::store::{record_validation_call, SentRequest};
 use crate::events::{self, Source};
+use crate::state::AppState;
 use crate::webhooks::model::WebhookType;
 use crate::webhooks::store::{self as webhook_store, Webhook};
 

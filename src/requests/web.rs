@@ -16,12 +16,12 @@ use tower_sessions::Session;
 
 use super::validation::{self, Outcome, Stage};
 use super::{NewRequest, Param, Request, RequestKind, COLUMNS, KINDS};
-use crate::app::AppState;
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::{AccountKind, CurrentUser};
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
 use crate::layout::Layout;
+use crate::state::AppState;
 use crate::webhooks::model::{WebhookType, OBJECT_CLASSES};
 use crate::webhooks::store::{self as webhook_store, Product};
 

@@ -9,12 +9,12 @@ use axum::Router;
 use tower_sessions::Session;
 
 use super::Token;
-use crate::app::AppState;
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
 use crate::layout::Layout;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

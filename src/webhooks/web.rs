@@ -12,12 +12,12 @@ use tower_sessions::Session;
 use super::model::{self, FieldErrors, WebhookType};
 use super::store::{self, Cursor, ListFilter, Page, Product, Webhook};
 use super::wizard;
-use crate::app::AppState;
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
 use crate::layout::Layout;
+use crate::state::AppState;
 
 pub const PAGE_SIZE: usize = 25;
 const SEARCH_MAX: usize = 128;

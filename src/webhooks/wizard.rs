@@ -14,12 +14,12 @@ use tower_sessions::Session;
 
 use super::model::{self, FieldErrors, HttpMethod, WebhookType};
 use super::store::{self, NewWebhook, Product};
-use crate::app::AppState;
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
 use crate::layout::Layout;
+use crate::state::AppState;
 
 const DRAFT_KEY: &str = "webhook_draft";
 
