@@ -1,9 +1,7 @@
 //! The unmodified `connect-openapi-client` (PyPI) against the public API. `.ci/run` installs
 //! it into `target/pyenv`; set `CONNECT_CLIENT_PYTHON` to use another interpreter.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn python() -> std::path::PathBuf {
     if let Ok(p) = std::env::var("CONNECT_CLIENT_PYTHON") {

@@ -3,11 +3,13 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod database;
 pub mod handler;
 pub mod process;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use sqlx::PgPool;
 use webhook_portal::config::Config;
@@ -27,18 +29,15 @@ pub fn server_url() -> String {
     std::env::var("TEST_DATABASE_SERVER").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
 }
 
-pub async fn fresh_database() -> String {
-    let name = format!("wp_test_{}", uuid::Uuid::new_v4().simple());
-    let url = format!("{}/{name}", server_url());
-    // Created by the app itself (exercising create-if-missing); nothing to do here.
-    url
-}
+pub use database::{empty_database, seeded_database, TestDatabase};
 
 pub struct TestApp {
     pub addr: SocketAddr,
     pub base: String,
     pub pool: PgPool,
     pub database_url: String,
+    /// Dropped with the last clone of this app: the test's database goes with it.
+    pub database: Arc<TestDatabase>,
     pub client: reqwest::Client,
     pub vendor_account_id: String,
     pub distributor_account_id: String,
@@ -70,20 +69,17 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
-    let database_url = fresh_database().await;
-    spawn_app_on(&database_url, extra).await
+    let database = seeded_database().await;
+    spawn_app_on(&database, extra).await
 }
 
-pub async fn spawn_app_on(database_url: &str, extra: &[(&str, &str)]) -> TestApp {
-    let config = test_config(database_url, extra);
+/// The portal on `database` (created and seeded by the portal itself if it is empty).
+pub async fn spawn_app_on(database: &Arc<TestDatabase>, extra: &[(&str, &str)]) -> TestApp {
+    let config = test_config(&database.url, extra);
     let app = Application::build(config).await.expect("app builds");
     let addr = app.local_addr().expect("bound");
     let pool = app.pool().clone();
     tokio::spawn(app.run_until(std::future::pending()));
-    for email in [VIEWER_EMAIL, DISTRIBUTOR_EMAIL] {
-        // Ignore "no such user" when a test seeded differently.
-        let _ = webhook_portal::auth::users::set_password(&pool, email, OTHER_PASSWORD).await;
-    }
     let vendor_account_id: String =
         sqlx::query_scalar("select id from accounts where kind = 'vendor' order by created_at limit 1")
             .fetch_one(&pool)
@@ -98,7 +94,8 @@ pub async fn spawn_app_on(database_url: &str, extra: &[(&str, &str)]) -> TestApp
         addr,
         base: format!("http://{addr}"),
         pool,
-        database_url: database_url.to_string(),
+        database_url: database.url.clone(),
+        database: database.clone(),
         client: new_client(),
         vendor_account_id,
         distributor_account_id,
@@ -401,6 +398,7 @@ impl TestApp {
             base: self.base.clone(),
             pool: self.pool.clone(),
             database_url: self.database_url.clone(),
+            database: self.database.clone(),
             client: new_client(),
             vendor_account_id: self.vendor_account_id.clone(),
             distributor_account_id: self.distributor_account_id.clone(),

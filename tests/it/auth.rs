@@ -1,8 +1,6 @@
 //! Sign-in, sign-out, sessions, throttling, CSRF and the headers every page carries.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn admin_signs_in_and_sees_the_webhooks_page() {

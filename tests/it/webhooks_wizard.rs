@@ -1,8 +1,6 @@
 //! The five-step creation wizard, with plain form posts and as htmx drives it.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 #[tokio::test]

@@ -1,12 +1,10 @@
 //! Test requests in the portal (product page, webhook details) and validation webhooks as
 //! request–response: values and errors shown, timeouts and garbage reported and recorded.
 
-mod common;
-
 use std::time::Duration;
 
-use common::handler::{eventually, verified_claims, Behaviour, Handler};
-use common::*;
+use crate::common::handler::{eventually, verified_claims, Behaviour, Handler};
+use crate::common::*;
 use serde_json::{json, Value};
 
 async fn request_count(app: &TestApp) -> i64 {

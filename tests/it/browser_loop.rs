@@ -3,15 +3,13 @@
 //! receives the signed call, pulls the pending request through the API and approves it — the
 //! statistics tell the story.
 
-mod common;
-
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::browser::{click, sign_in, type_into, value_of, wait_for, wait_for_step, wait_for_text, Browser};
-use common::*;
+use crate::common::browser::{click, sign_in, type_into, value_of, wait_for, wait_for_step, wait_for_text, Browser};
+use crate::common::*;
 use fantoccini::Locator;
 
 /// The example handler as a child process, stopped when dropped.
@@ -139,7 +137,7 @@ async fn an_admin_watches_the_example_handler_approve_a_test_request() {
 
 #[tokio::test]
 async fn an_admin_sets_up_an_inbound_trigger_and_sees_its_messages() {
-    let handler = common::handler::Handler::start().await;
+    let handler = crate::common::handler::Handler::start().await;
     let app = spawn_app_with(&FAST_DELIVERY).await;
     webhook_calling(
         &app,

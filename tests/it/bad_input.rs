@@ -1,9 +1,7 @@
 //! Input Postgres cannot store (NUL characters) and other hostile values get a clear 4xx,
 //! never a 500, and change nothing.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn nul_characters_never_cause_a_server_error() {

@@ -1,9 +1,7 @@
 //! A real browser signs in through the form and lands on the webhooks page.
 
-mod common;
-
-use common::browser::{click, type_into, wait_for, Browser};
-use common::*;
+use crate::common::browser::{click, type_into, wait_for, Browser};
+use crate::common::*;
 use fantoccini::Locator;
 
 #[tokio::test]

@@ -1,8 +1,6 @@
 //! API tokens: created by admins, shown once, stored hashed, revocable, per account.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn an_admin_creates_a_token_sees_it_once_and_revokes_it() {

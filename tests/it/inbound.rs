@@ -2,12 +2,10 @@
 //! defaults passed on in the signed call, ordered delivery, request–response and its timeout,
 //! and the admin pages' bad input, roles and tenancy.
 
-mod common;
-
 use std::time::Duration;
 
-use common::handler::{eventually, verified_claims, Behaviour, Handler};
-use common::*;
+use crate::common::handler::{eventually, verified_claims, Behaviour, Handler};
+use crate::common::*;
 use serde_json::{json, Value};
 
 /// Creates a trigger through the form and returns its id.
@@ -45,7 +43,7 @@ async fn add_key(app: &TestApp, trigger: &str, label: &str, key: &str) -> String
     }
 }
 
-fn claims_of(received: &common::handler::Received) -> Value {
+fn claims_of(received: &crate::common::handler::Received) -> Value {
     verified_claims(&received.headers, WEBHOOK_SECRET)
 }
 

@@ -1,19 +1,17 @@
 //! Start-up: database creation, migrations, the one-time seed, configuration errors and the
 //! `user` commands of the binary.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_webhook-portal");
 
 #[tokio::test]
 async fn the_database_is_created_migrated_and_seeded_once() {
-    let url = fresh_database().await;
-    let app = spawn_app_on(&url, &[]).await;
+    let database = empty_database();
+    let app = spawn_app_on(&database, &[]).await;
     let counts = |pool: sqlx::PgPool| async move {
         let accounts: i64 = sqlx::query_scalar("select count(*) from accounts")
             .fetch_one(&pool)
@@ -48,7 +46,7 @@ async fn the_database_is_created_migrated_and_seeded_once() {
     assert!(distributor.starts_with("PA-"));
 
     // A second start on the same (no longer empty) database seeds nothing and migrates nothing new.
-    let again = spawn_app_on(&url, &[("PORTAL_ADMIN_EMAIL", "someone.else@example.com")]).await;
+    let again = spawn_app_on(&database, &[("PORTAL_ADMIN_EMAIL", "someone.else@example.com")]).await;
     assert_eq!(counts(again.pool.clone()).await, (2, 3, 3));
     webhook_portal::db::migrate(&again.pool)
         .await
@@ -58,7 +56,8 @@ async fn the_database_is_created_migrated_and_seeded_once() {
 
 #[test]
 fn first_start_prints_generated_logins_once() {
-    let url = format!("{}/wp_test_{}", server_url(), uuid::Uuid::new_v4().simple());
+    let database = empty_database();
+    let url = database.url.clone();
     let run = || {
         let mut child = Command::new(BIN)
             .env("DATABASE_URL", &url)

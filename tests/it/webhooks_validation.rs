@@ -1,9 +1,7 @@
 //! Every validation rule of the wizard and the edit forms: a clear 4xx with the message next
 //! to the field, the typed values kept, and nothing saved.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// Walks a fresh wizard up to (not including) `stop_at`, with valid values.
 async fn wizard_until(app: &TestApp, stop_at: &str) {

@@ -1,16 +1,14 @@
 //! The loop of the Connect article: a queue change fires the webhook, the handler verifies the
 //! token, pulls the pending requests through the API and approves them.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 
+use crate::common::handler::{eventually, verified_claims};
+use crate::common::*;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Router;
-use common::handler::{eventually, verified_claims};
-use common::*;
 use serde_json::{json, Value};
 
 #[derive(Clone, Default)]

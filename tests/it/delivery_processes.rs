@@ -1,16 +1,14 @@
 //! Durability across processes: the portal runs as child processes on one database; one is
 //! killed with SIGKILL mid-work, two share the work.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::handler::{eventually, Handler};
-use common::*;
+use crate::common::handler::{eventually, stays, Handler};
+use crate::common::*;
 use serde_json::json;
 
-use common::process::Portal;
+use crate::common::process::Portal;
 
 async fn attempts(app: &TestApp, id: &str) -> i64 {
     sqlx::query_scalar("select count(*) from webhook_attempts where webhook_id = $1")
@@ -60,8 +58,12 @@ async fn a_pending_trigger_survives_kill_9_and_is_called_once_after_restart() {
         stats(&app.pool, &id).await.success_triggers == 1
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(2000)).await;
-    assert_eq!(handler.count(), 1, "called exactly once after the restart");
+    stays(
+        Duration::from_millis(2000),
+        "called exactly once after the restart",
+        || async { handler.count() == 1 },
+    )
+    .await;
     let s = stats(&app.pool, &id).await;
     assert_eq!(
         (s.events, s.triggers, s.success_triggers, s.failure_triggers),
@@ -73,7 +75,7 @@ async fn a_pending_trigger_survives_kill_9_and_is_called_once_after_restart() {
 async fn two_processes_on_one_database_make_each_call_exactly_once() {
     let app = spawn_app_with(&[("PORTAL_DELIVERY_ENABLED", "false")]).await;
     let handler = Handler::start().await;
-    handler.set(common::handler::Behaviour {
+    handler.set(crate::common::handler::Behaviour {
         delay: Duration::from_millis(20),
         ..Default::default()
     });
@@ -101,7 +103,10 @@ async fn two_processes_on_one_database_make_each_call_exactly_once() {
         })
         .await;
     }
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    stays(Duration::from_millis(1000), "no call twice", || async {
+        handler.count() == 120
+    })
+    .await;
     let received = handler.received();
     assert_eq!(received.len(), 120, "3 rounds × 40 webhooks, no call twice");
     for id in &ids {
@@ -127,7 +132,7 @@ async fn two_processes_on_one_database_make_each_call_exactly_once() {
 async fn sigterm_lets_a_call_in_flight_finish_and_records_it() {
     let app = spawn_app_with(&[("PORTAL_DELIVERY_ENABLED", "false")]).await;
     let handler = Handler::start().await;
-    handler.set(common::handler::Behaviour {
+    handler.set(crate::common::handler::Behaviour {
         delay: Duration::from_millis(1500),
         ..Default::default()
     });

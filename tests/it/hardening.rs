@@ -3,15 +3,13 @@
 //! recovery within a minute, a fair share of the delivery slots, and a clear 503 while the
 //! database is unreachable.
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::handler::{eventually, within, Behaviour, Handler};
-use common::process::Portal;
-use common::*;
+use crate::common::handler::{eventually, stays, within, Behaviour, Handler};
+use crate::common::process::Portal;
+use crate::common::*;
 use serde_json::{json, Value};
 
 async fn api_key(app: &TestApp) -> String {
@@ -307,8 +305,12 @@ async fn a_killed_process_gives_its_call_back_within_a_minute_whatever_the_reque
     })
     .await;
     println!("called again {:?} after kill -9", killed_at.elapsed());
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(handler.count(), 2, "once before the crash, once after");
+    stays(
+        Duration::from_millis(500),
+        "once before the crash, once after",
+        || async { handler.count() == 2 },
+    )
+    .await;
     let s = stats(&app.pool, &id).await;
     assert_eq!(
         (s.events, s.triggers, s.success_triggers, s.failure_triggers),
@@ -416,12 +418,12 @@ async fn hung_endpoints_of_one_account_leave_room_for_another() {
     )
     .await;
     // A holds no more than its share on the host: the concurrency (8) in flight.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(
-        hanging.load(Ordering::SeqCst),
-        8,
-        "A's calls in flight to the hung host"
-    );
+    stays(
+        Duration::from_millis(1500),
+        "A has 8 calls in flight to the hung host",
+        || async { hanging.load(Ordering::SeqCst) == 8 },
+    )
+    .await;
 }
 
 async fn admin_pool() -> sqlx::PgPool {
@@ -502,8 +504,10 @@ async fn an_unreachable_database_answers_503_quickly_and_service_resumes_by_itse
         stats(&app.pool, &hook).await.success_triggers == 1
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(handler.count(), 1);
+    stays(Duration::from_millis(500), "called once", || async {
+        handler.count() == 1
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -534,8 +538,10 @@ async fn a_call_in_flight_when_the_database_goes_away_is_recorded_once_when_it_r
             .is_ok_and(|n| n == 1)
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(handler.count(), 1, "never called twice");
+    stays(Duration::from_secs(3), "never called twice", || async {
+        handler.count() == 1
+    })
+    .await;
     let s = stats(&app.pool, &hook).await;
     assert_eq!(
         (s.events, s.triggers, s.success_triggers, s.failure_triggers),

@@ -1,9 +1,7 @@
 //! The public API's conventions: API-key auth, Content-Range paging, RQL filters, error
 //! bodies, validation like the forms, tenancy.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 async fn api_key(app: &TestApp) -> String {

@@ -1,10 +1,8 @@
 //! A vendor admin creates a webhook through the wizard in a real browser (htmx on), opens
 //! every tab, reveals and copies the secret. Screenshots go to target/screenshots/.
 
-mod common;
-
-use common::browser::{click, sign_in, type_into, value_of, wait_for, wait_for_step, wait_for_text, Browser};
-use common::*;
+use crate::common::browser::{click, sign_in, type_into, value_of, wait_for, wait_for_step, wait_for_text, Browser};
+use crate::common::*;
 use fantoccini::Locator;
 
 #[tokio::test]
@@ -57,14 +55,19 @@ async fn an_admin_creates_a_webhook_and_explores_its_tabs_in_a_browser() {
     type_into(c, "#external_url", "https://handler.example.com/hook").await;
     // Regenerate keeps the typed URL and changes the secret.
     click(c, "button[value=regenerate_secret]").await;
+    let mut regenerated = secret.clone();
     for _ in 0..300 {
-        let now = value_of(c, "#jwt_secret").await;
-        if now != secret {
+        regenerated = value_of(c, "#jwt_secret").await;
+        if regenerated != secret {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let secret = value_of(c, "#jwt_secret").await;
+    assert!(
+        regenerated != secret && regenerated.starts_with("JWT-"),
+        "Regenerate replaced the secret: {secret} → {regenerated}"
+    );
+    let secret = regenerated;
     let url = value_of(c, "#external_url").await;
     assert_eq!(url, "https://handler.example.com/hook");
     let names = c.find_all(Locator::Css("input[name=header_name]")).await.unwrap();
@@ -171,7 +174,7 @@ async fn an_admin_creates_a_webhook_and_explores_its_tabs_in_a_browser() {
 
 #[tokio::test]
 async fn trigger_now_in_a_browser_updates_the_statistics_by_itself() {
-    let handler = common::handler::Handler::start().await;
+    let handler = crate::common::handler::Handler::start().await;
     // Generous limits: the browser tests may run beside heavy ones.
     let mut settings = FAST_DELIVERY.to_vec();
     settings.retain(|(k, _)| *k != "PORTAL_REQUEST_TIMEOUT_MS" && *k != "PORTAL_OUT_OF_ORDER_AFTER");

@@ -1,8 +1,6 @@
 //! The list, the details tabs, editing, enable/disable, delete, roles and tenancy.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn the_list_shows_rows_and_pages_with_keyset_cursors() {
@@ -88,7 +86,7 @@ async fn the_list_filters_by_status_type_product_and_searches() {
 }
 
 #[tokio::test]
-async fn details_has_four_tabs_each_a_real_url_and_an_htmx_fragment() {
+async fn details_has_five_tabs_each_a_real_url_and_an_htmx_fragment() {
     let app = spawn_app().await;
     app.login_admin().await;
     let (product, _) = plain_and_capable_products(&app).await;
@@ -161,6 +159,21 @@ async fn details_has_four_tabs_each_a_real_url_and_an_htmx_fragment() {
     let fragment = r.text().await.unwrap();
     assert!(fragment.starts_with("<div id=\"tabs\">") && !fragment.contains("<html"));
     assert!(fragment.contains("class=\"active\" aria-current=\"page\">Statistics"));
+    // The five tabs, each a link to its own URL.
+    for (label, path) in [
+        ("General", ""),
+        ("Statistics", "/statistics"),
+        ("HTTP settings", "/http"),
+        ("Custom data", "/data"),
+        ("Deliveries", "/deliveries"),
+    ] {
+        assert!(
+            fragment.contains(&format!("href=\"/webhooks/{id}{path}\"")),
+            "{label} tab links {path}"
+        );
+        assert!(fragment.contains(label), "{label} tab");
+        assert_eq!(app.get(&format!("/webhooks/{id}{path}")).await.status(), 200, "{label}");
+    }
 }
 
 #[tokio::test]

@@ -197,3 +197,20 @@ where
     }
     panic!("not within {deadline:?}: {what}");
 }
+
+/// Checks that `check` holds all through `window` (polled every 20 ms), failing at the first
+/// moment it does not: for "nothing more happens", which no event can signal.
+pub async fn stays<F, Fut>(window: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let until = Instant::now() + window;
+    loop {
+        assert!(check().await, "no longer true: {what}");
+        if Instant::now() >= until {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,12 +1,10 @@
 //! The delivery engine against a real handler on 127.0.0.1: the signed call, success and
 //! failure statistics, retries, out of order, coalescing, disabled webhooks, caps, redaction.
 
-mod common;
-
 use std::time::Duration;
 
-use common::handler::{eventually, verified_claims, Behaviour, Handler};
-use common::*;
+use crate::common::handler::{eventually, stays, verified_claims, Behaviour, Handler};
+use crate::common::*;
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
 
@@ -384,8 +382,10 @@ async fn after_the_limit_the_webhook_is_out_of_order_until_trigger_now_succeeds(
     assert_eq!((s.triggers, s.failure_since_last_success), (3, 3));
     // No automatic calls any more, even for new events.
     queue_changes(&app.pool, &id, 2).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(handler.count(), 3);
+    stays(Duration::from_millis(1500), "no call while out of order", || async {
+        handler.count() == 3
+    })
+    .await;
     assert_eq!(stats(&app.pool, &id).await.events, 3, "events still recorded");
     let list = app.get_html("/webhooks").await;
     assert!(list.contains("Out of order"), "the list says so");
@@ -427,8 +427,12 @@ async fn re_enabling_an_out_of_order_webhook_resumes_calls() {
     eventually("out of order", || async { stats(&app.pool, &id).await.out_of_order }).await;
     // A queue change while out of order waits; re-enabling delivers it without a new event.
     queue_changes(&app.pool, &id, 1).await;
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(handler.count(), 3, "no automatic call while out of order");
+    stays(
+        Duration::from_millis(700),
+        "no automatic call while out of order",
+        || async { handler.count() == 3 },
+    )
+    .await;
     handler.set(Behaviour::default());
     let r = app.post_form(&format!("/webhooks/{id}/enable"), &[]).await;
     assert_eq!(r.status(), 303);
@@ -460,10 +464,9 @@ async fn events_are_coalesced_into_the_pending_trigger() {
         stats(&app.pool, &id).await.success_triggers == 2
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    stays(Duration::from_millis(800), "2 calls", || async { handler.count() == 2 }).await;
     let s = stats(&app.pool, &id).await;
     assert_eq!((s.events, s.triggers), (12, 2), "12 events, 2 calls");
-    assert_eq!(handler.count(), 2);
     assert!(
         handler.received().iter().all(|c| c.concurrent_same_webhook == 1),
         "never two calls at once"
@@ -486,8 +489,12 @@ async fn disabled_webhooks_record_events_but_never_call() {
     assert_eq!(r.status(), 303);
     let page = app.get_html(&format!("/webhooks/{id}/statistics")).await;
     assert!(page.contains("is disabled: the event was recorded, but no call is made"));
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    assert_eq!(handler.count(), 0);
+    stays(
+        Duration::from_millis(1000),
+        "a disabled webhook is never called",
+        || async { handler.count() == 0 },
+    )
+    .await;
     let s = stats(&app.pool, &id).await;
     assert_eq!((s.events, s.triggers), (4, 0));
 }
@@ -619,7 +626,9 @@ async fn trigger_now_is_for_admins_of_the_account_only() {
         admin.get(&format!("/webhooks/{foreign}/deliveries")).await.status(),
         404
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(handler.count(), 0);
+    stays(Duration::from_millis(500), "nothing called", || async {
+        handler.count() == 0
+    })
+    .await;
     assert_eq!(stats(&app.pool, &id).await.events, 0);
 }

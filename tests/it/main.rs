@@ -1,0 +1,24 @@
+//! The integration tests, one binary: each module drives the real portal (or its binary)
+//! over HTTP with a real PostgreSQL database per test, real handlers and, for the browser
+//! modules, real Chromium. `common` holds the harness.
+
+mod common;
+
+mod api;
+mod api_python;
+mod auth;
+mod bad_input;
+mod browser_login;
+mod browser_loop;
+mod browser_webhooks;
+mod delivery;
+mod delivery_processes;
+mod hardening;
+mod inbound;
+mod requests_loop;
+mod startup;
+mod test_requests;
+mod tokens;
+mod webhooks_manage;
+mod webhooks_validation;
+mod webhooks_wizard;
