@@ -78,7 +78,7 @@ pub struct DeliveryConfig {
     pub poll_interval: Duration,
     /// `PORTAL_ENDPOINT_ALLOWLIST`: networks (CIDR) that may be called although private,
     /// loopback or link-local, e.g. `127.0.0.0/8,::1/128` for local development.
-    pub allowlist: Vec<crate::delivery::policy::IpNet>,
+    pub allowlist: Vec<crate::net::IpNet>,
 }
 
 impl std::fmt::Debug for Config {
@@ -148,12 +148,12 @@ impl Config {
         };
 
         let admin_email = get("PORTAL_ADMIN_EMAIL").unwrap_or_else(|| DEFAULT_ADMIN_EMAIL.to_string());
-        if !crate::auth::users::looks_like_email(&admin_email) {
+        if !crate::credentials::looks_like_email(&admin_email) {
             return Err(bad("PORTAL_ADMIN_EMAIL", "is not an e-mail address"));
         }
         let admin_password = get("PORTAL_ADMIN_PASSWORD");
         if let Some(pw) = &admin_password {
-            crate::auth::password::check_strength(pw).map_err(|e| bad("PORTAL_ADMIN_PASSWORD", e))?;
+            crate::credentials::check_strength(pw).map_err(|e| bad("PORTAL_ADMIN_PASSWORD", e))?;
         }
 
         let log_filter = get("RUST_LOG")

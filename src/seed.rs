@@ -6,9 +6,7 @@ use sqlx::PgPool;
 
 use crate::auth::password;
 use crate::config::Config;
-
-/// Capability code of "Dynamic validation of change requests".
-pub const CAPABILITY_DYNAMIC_VALIDATION: &str = "dynamic_validation";
+use crate::webhooks::model::CAPABILITY_DYNAMIC_VALIDATION;
 
 pub struct SeededLogin {
     pub who: &'static str,

@@ -5,20 +5,7 @@ use anyhow::Context;
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 
-pub const MIN_LENGTH: usize = 12;
-pub const MAX_LENGTH: usize = 256;
-
-/// The rule every new password must meet.
-pub fn check_strength(password: &str) -> Result<(), String> {
-    let chars = password.chars().count();
-    if chars < MIN_LENGTH {
-        return Err(format!("must be at least {MIN_LENGTH} characters"));
-    }
-    if chars > MAX_LENGTH {
-        return Err(format!("must be at most {MAX_LENGTH} characters"));
-    }
-    Ok(())
-}
+pub use crate::credentials::{check_strength, MAX_LENGTH, MIN_LENGTH};
 
 pub fn hash_blocking(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);

@@ -123,16 +123,7 @@ pub async fn find_credentials(pool: &PgPool, email: &str) -> Result<Option<(Stri
         .await
 }
 
-pub fn looks_like_email(email: &str) -> bool {
-    let email = email.trim();
-    email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !email.contains(char::is_whitespace)
-        })
-}
+pub use crate::credentials::looks_like_email;
 
 /// Creates a user in an existing account. Used by the seed and by `user add`.
 pub async fn add_user(

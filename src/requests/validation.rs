@@ -58,6 +58,18 @@ pub fn validator_type(kind: RequestKind, stage: Stage) -> Option<WebhookType> {
     })
 }
 
+/// The test request that makes a webhook of `webhook_type` fire: a pending request of its
+/// queue for a notification, a draft or inquiring request of the kind it validates otherwise.
+pub fn test_request_for(webhook_type: WebhookType) -> Option<(RequestKind, &'static str)> {
+    if webhook_type.is_notification() {
+        let object_class = webhook_type.info().object_class;
+        let kind = super::KINDS.iter().find(|k| k.object_class == object_class)?;
+        return Some((*kind, "pending"));
+    }
+    let (kind, stage) = validated_by(webhook_type)?;
+    Some((kind, stage.as_str()))
+}
+
 /// The request kind and stage a validation webhook type checks (for "Create test request"
 /// on its details page).
 pub fn validated_by(webhook_type: WebhookType) -> Option<(RequestKind, Stage)> {
@@ -292,6 +304,16 @@ mod tests {
             let (kind, stage) = validated_by(t).expect("each validation type has a request kind");
             assert_eq!(validator_type(kind, stage), Some(t));
             assert_eq!(kind.object_class, t.info().object_class);
+        }
+    }
+
+    #[test]
+    fn every_webhook_type_has_a_test_request() {
+        // The details page offers "Create test request" for every type without asking.
+        for t in WebhookType::ALL {
+            let (kind, status) = test_request_for(t).expect("a test request for each type");
+            assert_eq!(kind.object_class, t.info().object_class, "{}", t.label());
+            assert_eq!(status == "pending", t.is_notification(), "{}", t.label());
         }
     }
 }

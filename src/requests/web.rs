@@ -286,12 +286,30 @@ async fn create(
             "Test requests are created by the product's vendor.".into(),
         ));
     }
+    // "Create test request" on a webhook's details page: the request that makes it fire, and
+    // back to the webhook afterwards.
+    let from_webhook = match form.get("from_webhook") {
+        "" => None,
+        w if crate::ids::has_shape(w, "WH", 3) => webhook_store::get(&state.pool, &user.account_id, w)
+            .await?
+            .filter(|w| w.product_id == product.id),
+        _ => None,
+    };
     let mut typed = CreateForm {
         kind: form.get("kind").chars().take(64).collect(),
         status: form.get("status").chars().take(16).collect(),
         params: form.get("params").chars().take(64 * 1024).collect(),
         ..CreateForm::default()
     };
+    if let Some((kind, status)) = from_webhook
+        .as_ref()
+        .filter(|_| typed.kind.is_empty())
+        .and_then(|w| w.webhook_type())
+        .and_then(validation::test_request_for)
+    {
+        typed.kind = kind.code.to_string();
+        typed.status = status.to_string();
+    }
     let kind = RequestKind::from_code(&typed.kind);
     if kind.is_none() {
         typed.kind_error = Some("Choose the kind of request to create.".into());
@@ -332,14 +350,6 @@ async fn create(
         kind.default_params()
     } else {
         params
-    };
-    // "Create test request" on a webhook's details page comes back there.
-    let from_webhook = match form.get("from_webhook") {
-        "" => None,
-        w if crate::ids::has_shape(w, "WH", 3) => webhook_store::get(&state.pool, &user.account_id, w)
-            .await?
-            .filter(|w| w.product_id == product.id),
-        _ => None,
     };
     let request = super::create_request(
         &state.pool,

@@ -5,7 +5,6 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::auth::AccountKind;
-use crate::seed::CAPABILITY_DYNAMIC_VALIDATION;
 
 /// Object classes, as the platform API names them.
 pub const OBJECT_CLASSES: [&str; 6] = [
@@ -53,6 +52,10 @@ pub enum WebhookType {
     TierConfigRequestQueue,
     UsageFileQueue,
 }
+
+/// Capability code of "Dynamic validation of change requests", which change-request
+/// validation webhooks need on their product.
+pub const CAPABILITY_DYNAMIC_VALIDATION: &str = "dynamic_validation";
 
 const DYNAMIC_VALIDATION: Option<(&str, &str)> =
     Some((CAPABILITY_DYNAMIC_VALIDATION, "Dynamic validation of change requests"));

@@ -195,7 +195,8 @@ pub struct DetailsView {
     pub busy: Option<bool>,
     pub deliveries: DeliveriesView,
     /// "Create test request": the request kind and starting status that make this webhook fire.
-    pub test_request: Option<(&'static str, &'static str)>,
+    /// Offer "Create test request" (it goes to the requests feature with the webhook's id).
+    pub test_request: bool,
 }
 
 /// The Deliveries tab: a page of attempts with its filter and paging links.
@@ -307,9 +308,9 @@ async fn details_tab(
         _ => DeliveriesView::default(),
     };
     let wants_fragment = wizard::is_htmx(&headers) && headers.get("hx-target").is_some_and(|t| t == "tabs");
-    let test_request = (user.account_kind == crate::auth::AccountKind::Vendor)
-        .then(|| test_request_for(&w))
-        .flatten();
+    // Every webhook type has a test request that makes it fire (the requests feature knows
+    // which); vendors create test requests in their products' queues.
+    let test_request = user.account_kind == crate::auth::AccountKind::Vendor && w.webhook_type().is_some();
     let d = DetailsView {
         w,
         tab,
@@ -710,18 +711,4 @@ async fn edit_submit(
         errors,
     };
     Ok((status, Html(page.render()?)).into_response())
-}
-
-/// The test request that makes `w` fire: a pending request of its queue for a notification,
-/// a draft or inquiring request of the kind it validates otherwise.
-fn test_request_for(w: &Webhook) -> Option<(&'static str, &'static str)> {
-    let webhook_type = w.webhook_type()?;
-    if webhook_type.is_notification() {
-        let kind = crate::requests::KINDS
-            .iter()
-            .find(|k| k.object_class == w.object_class)?;
-        return Some((kind.code, "pending"));
-    }
-    let (kind, stage) = crate::requests::validation::validated_by(webhook_type)?;
-    Some((kind.code, stage.as_str()))
 }
