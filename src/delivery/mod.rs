@@ -14,6 +14,7 @@ pub mod liveness;
 pub mod payload;
 pub mod policy;
 pub mod store;
+mod worker;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,19 +26,17 @@ use sqlx::PgPool;
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 
-use self::fairness::{Caps, InFlight, Load, SLOW_AFTER};
-use self::http::{HttpCaller, OutgoingCall};
-use self::liveness::{Liveness, HEARTBEAT};
-use self::payload::{sign, timestamp, Payload};
-use self::store::{ClaimedTrigger, Release, SentRequest, Success};
+use self::fairness::{Caps, Load};
+use self::http::HttpCaller;
+use self::liveness::HEARTBEAT;
+use self::store::{Release, Success};
+use self::worker::{Recorded, Worker};
 use crate::config::Config;
 use crate::events::CHANNEL;
 
 /// Extra lease time beyond the request timeout, to record the attempt. The lease is only a
 /// backstop: a dead process's work comes back through its [`liveness`].
 const LEASE_GRACE: Duration = Duration::from_secs(30);
-/// How long a call's recording is retried (the database may be down for a while).
-const RECORD_FOR: Duration = Duration::from_secs(120);
 /// Under load, claim for at least this many free slots at once (or after 2 ms).
 const CLAIM_BATCH: i64 = 8;
 /// How long a graceful shutdown waits for calls in flight before releasing them.
@@ -70,31 +69,6 @@ impl DeliveryTask {
         let _ = self.handle.await;
     }
 }
-
-struct Worker {
-    id: i64,
-    /// The delivery task's own connections, with `synchronous_commit = off` (see store::record).
-    pool: PgPool,
-    /// Successful calls go to the batch recorder (one statement for many calls), which hands
-    /// back the ones it could not record.
-    recorder: tokio::sync::mpsc::Sender<(Success, Recorded)>,
-    /// Wakes this process's dispatcher when a call finishes (a trigger that waited for it may
-    /// now be claimed).
-    wake: Arc<Notify>,
-    config: Arc<Config>,
-    caller: Arc<HttpCaller>,
-    /// The payload's `api_url`, the same for every call.
-    api_url: String,
-    /// This process's calls in flight per account and host.
-    load: Load,
-    /// Whether this process still counts as alive; calls stop when it may not.
-    liveness: Liveness,
-    /// Claims whose calls were stopped (liveness lost): given back once the database answers.
-    stopped_claims: std::sync::Mutex<Vec<(i64, chrono::DateTime<Utc>)>>,
-}
-
-/// The batch recorder's answer for one successful call: recorded, or handed back.
-type Recorded = tokio::sync::oneshot::Sender<Result<(), Success>>;
 
 async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut stopped: watch::Receiver<bool>) {
     let wake = Arc::new(Notify::new());
@@ -348,183 +322,4 @@ async fn listen(pool: PgPool, wake: Arc<Notify>) {
             }
         }
     }
-}
-
-impl Worker {
-    /// Remembers a claim whose call was stopped, to give it back once the database answers.
-    fn stop_claim(&self, job: &ClaimedTrigger) {
-        if let Ok(mut claims) = self.stopped_claims.lock() {
-            claims.push((job.trigger_id, job.claimed_until));
-        }
-    }
-
-    /// Makes the call of `job` and records it. `slot` is held while the call starts and given
-    /// back if the call turns slow; `counted` counts it against its account's and host's caps.
-    async fn deliver(&self, job: ClaimedTrigger, slot: tokio::sync::OwnedSemaphorePermit, mut counted: InFlight) {
-        let started_at = Utc::now();
-        let delivery = &self.config.delivery;
-        let payload = Payload {
-            webhook_id: job.webhook_id.clone(),
-            webhook_name: job.label.clone(),
-            object_class: job.object_class.clone(),
-            account_id: job.account_id.clone(),
-            product_id: job.product_id.clone(),
-            api_url: self.api_url.clone(),
-            triggered_at: timestamp(started_at),
-            last_success_at: job.last_success_at.map(timestamp),
-            last_failure_at: job.last_failure_at.map(timestamp),
-            processing_timeout: delivery.processing_timeout,
-            data: job.data.0.clone(),
-            inbound: job.inbound.as_ref().map(|m| inbound_claim(&m.0)),
-        };
-        let is_post = job.http_method == "POST";
-        let body = if is_post {
-            serde_json::to_string(&payload).ok()
-        } else {
-            None
-        };
-        // Held until the call is recorded (a fast call's recording keeps its slot busy, which
-        // paces the claims), unless the call turns slow.
-        let mut slot = Some(slot);
-        let result = match sign(&payload, started_at, &job.jwt_secret) {
-            Ok(token) => {
-                if !self.liveness.is_current() {
-                    // Between claim and call the liveness ran out: leave the trigger to others.
-                    self.stop_claim(&job);
-                    return;
-                }
-                let call = self.caller.call(OutgoingCall {
-                    method: &job.http_method,
-                    url: &job.external_url,
-                    token: &token,
-                    custom_headers: &job.headers.0,
-                    body: body.clone(),
-                    timeout: None,
-                });
-                tokio::pin!(call);
-                let turns_slow = tokio::time::sleep(SLOW_AFTER);
-                tokio::pin!(turns_slow);
-                let mut liveness = self.liveness.clone();
-                loop {
-                    tokio::select! {
-                        biased;
-                        _ = liveness.lost() => {
-                            // Another process may take this trigger over: never call twice at once.
-                            tracing::warn!(webhook = %job.webhook_id, "call stopped: this process's liveness ran out");
-                            self.stop_claim(&job);
-                            return;
-                        }
-                        result = &mut call => break result,
-                        _ = &mut turns_slow, if slot.is_some() => {
-                            // Still running: make room for other calls, if the process has it.
-                            if counted.go_slow() {
-                                slot = None;
-                            } else {
-                                turns_slow.as_mut().reset(tokio::time::Instant::now() + SLOW_AFTER);
-                            }
-                        }
-                    }
-                }
-            }
-            Err(e) => http::CallResult::unsigned(e),
-        };
-        if !result.success {
-            let sent = SentRequest {
-                method: &job.http_method,
-                url: &job.external_url,
-                body: body.as_deref(),
-                started_at,
-            };
-            self.keep_trying("a failed call", &job.webhook_id, || {
-                store::record_failure(&self.pool, self.id, &job, &sent, &result, delivery)
-            })
-            .await;
-            return;
-        }
-        let success = Success {
-            duration_ms: result.duration.as_millis().min(i32::MAX as u128) as i32,
-            status_code: result.status_code.map(i32::from),
-            request_headers: serde_json::to_value(&result.request_headers).unwrap_or_default(),
-            response_headers: serde_json::to_value(&result.response_headers).unwrap_or_default(),
-            response_body: result.response_body,
-            response_truncated: result.response_truncated,
-            request_body: body,
-            webhook_id: job.webhook_id,
-            trigger_id: job.trigger_id,
-            claimed_until: job.claimed_until,
-            manual: job.manual,
-            started_at,
-            method: job.http_method,
-            url: job.external_url,
-            message_id: job.message_id,
-        };
-        let (done, recorded) = tokio::sync::oneshot::channel();
-        let row = match self.recorder.send((success, done)).await {
-            Ok(()) => match recorded.await {
-                Ok(Ok(())) => {
-                    self.wake.notify_one();
-                    return;
-                }
-                Ok(Err(row)) => row,
-                Err(_) => {
-                    tracing::error!("the batch recorder stopped before answering; a successful call may be unrecorded");
-                    return;
-                }
-            },
-            Err(tokio::sync::mpsc::error::SendError((row, _))) => row,
-        };
-        let rows = std::slice::from_ref(&row);
-        self.keep_trying("a successful call", &row.webhook_id, || {
-            store::record_successes(&self.pool, self.id, rows)
-        })
-        .await;
-    }
-
-    /// The call happened: recording it must not be given up lightly. Retried with growing
-    /// pauses (up to 5 s) for [`RECORD_FOR`], so a database outage of that length loses no
-    /// record and repeats no call.
-    async fn keep_trying<T, F, Fut>(&self, what: &str, webhook_id: &str, mut write: F)
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
-    {
-        let deadline = tokio::time::Instant::now() + RECORD_FOR;
-        let mut pause = Duration::from_millis(200);
-        for try_number in 1u32.. {
-            match write().await {
-                Ok(_) => {
-                    self.wake.notify_one();
-                    return;
-                }
-                Err(e) if tokio::time::Instant::now() + pause < deadline => {
-                    tracing::warn!(webhook = %webhook_id, error = %e, try_number, "recording {what} failed; trying again");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(5));
-                }
-                Err(e) => {
-                    tracing::error!(webhook = %webhook_id, error = %e, try_number, "recording {what} failed; giving up (the trigger comes back when its lease ends)");
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// The `inbound` claim: the message as stored, with a JSON body passed on as JSON.
-fn inbound_claim(message: &serde_json::Value) -> serde_json::Value {
-    let mut claim = message.clone();
-    let is_json = message["content_type"].as_str().is_some_and(|t| {
-        t.split(';')
-            .next()
-            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-    });
-    if is_json {
-        if let Some(parsed) = message["body"]
-            .as_str()
-            .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
-        {
-            claim["body"] = parsed;
-        }
-    }
-    claim
 }

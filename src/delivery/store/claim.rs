@@ -1,0 +1,177 @@
+//! Claiming due triggers fairly: which pending triggers may be called, and the claim that
+//! moves them to `in_flight` under a lease.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::PgPool;
+
+use crate::delivery::fairness::{Caps, Snapshot};
+
+/// A claimed trigger with everything needed to make the call.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedTrigger {
+    pub trigger_id: i64,
+    pub webhook_id: String,
+    pub manual: bool,
+    /// The lease this claim holds; a recording only finishes the trigger it claimed.
+    pub claimed_until: DateTime<Utc>,
+    pub first_event_at: DateTime<Utc>,
+    pub label: String,
+    pub object_class: String,
+    pub account_id: String,
+    pub product_id: String,
+    pub external_url: String,
+    /// The endpoint's `host:port`, for the per-host cap.
+    pub endpoint_host: Option<String>,
+    pub jwt_secret: String,
+    pub http_method: String,
+    pub headers: Json<Vec<(String, String)>>,
+    pub data: Json<Value>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_failure_at: Option<DateTime<Utc>>,
+    /// The inbound message this trigger delivers (its own call, never coalesced).
+    pub message_id: Option<i64>,
+    /// The message: trigger id, method, query parameters, content type and body.
+    pub inbound: Option<Json<Value>>,
+}
+
+/// A pending trigger (`t2` of webhook `w2`) that may be called once due: its webhook is
+/// enabled (and not out of order unless the trigger is manual) and has no call in flight, and,
+/// for an ordered inbound message, no earlier ordered message of the webhook is still waiting
+/// (one that fails holds back the later ones until its retry succeeds).
+const CANDIDATE: &str = "t2.state = 'pending' and w2.active and (t2.manual or not w2.out_of_order)
+    and not exists (select 1 from webhook_triggers f where f.webhook_id = t2.webhook_id and f.state = 'in_flight')
+    and (not t2.ordered
+         or not exists (select 1 from webhook_triggers e where e.webhook_id = t2.webhook_id and e.state = 'pending'
+                        and e.ordered and e.id < t2.id))";
+
+/// When a pending trigger may be called: when due, and for a webhook with a rate limit, not
+/// before `1 / rate_limit` seconds after its previous call ended.
+const EFFECTIVE_DUE: &str = "case when w2.rate_limit is null then t2.due_at
+    else greatest(t2.due_at, greatest(w2.last_success_at, w2.last_failure_at)
+                             + make_interval(secs => 1.0 / w2.rate_limit)) end";
+
+/// Candidates (`t2` of `w2`) of accounts, hosts and accounts on hosts at their cap are
+/// passed over; `$n`, `$n+1`, `$n+2` are the saturated keys ([`Snapshot::saturated`]). Plain
+/// `<> all(…)` filters: a join here would steer the planner away from the webhook's key.
+fn not_saturated(n: usize) -> String {
+    let (accounts, hosts, pairs) = (n, n + 1, n + 2);
+    format!(
+        "w2.account_id <> all(${accounts}::text[]) and coalesce(w2.endpoint_host, '') <> all(${hosts}::text[])
+         and (w2.account_id || ' ' || coalesce(w2.endpoint_host, '')) <> all(${pairs}::text[])"
+    )
+}
+
+/// Claims up to `limit` due triggers for this worker: each moves to `in_flight` with a lease.
+/// Candidates are read in due order and of those each webhook's earliest is taken; only the
+/// chosen ones are locked (`SKIP LOCKED`, re-checked as still pending), so a claim writes no
+/// more rows than it takes. A webhook with a call in flight is skipped, so it never has two
+/// at once (the unique index makes sure: a rare race between processes fails the claim, which
+/// is retried). Nothing is claimed unless this process's liveness has a few seconds left.
+///
+/// The claim is fair among the due work it looks at (the oldest, past that of saturated
+/// accounts and hosts): each account, host and account on a host takes no more than its cap
+/// allows, and the slots go round-robin across accounts (every account's first call before
+/// any account's second).
+pub async fn claim(
+    pool: &PgPool,
+    worker: i64,
+    lease: Duration,
+    limit: i64,
+    caps: Caps,
+    load: &Snapshot,
+) -> Result<Vec<ClaimedTrigger>, sqlx::Error> {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        // $5–$7: saturated keys; $8–$10: the caps; $11–$16: calls in flight per key.
+        let not_saturated = not_saturated(5);
+        let (pair_cap, account_cap, host_cap) = (8, 9, 10);
+        let (accounts, account_calls, hosts, host_calls, pairs, pair_calls) = (11, 12, 13, 14, 15, 16);
+        format!(
+            "with candidate as (
+                 select t2.id, t2.webhook_id, t2.due_at, w2.account_id, coalesce(w2.endpoint_host, '') as host
+                 from webhook_triggers t2 join webhooks w2 on w2.id = t2.webhook_id
+                 where t2.due_at <= now() and {CANDIDATE} and {not_saturated} and {EFFECTIVE_DUE} <= now()
+                 order by t2.due_at, t2.id
+                 limit $4),
+             head as (select distinct on (webhook_id) id, due_at, account_id, host
+                      from candidate order by webhook_id, id),
+             by_account as (
+                 select h.*, coalesce(a.n, 0) + row_number() over (partition by h.account_id order by h.due_at, h.id) as account_calls
+                 from head h left join unnest(${accounts}::text[], ${account_calls}::int[]) a(k, n) on a.k = h.account_id),
+             by_pair as (
+                 select r.*, coalesce(p.n, 0) + row_number() over (partition by r.account_id, r.host
+                                                                   order by r.account_calls, r.due_at, r.id) as pair_calls
+                 from by_account r left join unnest(${pairs}::text[], ${pair_calls}::int[]) p(k, n)
+                      on p.k = r.account_id || ' ' || r.host
+                 where r.account_calls <= ${account_cap}),
+             by_host as (
+                 select r.*, coalesce(o.n, 0) + row_number() over (partition by r.host
+                                                                   order by r.account_calls, r.due_at, r.id) as host_calls
+                 from by_pair r left join unnest(${hosts}::text[], ${host_calls}::int[]) o(k, n) on o.k = r.host
+                 where r.pair_calls <= ${pair_cap}),
+             chosen as (select id from by_host where host_calls <= ${host_cap}
+                        order by account_calls, due_at, id limit $3),
+             locked as (select t3.id from webhook_triggers t3 join chosen c on c.id = t3.id
+                        where t3.state = 'pending'
+                          and exists (select 1 from delivery_workers d where d.id = $1
+                                      and d.alive_until > clock_timestamp() + interval '3 seconds')
+                        for update of t3 skip locked)
+             update webhook_triggers t
+                set state = 'in_flight', claimed_by = $1,
+                    claimed_until = clock_timestamp() + make_interval(secs => $2)
+             from locked c, webhooks w
+             where t.id = c.id and w.id = t.webhook_id
+             returning t.id as trigger_id, t.webhook_id, t.manual, t.claimed_until, t.first_event_at,
+                       w.label, w.object_class, w.account_id, w.product_id, w.external_url, w.endpoint_host,
+                       w.jwt_secret, w.http_method, w.headers, w.data, w.last_success_at, w.last_failure_at, t.message_id,
+                       (select jsonb_build_object('trigger_id', m.trigger_id, 'message_id', m.id, 'method', m.method,
+                                                  'query', m.query, 'content_type', m.content_type, 'body', m.body)
+                        from inbound_messages m where m.id = t.message_id) as inbound"
+        )
+    });
+    // Look further than the slots, so that round-robin has several accounts to choose from.
+    let scan = (limit * 2).max(16);
+    let saturated = load.saturated(caps);
+    sqlx::query_as(sql)
+        .bind(worker)
+        .bind(lease.as_secs_f64())
+        .bind(limit)
+        .bind(scan)
+        .bind(&saturated.accounts)
+        .bind(&saturated.hosts)
+        .bind(&saturated.account_hosts)
+        .bind(caps.per_account_host as i64)
+        .bind(caps.per_account as i64)
+        .bind(caps.per_host as i64)
+        .bind(&load.accounts)
+        .bind(&load.account_calls)
+        .bind(&load.hosts)
+        .bind(&load.host_calls)
+        .bind(&load.account_hosts)
+        .bind(&load.account_host_calls)
+        .fetch_all(pool)
+        .await
+}
+
+/// When the next pending trigger that this process could claim falls due, if any.
+pub async fn next_due(pool: &PgPool, caps: Caps, load: &Snapshot) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        format!(
+            "select min({EFFECTIVE_DUE}) from webhook_triggers t2 join webhooks w2 on w2.id = t2.webhook_id
+             where {CANDIDATE} and {}",
+            not_saturated(1)
+        )
+    });
+    let saturated = load.saturated(caps);
+    sqlx::query_scalar(sql)
+        .bind(&saturated.accounts)
+        .bind(&saturated.hosts)
+        .bind(&saturated.account_hosts)
+        .fetch_one(pool)
+        .await
+}

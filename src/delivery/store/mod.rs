@@ -1,0 +1,264 @@
+//! The delivery task's SQL: claim due triggers ([`claim`]), record attempts with the
+//! statistics (here), and put back work whose process stopped ([`workers`]).
+
+mod claim;
+mod workers;
+
+pub use claim::{claim, next_due, ClaimedTrigger};
+pub use workers::{forget_worker, heartbeat, release, Release};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::PgPool;
+
+use super::http::CallResult;
+use crate::config::DeliveryConfig;
+
+/// The request as it was sent, for the attempt record.
+pub struct SentRequest<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    pub body: Option<&'a str>,
+    pub started_at: DateTime<Utc>,
+}
+
+const INSERT_ATTEMPT: &str =
+    "insert into webhook_attempts (webhook_id, trigger_id, manual, started_at, duration_ms, success,
+        status_code, error_kind, error, request_method, request_url, request_headers, request_body, response_headers,
+        response_body, response_truncated, worker, message_id)
+    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $18, $21)
+    returning id";
+
+/// Removes the finished trigger (unless its lease ran out and another worker took it over).
+const FINISH_TRIGGER: &str =
+    "delete from webhook_triggers where id = $17 and state = 'in_flight' and claimed_by = $18 and claimed_until = $20";
+
+/// Records a failed call: its attempt, the statistics and the retry (or, after too many
+/// failures, out of order), atomically. Successful calls are recorded by
+/// [`record_successes`].
+///
+/// The pool should have `synchronous_commit = off`: an attempt lost to a database crash means
+/// one more call, never a lost event (events are committed by their cause with a normal commit).
+pub async fn record_failure(
+    pool: &PgPool,
+    worker: i64,
+    job: &ClaimedTrigger,
+    sent: &SentRequest<'_>,
+    result: &CallResult,
+    policy: &DeliveryConfig,
+) -> Result<i64, sqlx::Error> {
+    let finished_at = sent.started_at + chrono::Duration::from_std(result.duration).unwrap_or_default();
+    let attempt = |sql: &'static String| {
+        sqlx::query_as::<_, (i64, i32)>(sql)
+            .bind(&job.webhook_id)
+            .bind(job.trigger_id)
+            .bind(job.manual)
+            .bind(sent.started_at)
+            .bind(result.duration.as_millis().min(i32::MAX as u128) as i32)
+            .bind(false)
+            .bind(result.status_code.map(i32::from))
+            .bind(result.error_kind)
+            .bind(&result.error)
+            .bind(sent.method)
+            .bind(sent.url)
+            .bind(Json(&result.request_headers))
+            .bind(sent.body)
+            .bind(Json(&result.response_headers))
+            .bind(&result.response_body)
+            .bind(result.response_truncated)
+            .bind(job.trigger_id)
+            .bind(worker)
+            .bind(finished_at)
+            .bind(job.claimed_until)
+            .bind(job.message_id)
+    };
+
+    // A failure also schedules the retry (unless the webhook is now out of order): two
+    // statements, one transaction. A queue-change trigger is finished (later events join the
+    // retry); an inbound message's trigger is kept, to be retried in its place in the order.
+    static FAILURE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = FAILURE.get_or_init(|| {
+        format!(
+            "with attempt as ({INSERT_ATTEMPT}), finished as ({FINISH_TRIGGER} and message_id is null)
+             update webhooks set triggers = triggers + 1, failure_triggers = failure_triggers + 1,
+                 failure_since_last_success = failure_since_last_success + 1,
+                 failures_since_reset = failures_since_reset + 1,
+                 out_of_order = out_of_order or failures_since_reset + 1 >= $22,
+                 last_failure_at = $19, last_failure_attempt_id = (select id from attempt)
+             where id = $1
+             returning (select id from attempt), failures_since_reset"
+        )
+    });
+    let mut tx = pool.begin().await?;
+    let (attempt_id, failures) = attempt(sql)
+        .bind(policy.out_of_order_after)
+        .fetch_optional(&mut *tx)
+        .await?
+        .unwrap_or((0, 0));
+    let retry = if failures < policy.out_of_order_after {
+        Some(super::policy::retry_delay(failures, policy.retry_base, policy.retry_max).as_secs_f64())
+    } else {
+        None
+    };
+    if job.message_id.is_some() {
+        // The message waits in its place for the retry (or, out of order, for a reset).
+        sqlx::query(
+            "update webhook_triggers set state = 'pending', claimed_by = null, claimed_until = null,
+                 due_at = clock_timestamp() + make_interval(secs => coalesce($2, 0))
+             where id = $1 and state = 'in_flight' and claimed_by = $3 and claimed_until = $4",
+        )
+        .bind(job.trigger_id)
+        .bind(retry)
+        .bind(worker)
+        .bind(job.claimed_until)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        return Ok(attempt_id);
+    }
+    // Try again later; events that arrived meanwhile join the retry. A Trigger now pressed
+    // during the call keeps its "at once".
+    sqlx::query(
+        "insert into webhook_triggers (webhook_id, state, due_at, first_event_at)
+         select $1, 'pending', clock_timestamp() + make_interval(secs => $2), $3 where $2 is not null
+         on conflict (webhook_id) where state = 'pending' and message_id is null do update set
+             first_event_at = least(webhook_triggers.first_event_at, excluded.first_event_at),
+             due_at = case when webhook_triggers.manual then webhook_triggers.due_at
+                           else greatest(webhook_triggers.due_at, excluded.due_at) end",
+    )
+    .bind(&job.webhook_id)
+    .bind(retry)
+    .bind(job.first_event_at)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(attempt_id)
+}
+
+/// A successful call waiting to be recorded in a batch.
+pub struct Success {
+    pub webhook_id: String,
+    pub trigger_id: i64,
+    pub claimed_until: DateTime<Utc>,
+    pub manual: bool,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i32,
+    pub status_code: Option<i32>,
+    pub method: String,
+    pub url: String,
+    pub request_headers: Value,
+    pub request_body: Option<String>,
+    pub response_headers: Value,
+    pub response_body: Option<String>,
+    pub response_truncated: bool,
+    pub message_id: Option<i64>,
+}
+
+/// Records many successful calls in one statement: their attempts, their finished triggers
+/// and their webhooks' statistics. A batch holds at most one call per webhook (one call is in
+/// flight per webhook), so each webhook row is updated once.
+pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> Result<(), sqlx::Error> {
+    let finished: Vec<DateTime<Utc>> = batch
+        .iter()
+        .map(|s| s.started_at + chrono::Duration::milliseconds(i64::from(s.duration_ms)))
+        .collect();
+    sqlx::query(
+        "with input as (
+             select * from unnest($1::text[], $2::bigint[], $3::boolean[], $4::timestamptz[], $5::integer[],
+                                  $6::integer[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::jsonb[],
+                                  $12::text[], $13::boolean[], $14::timestamptz[], $16::timestamptz[], $17::bigint[])
+               as i(webhook_id, trigger_id, manual, started_at, duration_ms, status_code, request_method, request_url,
+                    request_headers, request_body, response_headers, response_body, response_truncated, finished_at,
+                    claimed_until, message_id)),
+         attempt as (
+             insert into webhook_attempts (webhook_id, trigger_id, worker, manual, started_at, duration_ms, success,
+                 status_code, request_method, request_url, request_headers, request_body, response_headers,
+                 response_body, response_truncated, message_id)
+             select webhook_id, trigger_id, $15, manual, started_at, duration_ms, true, status_code, request_method,
+                    request_url, request_headers, request_body, response_headers, response_body, response_truncated,
+                    message_id
+             from input
+             returning id, trigger_id),
+         done as (
+             delete from webhook_triggers t using input i
+             where t.id = i.trigger_id and t.state = 'in_flight' and t.claimed_by = $15
+               and t.claimed_until = i.claimed_until)
+         update webhooks w set triggers = triggers + 1, success_triggers = success_triggers + 1,
+             failure_since_last_success = 0, failures_since_reset = 0, out_of_order = false,
+             last_success_at = i.finished_at, last_success_attempt_id = a.id
+         from input i join attempt a on a.trigger_id = i.trigger_id
+         where w.id = i.webhook_id",
+    )
+    .bind(batch.iter().map(|s| s.webhook_id.as_str()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.trigger_id).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.manual).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.started_at).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.duration_ms).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.status_code).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.method.as_str()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.url.as_str()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.request_headers.clone()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.request_body.clone()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.response_headers.clone()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.response_body.clone()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.response_truncated).collect::<Vec<_>>())
+    .bind(finished)
+    .bind(worker)
+    .bind(batch.iter().map(|s| s.claimed_until).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.message_id).collect::<Vec<_>>())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Records a validation webhook's synchronous call (its event is recorded by the caller): the
+/// attempt (a success only if the answer was usable: `refusal` says why not) and the call
+/// statistics. Validation calls are not retried and never put a webhook out of order: the
+/// admin sees the result at once.
+pub async fn record_validation_call(
+    conn: &mut sqlx::PgConnection,
+    webhook_id: &str,
+    sent: &SentRequest<'_>,
+    result: &CallResult,
+    refusal: Option<&str>,
+) -> Result<i64, sqlx::Error> {
+    let success = refusal.is_none();
+    let finished_at = sent.started_at + chrono::Duration::from_std(result.duration).unwrap_or_default();
+    let error_kind = result.error_kind.or((!success).then_some("answer"));
+    let (attempt_id,): (i64,) = sqlx::query_as(
+        "with attempt as (insert into webhook_attempts (webhook_id, manual, started_at, duration_ms, success,
+                              status_code, error_kind, error, request_method, request_url, request_headers,
+                              request_body, response_headers, response_body, response_truncated)
+                          values ($1, true, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                          returning id),
+              stats as (update webhooks set triggers = triggers + 1,
+                            success_triggers = success_triggers + $4::boolean::int,
+                            failure_triggers = failure_triggers + (not $4)::int,
+                            failure_since_last_success = case when $4 then 0 else failure_since_last_success + 1 end,
+                            last_success_at = case when $4 then $15 else last_success_at end,
+                            last_success_attempt_id = case when $4 then (select id from attempt) else last_success_attempt_id end,
+                            last_failure_at = case when $4 then last_failure_at else $15 end,
+                            last_failure_attempt_id = case when $4 then last_failure_attempt_id else (select id from attempt) end
+                        where id = $1)
+         select id from attempt",
+    )
+    .bind(webhook_id)
+    .bind(sent.started_at)
+    .bind(result.duration.as_millis().min(i32::MAX as u128) as i32)
+    .bind(success)
+    .bind(result.status_code.map(i32::from))
+    .bind(error_kind)
+    .bind(refusal.map(str::to_string).or_else(|| result.error.clone()))
+    .bind(sent.method)
+    .bind(sent.url)
+    .bind(Json(&result.request_headers))
+    .bind(sent.body)
+    .bind(Json(&result.response_headers))
+    .bind(&result.response_body)
+    .bind(result.response_truncated)
+    .bind(finished_at)
+    .fetch_one(conn)
+    .await?;
+    Ok(attempt_id)
+}
