@@ -63,7 +63,8 @@ pub async fn start(pool: PgPool, worker: i64, mut stopped: watch::Receiver<bool>
                 _ = heartbeat_stopped.changed() => break,
             }
             let sent = Instant::now();
-            match tokio::time::timeout(HEARTBEAT, super::store::heartbeat(&pool, worker, LIVENESS)).await {
+            // A slow renewal still counts from when it was sent; the watchdog judges meanwhile.
+            match tokio::time::timeout(LIVENESS, super::store::heartbeat(&pool, worker, LIVENESS)).await {
                 Ok(Ok(())) => set(&heartbeat_renewed, sent),
                 Ok(Err(e)) => tracing::warn!(error = %e, "delivery heartbeat failed"),
                 Err(_) => tracing::warn!("delivery heartbeat timed out"),

@@ -81,7 +81,7 @@ async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut sto
     let (stop_heartbeat, heartbeat_stopped) = watch::channel(false);
     let upkeep = sqlx::postgres::PgPoolOptions::new()
         .max_connections(2)
-        .acquire_timeout(HEARTBEAT)
+        .acquire_timeout(liveness::LIVENESS)
         .connect_lazy_with((*pool.connect_options()).clone());
     let liveness = liveness::start(upkeep.clone(), id, heartbeat_stopped.clone()).await;
     let caps = Caps::for_concurrency(config.delivery.concurrency);

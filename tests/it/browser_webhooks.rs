@@ -197,8 +197,33 @@ async fn trigger_now_in_a_browser_updates_the_statistics_by_itself() {
     c.goto(&app.url(&format!("/webhooks/{id}"))).await.unwrap();
     wait_for(c, "#trigger-now").await;
     click(c, "#trigger-now").await;
-    // Lands on Statistics, which refreshes itself until the call is recorded.
+    // Lands on Statistics, which refreshes itself until the call is recorded. First the call
+    // itself (so a failure says whether delivery or the page's refresh was slow).
     wait_for(c, "#statistics").await;
+    let mut recorded = false;
+    for _ in 0..600 {
+        if stats(&app.pool, &id).await.success_triggers == 1 {
+            recorded = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    if !recorded {
+        let triggers: Vec<(String, Option<i64>, Option<chrono::DateTime<chrono::Utc>>)> =
+            sqlx::query_as("select state, claimed_by, claimed_until from webhook_triggers")
+                .fetch_all(&app.pool)
+                .await
+                .unwrap();
+        let workers: Vec<(i64, chrono::DateTime<chrono::Utc>)> =
+            sqlx::query_as("select id, alive_until from delivery_workers")
+                .fetch_all(&app.pool)
+                .await
+                .unwrap();
+        panic!(
+            "the call was not recorded within 60 s: handler got {} calls; triggers {triggers:?}; workers {workers:?}",
+            handler.count()
+        );
+    }
     wait_for_text(c, "#stat-success", "1").await;
     wait_for_text(c, "#stat-events", "1").await;
     wait_for_text(c, "#stat-triggers", "1").await;
