@@ -1,0 +1,150 @@
+//! What the details page and the list's menu do: Trigger now, enable, disable, delete.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{Html, IntoResponse, Response};
+use tower_sessions::Session;
+
+use super::details::Tab;
+use super::find;
+use crate::auth::session::{flash, FlashKind};
+use crate::auth::CurrentUser;
+use crate::error::AppResult;
+use crate::forms::FormFields;
+use crate::layout::Layout;
+use crate::state::AppState;
+use crate::webhooks::store::{self, Webhook};
+use crate::webhooks::wizard;
+
+pub(super) async fn trigger_now(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> AppResult<Response> {
+    user.require_admin()?;
+    let w = find(&state, &user, &id).await?;
+    let mut tx = state.pool.begin().await?;
+    let outcome = crate::events::record(&mut tx, &id, crate::events::Source::TriggerNow, None).await?;
+    tx.commit().await?;
+    tracing::info!(webhook = %id, user = %user.id, ?outcome, "trigger now");
+    let (kind, message) = match outcome {
+        crate::events::Outcome::Scheduled => (
+            FlashKind::Success,
+            format!(
+                "“{}” triggered: the call is on its way. Statistics update when it completes.",
+                w.label
+            ),
+        ),
+        crate::events::Outcome::RecordedDisabled => (
+            FlashKind::Error,
+            format!(
+                "“{}” is disabled: the event was recorded, but no call is made. Enable the webhook to deliver.",
+                w.label
+            ),
+        ),
+        crate::events::Outcome::RecordedOutOfOrder => (
+            FlashKind::Error,
+            format!("“{}” is out of order: the event was recorded.", w.label),
+        ),
+    };
+    flash(&session, kind, message).await?;
+    let back = if form.get("back") == "list" {
+        "/webhooks".to_string()
+    } else {
+        Tab::Statistics.path(&id)
+    };
+    Ok(wizard::redirect(&headers, &back))
+}
+
+// ---------------------------------------------------------------------------------------
+// Enable / disable / delete.
+
+async fn set_status(
+    state: &AppState,
+    user: &CurrentUser,
+    session: &Session,
+    headers: &HeaderMap,
+    id: &str,
+    active: bool,
+    form: &FormFields,
+) -> AppResult<Response> {
+    user.require_admin()?;
+    let w = find(state, user, id).await?;
+    store::set_active(&state.pool, user, id, active).await?;
+    tracing::info!(webhook = %id, user = %user.id, active, "webhook status changed");
+    let verb = if active { "enabled" } else { "disabled" };
+    flash(session, FlashKind::Success, format!("Webhook “{}” {verb}.", w.label)).await?;
+    let back = if form.get("back") == "list" {
+        "/webhooks".to_string()
+    } else {
+        format!("/webhooks/{id}")
+    };
+    Ok(wizard::redirect(headers, &back))
+}
+
+pub(super) async fn enable(
+    State(s): State<AppState>,
+    u: CurrentUser,
+    se: Session,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    f: FormFields,
+) -> AppResult<Response> {
+    set_status(&s, &u, &se, &h, &id, true, &f).await
+}
+pub(super) async fn disable(
+    State(s): State<AppState>,
+    u: CurrentUser,
+    se: Session,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    f: FormFields,
+) -> AppResult<Response> {
+    set_status(&s, &u, &se, &h, &id, false, &f).await
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/delete.html")]
+struct DeletePage {
+    layout: Layout,
+    w: Webhook,
+}
+
+pub(super) async fn delete_confirm(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let w = find(&state, &user, &id).await?;
+    user.require_admin()?;
+    let layout = Layout::new(&user, &session, format!("Delete {}", w.label), "webhooks").await?;
+    Ok(Html(DeletePage { layout, w }.render()?).into_response())
+}
+
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    user.require_admin()?;
+    let w = find(&state, &user, &id).await?;
+    store::delete(&state.pool, &user.account_id, &id).await?;
+    tracing::info!(webhook = %id, user = %user.id, "webhook deleted");
+    flash(
+        &session,
+        FlashKind::Success,
+        format!("Webhook “{}” ({id}) deleted.", w.label),
+    )
+    .await?;
+    Ok(wizard::redirect(&headers, "/webhooks"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Edit: General, HTTP settings and Custom data, each its own form. Never product or type.

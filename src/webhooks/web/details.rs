@@ -1,0 +1,243 @@
+//! A webhook's details page: its tabs (each a real URL and an htmx fragment) and the view
+//! of one call.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::find;
+
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppResult};
+use crate::layout::Layout;
+use crate::state::AppState;
+use crate::webhooks::store::{self, Webhook};
+use crate::webhooks::wizard;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    General,
+    Statistics,
+    Http,
+    Data,
+    Deliveries,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 5] = [Tab::General, Tab::Statistics, Tab::Http, Tab::Data, Tab::Deliveries];
+    pub fn label(self) -> &'static str {
+        match self {
+            Tab::General => "General",
+            Tab::Statistics => "Statistics",
+            Tab::Http => "HTTP settings",
+            Tab::Data => "Custom data",
+            Tab::Deliveries => "Deliveries",
+        }
+    }
+    pub fn path(self, id: &str) -> String {
+        match self {
+            Tab::General => format!("/webhooks/{id}"),
+            Tab::Statistics => format!("/webhooks/{id}/statistics"),
+            Tab::Http => format!("/webhooks/{id}/http"),
+            Tab::Data => format!("/webhooks/{id}/data"),
+            Tab::Deliveries => format!("/webhooks/{id}/deliveries"),
+        }
+    }
+}
+
+/// What the tabs partial needs; shared by the page and the htmx fragment.
+pub struct DetailsView {
+    pub w: Webhook,
+    pub tab: Tab,
+    pub tabs: [Tab; 5],
+    pub is_admin: bool,
+    pub reveal: bool,
+    /// Rendered as an htmx fragment: the header's status chip is updated out of band.
+    pub fragment: bool,
+    /// `Some(soon)` while a call is pending or in flight: the statistics refresh themselves.
+    pub busy: Option<bool>,
+    pub deliveries: DeliveriesView,
+    /// "Create test request": the request kind and starting status that make this webhook fire.
+    /// Offer "Create test request" (it goes to the requests feature with the webhook's id).
+    pub test_request: bool,
+}
+
+/// The Deliveries tab: a page of attempts with its filter and paging links.
+#[derive(Default)]
+pub struct DeliveriesView {
+    pub attempts: Vec<store::Attempt>,
+    pub outcome: String,
+    pub next_url: Option<String>,
+}
+
+impl DetailsView {
+    /// "—" until a value exists, as the Connect statistics show it.
+    pub fn count_or_dash(&self, n: &i64) -> String {
+        if *n == 0 {
+            "—".to_string()
+        } else {
+            n.to_string()
+        }
+    }
+
+    pub fn time_or_dash(&self, t: &Option<chrono::DateTime<chrono::Utc>>) -> String {
+        t.map(|t| t.format("%m/%d/%Y %H:%M:%S UTC").to_string())
+            .unwrap_or_else(|| "—".to_string())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/details.html")]
+struct DetailsPage {
+    layout: Layout,
+    d: DetailsView,
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/_tabs.html")]
+struct TabsPartial {
+    d: DetailsView,
+}
+
+#[derive(Deserialize, Default)]
+pub struct TabQuery {
+    reveal: Option<String>,
+    outcome: Option<String>,
+    before: Option<String>,
+}
+
+const DELIVERIES_PAGE: i64 = 25;
+
+pub(super) async fn deliveries_view(state: &AppState, id: &str, query: &TabQuery) -> AppResult<DeliveriesView> {
+    let outcome = query.outcome.clone().unwrap_or_default();
+    let success = match outcome.as_str() {
+        "success" => Some(true),
+        "failure" => Some(false),
+        _ => None,
+    };
+    let before = query.before.as_deref().and_then(|b| b.parse::<i64>().ok());
+    let mut attempts = store::attempts(&state.pool, id, success, before, DELIVERIES_PAGE + 1).await?;
+    let more = attempts.len() as i64 > DELIVERIES_PAGE;
+    attempts.truncate(DELIVERIES_PAGE as usize);
+    let next_url = match (more, attempts.last()) {
+        (true, Some(last)) => Some(format!(
+            "/webhooks/{id}/deliveries?{}before={}",
+            if success.is_some() {
+                format!("outcome={outcome}&")
+            } else {
+                String::new()
+            },
+            last.id
+        )),
+        _ => None,
+    };
+    Ok(DeliveriesView {
+        attempts,
+        outcome,
+        next_url,
+    })
+}
+
+pub(super) async fn details_tab(
+    state: AppState,
+    user: CurrentUser,
+    session: Session,
+    headers: HeaderMap,
+    id: String,
+    tab: Tab,
+    query: TabQuery,
+) -> AppResult<Response> {
+    let w = find(&state, &user, &id).await?;
+    let reveal = tab == Tab::Http && query.reveal.as_deref() == Some("1");
+    if reveal {
+        // Only admins may see the secret in clear.
+        user.require_admin()?;
+    }
+    let busy = match tab {
+        Tab::Statistics | Tab::Deliveries => store::delivery_busy(&state.pool, &id).await?,
+        _ => None,
+    };
+    let deliveries = match tab {
+        Tab::Deliveries => deliveries_view(&state, &id, &query).await?,
+        _ => DeliveriesView::default(),
+    };
+    let wants_fragment = wizard::is_htmx(&headers) && headers.get("hx-target").is_some_and(|t| t == "tabs");
+    // Every webhook type has a test request that makes it fire (the requests feature knows
+    // which); vendors create test requests in their products' queues.
+    let test_request = user.account_kind == crate::auth::AccountKind::Vendor && w.webhook_type().is_some();
+    let d = DetailsView {
+        w,
+        tab,
+        tabs: Tab::ALL,
+        is_admin: user.is_admin(),
+        reveal,
+        fragment: wants_fragment,
+        busy,
+        deliveries,
+        test_request,
+    };
+    let mut response = if wants_fragment {
+        Html(TabsPartial { d }.render()?).into_response()
+    } else {
+        let layout = Layout::new(&user, &session, d.w.label.clone(), "webhooks").await?;
+        Html(DetailsPage { layout, d }.render()?).into_response()
+    };
+    response.headers_mut().insert(
+        axum::http::header::VARY,
+        HeaderValue::from_static("HX-Request, HX-Target"),
+    );
+    Ok(response)
+}
+
+macro_rules! tab_handler {
+    ($name:ident, $tab:expr) => {
+        pub(super) async fn $name(
+            State(s): State<AppState>,
+            u: CurrentUser,
+            se: Session,
+            h: HeaderMap,
+            Path(id): Path<String>,
+            Query(q): Query<TabQuery>,
+        ) -> AppResult<Response> {
+            details_tab(s, u, se, h, id, $tab, q).await
+        }
+    };
+}
+tab_handler!(tab_general, Tab::General);
+tab_handler!(tab_statistics, Tab::Statistics);
+tab_handler!(tab_http, Tab::Http);
+tab_handler!(tab_data, Tab::Data);
+tab_handler!(tab_deliveries, Tab::Deliveries);
+
+#[derive(Template)]
+#[template(path = "webhooks/attempt.html")]
+struct AttemptPage {
+    layout: Layout,
+    w: Webhook,
+    a: store::Attempt,
+}
+
+/// One call: the request as sent (token redacted) and the response or error.
+pub(super) async fn attempt_view(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path((id, attempt)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let w = find(&state, &user, &id).await?;
+    let attempt_id: i64 = attempt
+        .trim_start_matches("WHA-")
+        .parse()
+        .map_err(|_| AppError::NotFound)?;
+    let a = store::attempt(&state.pool, &id, attempt_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let layout = Layout::new(&user, &session, format!("Call WHA-{} of {}", a.id, w.label), "webhooks").await?;
+    Ok(Html(AttemptPage { layout, w, a }.render()?).into_response())
+}
+
+// ---------------------------------------------------------------------------------------
+// Trigger now.

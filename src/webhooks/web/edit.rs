@@ -1,0 +1,215 @@
+//! The edit forms: General, HTTP settings and Custom data (never product or type).
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use tower_sessions::Session;
+
+use super::details::Tab;
+use super::find;
+use crate::auth::session::{flash, FlashKind};
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppResult};
+use crate::forms::FormFields;
+use crate::layout::Layout;
+use crate::state::AppState;
+use crate::webhooks::model::{self, FieldErrors};
+use crate::webhooks::store::{self, Webhook};
+use crate::webhooks::wizard;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum EditSection {
+    General,
+    Http,
+    Data,
+}
+
+impl EditSection {
+    pub const ALL: [EditSection; 3] = [EditSection::General, EditSection::Http, EditSection::Data];
+    fn from_slug(slug: &str) -> Option<EditSection> {
+        match slug {
+            "general" => Some(EditSection::General),
+            "http" => Some(EditSection::Http),
+            "data" => Some(EditSection::Data),
+            _ => None,
+        }
+    }
+    pub fn slug(self) -> &'static str {
+        match self {
+            EditSection::General => "general",
+            EditSection::Http => "http",
+            EditSection::Data => "data",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            EditSection::General => "General",
+            EditSection::Http => "HTTP settings",
+            EditSection::Data => "Custom data",
+        }
+    }
+    fn tab(self) -> Tab {
+        match self {
+            EditSection::General => Tab::General,
+            EditSection::Http => Tab::Http,
+            EditSection::Data => Tab::Data,
+        }
+    }
+}
+
+/// The values shown in an edit form: the stored ones, or what was just typed.
+pub struct EditValues {
+    pub label: String,
+    pub description: String,
+    pub active: bool,
+    pub external_url: String,
+    pub jwt_secret: String,
+    pub http_method: String,
+    pub headers: Vec<(String, String)>,
+    pub data: String,
+    pub rate_limit: String,
+    pub secret_regenerated: bool,
+}
+
+impl EditValues {
+    fn from_webhook(w: &Webhook) -> Self {
+        EditValues {
+            label: w.label.clone(),
+            description: w.description.clone(),
+            active: w.active,
+            external_url: w.external_url.clone(),
+            jwt_secret: w.jwt_secret.clone(),
+            http_method: w.http_method.clone(),
+            headers: w.headers.0.clone(),
+            data: w.data_pretty(),
+            rate_limit: w.rate_limit.map(|n| n.to_string()).unwrap_or_default(),
+            secret_regenerated: false,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/edit.html")]
+struct EditPage {
+    layout: Layout,
+    w: Webhook,
+    section: EditSection,
+    sections: [EditSection; 3],
+    v: EditValues,
+    errors: FieldErrors,
+}
+
+pub(super) async fn edit_redirect(Path(id): Path<String>) -> Redirect {
+    Redirect::to(&format!("/webhooks/{id}/edit/general"))
+}
+
+pub(super) async fn edit_form(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path((id, slug)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let w = find(&state, &user, &id).await?;
+    user.require_admin()?;
+    let section = EditSection::from_slug(&slug).ok_or(AppError::NotFound)?;
+    let layout = Layout::new(&user, &session, format!("Edit {}", w.label), "webhooks").await?;
+    let v = EditValues::from_webhook(&w);
+    let page = EditPage {
+        layout,
+        w,
+        section,
+        sections: EditSection::ALL,
+        v,
+        errors: FieldErrors::default(),
+    };
+    Ok(Html(page.render()?).into_response())
+}
+
+pub(super) async fn edit_submit(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    headers: HeaderMap,
+    Path((id, slug)): Path<(String, String)>,
+    form: FormFields,
+) -> AppResult<Response> {
+    user.require_admin()?;
+    let w = find(&state, &user, &id).await?;
+    let section = EditSection::from_slug(&slug).ok_or(AppError::NotFound)?;
+    let mut v = EditValues::from_webhook(&w);
+    let mut errors = FieldErrors::default();
+    let action = form.get("action");
+    let saved = match section {
+        EditSection::General => {
+            // As typed: an over-long value is reported with its length and shown again.
+            v.label = form.get("name").to_string();
+            v.description = form.get("description").to_string();
+            v.active = form.checked("enabled");
+            model::validate_name(&v.label, &mut errors);
+            model::validate_description(&v.description, &mut errors);
+            errors.is_empty()
+                && store::update_general(&state.pool, &user, &id, &v.label, &v.description, v.active).await?
+        }
+        EditSection::Http => {
+            v.external_url = form.get("external_url").to_string();
+            v.jwt_secret = form.get("jwt_secret").to_string();
+            v.http_method = form.get("http_method").to_string();
+            v.rate_limit = form.get("rate_limit").to_string();
+            v.headers = wizard::read_headers(&form);
+            if wizard::apply_http_action(action, &mut v.jwt_secret, &mut v.headers) {
+                v.secret_regenerated = action == "regenerate_secret";
+                false
+            } else {
+                let method =
+                    model::validate_http(&v.external_url, &v.jwt_secret, &v.http_method, &v.headers, &mut errors);
+                let rate_limit = model::parse_rate_limit(&v.rate_limit, &mut errors);
+                match method {
+                    Some(method) if errors.is_empty() => {
+                        let http = store::HttpSettings {
+                            external_url: &v.external_url,
+                            jwt_secret: &v.jwt_secret,
+                            method,
+                            headers: &v.headers,
+                            rate_limit,
+                        };
+                        store::update_http(&state.pool, &user, &id, &http).await?
+                    }
+                    _ => false,
+                }
+            }
+        }
+        EditSection::Data => {
+            v.data = form.get("data").to_string();
+            match model::parse_data(&v.data, &mut errors) {
+                Some(data) if errors.is_empty() => store::update_data(&state.pool, &user, &id, &data).await?,
+                _ => false,
+            }
+        }
+    };
+    if saved {
+        tracing::info!(webhook = %id, user = %user.id, section = section.slug(), "webhook edited");
+        flash(
+            &session,
+            FlashKind::Success,
+            format!("{} of “{}” saved.", section.label(), v.label),
+        )
+        .await?;
+        return Ok(wizard::redirect(&headers, &section.tab().path(&id)));
+    }
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let layout = Layout::new(&user, &session, format!("Edit {}", w.label), "webhooks").await?;
+    let page = EditPage {
+        layout,
+        w,
+        section,
+        sections: EditSection::ALL,
+        v,
+        errors,
+    };
+    Ok((status, Html(page.render()?)).into_response())
+}

@@ -1,0 +1,125 @@
+//! The webhooks list: search, filters and keyset paging.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::{PAGE_SIZE, SEARCH_MAX};
+use crate::auth::CurrentUser;
+use crate::error::AppResult;
+use crate::layout::Layout;
+use crate::state::AppState;
+use crate::webhooks::model::WebhookType;
+use crate::webhooks::store::{self, Cursor, ListFilter, Page, Product, Webhook};
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    status: Option<String>,
+    #[serde(rename = "type")]
+    type_code: Option<String>,
+    product: Option<String>,
+    q: Option<String>,
+    after: Option<String>,
+    before: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/list.html")]
+struct ListPageView {
+    layout: Layout,
+    rows: Vec<Webhook>,
+    total: i64,
+    products: Vec<Product>,
+    types: Vec<(&'static str, &'static str)>,
+    status: String,
+    type_code: String,
+    product: String,
+    q: String,
+    filtered: bool,
+    next_url: Option<String>,
+    prev_url: Option<String>,
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Query(query): Query<ListQuery>,
+) -> AppResult<Response> {
+    let status = query.status.unwrap_or_default();
+    let type_code = query.type_code.unwrap_or_default();
+    let product: String = query
+        .product
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| *c != '\0')
+        .take(32)
+        .collect();
+    let q: String = query
+        .q
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .filter(|c| *c != '\0')
+        .take(SEARCH_MAX)
+        .collect();
+    let filter = ListFilter {
+        active: match status.as_str() {
+            "enabled" => Some(true),
+            "disabled" => Some(false),
+            _ => None,
+        },
+        out_of_order: status == "out_of_order",
+        webhook_type: WebhookType::from_code(&type_code),
+        product_id: (!product.is_empty()).then(|| product.clone()),
+        search: (!q.is_empty()).then(|| q.clone()),
+    };
+    let page = match (
+        query.after.as_deref().and_then(Cursor::decode),
+        query.before.as_deref().and_then(Cursor::decode),
+    ) {
+        (Some(c), _) => Page::After(c),
+        (None, Some(c)) => Page::Before(c),
+        _ => Page::First,
+    };
+    let result = store::list(&state.pool, &user.account_id, &filter, page, PAGE_SIZE).await?;
+    let base_query = |extra: (&str, String)| {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("status", &status),
+            ("type", &type_code),
+            ("product", &product),
+            ("q", &q),
+        ] {
+            if !v.is_empty() {
+                s.append_pair(k, v);
+            }
+        }
+        s.append_pair(extra.0, &extra.1);
+        format!("/webhooks?{}", s.finish())
+    };
+    let view = ListPageView {
+        layout: Layout::new(&user, &session, "Webhooks", "webhooks").await?,
+        total: result.total,
+        next_url: result.next.map(|c| base_query(("after", c.encode()))),
+        prev_url: result.prev.map(|c| base_query(("before", c.encode()))),
+        rows: result.rows,
+        products: store::products_for(&state.pool, &user).await?,
+        types: WebhookType::ALL.iter().map(|t| (t.code(), t.label())).collect(),
+        filtered: filter.active.is_some()
+            || filter.out_of_order
+            || filter.webhook_type.is_some()
+            || filter.product_id.is_some()
+            || filter.search.is_some(),
+        status,
+        type_code,
+        product,
+        q,
+    };
+    Ok(Html(view.render()?).into_response())
+}
+
+// ---------------------------------------------------------------------------------------
+// Details: header and the four tabs.

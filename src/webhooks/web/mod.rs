@@ -1,0 +1,52 @@
+//! Webhook pages, a module each: the list, the details tabs, the actions and the edit forms
+//! (the creation wizard is [`super::wizard`]).
+
+mod actions;
+mod details;
+mod edit;
+mod list;
+
+use self::actions::{delete, delete_confirm, disable, enable, trigger_now};
+use self::details::{attempt_view, tab_data, tab_deliveries, tab_general, tab_http, tab_statistics};
+use self::edit::{edit_form, edit_redirect, edit_submit};
+use self::list::list;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use super::store::{self, Webhook};
+use super::wizard;
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+pub const PAGE_SIZE: usize = 25;
+pub(super) const SEARCH_MAX: usize = 128;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/webhooks", get(list))
+        .route("/webhooks/new", get(wizard::start))
+        .route("/webhooks/new/{step}", get(wizard::show).post(wizard::submit))
+        .route("/webhooks/{id}", get(tab_general))
+        .route("/webhooks/{id}/statistics", get(tab_statistics))
+        .route("/webhooks/{id}/http", get(tab_http))
+        .route("/webhooks/{id}/data", get(tab_data))
+        .route("/webhooks/{id}/deliveries", get(tab_deliveries))
+        .route("/webhooks/{id}/deliveries/{attempt}", get(attempt_view))
+        .route("/webhooks/{id}/trigger", post(trigger_now))
+        .route("/webhooks/{id}/enable", post(enable))
+        .route("/webhooks/{id}/disable", post(disable))
+        .route("/webhooks/{id}/delete", get(delete_confirm).post(delete))
+        .route("/webhooks/{id}/edit", get(edit_redirect))
+        .route("/webhooks/{id}/edit/{section}", get(edit_form).post(edit_submit))
+}
+
+pub(super) async fn find(state: &AppState, user: &CurrentUser, id: &str) -> AppResult<Webhook> {
+    if !crate::ids::has_shape(id, "WH", 3) {
+        return Err(AppError::NotFound);
+    }
+    store::get(&state.pool, &user.account_id, id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
