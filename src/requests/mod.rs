@@ -12,6 +12,7 @@ use sqlx::{PgConnection, PgPool};
 use crate::delivery::payload::timestamp;
 use crate::events::{self, Source};
 
+pub mod store;
 pub mod validation;
 pub mod web;
 

@@ -11,11 +11,12 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sqlx::PgPool;
+
 use tower_sessions::Session;
 
+use super::store::{ProductRow, QueueFilter};
 use super::validation::{self, Outcome, Stage};
-use super::{NewRequest, Param, Request, RequestKind, COLUMNS, KINDS};
+use super::{NewRequest, Param, Request, RequestKind, KINDS};
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::{AccountKind, CurrentUser};
 use crate::error::{AppError, AppResult};
@@ -41,16 +42,6 @@ pub fn router() -> Router<AppState> {
         .route("/requests/{id}/{action}", post(act))
 }
 
-/// A product row with its open requests and watching webhooks.
-#[derive(sqlx::FromRow)]
-struct ProductRow {
-    id: String,
-    name: String,
-    short_description: String,
-    open_requests: i64,
-    webhooks: i64,
-}
-
 #[derive(Template)]
 #[template(path = "products/list.html")]
 struct ProductsPage {
@@ -64,17 +55,7 @@ async fn products(State(state): State<AppState>, user: CurrentUser, session: Ses
         .into_iter()
         .map(|p| p.id)
         .collect();
-    let rows: Vec<ProductRow> = sqlx::query_as(
-        "select p.id, p.name, p.short_description,
-                (select count(*) from requests r where r.product_id = p.id and r.account_id = $2
-                    and r.status in ('draft', 'pending', 'inquiring')) as open_requests,
-                (select count(*) from webhooks w where w.product_id = p.id and w.account_id = $2) as webhooks
-         from products p where p.id = any($1) order by p.name, p.id",
-    )
-    .bind(&ids)
-    .bind(&user.account_id)
-    .fetch_all(&state.pool)
-    .await?;
+    let rows = super::store::product_rows(&state.pool, &user.account_id, &ids).await?;
     let layout = Layout::new(&user, &session, "Products", "products").await?;
     Ok(Html(ProductsPage { layout, rows }.render()?).into_response())
 }
@@ -162,27 +143,14 @@ async fn render_product(
         .and_then(|p| p.parse::<i64>().ok())
         .unwrap_or(1)
         .clamp(1, 100_000);
-    let filter =
-        "where account_id = $1 and product_id = $2 and ($3 = '' or object_class = $3) and ($4 = '' or status = $4)";
-    let total: i64 = sqlx::query_scalar(&format!("select count(*) from requests {filter}"))
-        .bind(&user.account_id)
-        .bind(&product.id)
-        .bind(&class)
-        .bind(&status)
-        .fetch_one(&state.pool)
-        .await?;
-    let requests: Vec<Request> = sqlx::query_as(&format!(
-        "select {COLUMNS} from requests {filter} order by created_at desc, id desc limit $5 offset $6"
-    ))
-    .bind(&user.account_id)
-    .bind(&product.id)
-    .bind(&class)
-    .bind(&status)
-    .bind(PAGE_SIZE)
-    .bind((page - 1) * PAGE_SIZE)
-    .fetch_all(&state.pool)
-    .await?;
-    let webhooks = webhooks_on(&state.pool, &user.account_id, &product.id).await?;
+    let filter = QueueFilter {
+        account_id: &user.account_id,
+        product_id: &product.id,
+        class: &class,
+        status: &status,
+    };
+    let (total, requests) = super::store::queue_page(&state.pool, &filter, page, PAGE_SIZE).await?;
+    let webhooks = webhook_store::on_product(&state.pool, &user.account_id, &product.id).await?;
     let view = ProductPage {
         layout: Layout::new(user, session, product.name.clone(), "products").await?,
         can_create: user.account_kind == AccountKind::Vendor,
@@ -200,18 +168,6 @@ async fn render_product(
         webhooks,
     };
     Ok((status_code, Html(view.render()?)).into_response())
-}
-
-async fn webhooks_on(pool: &PgPool, account_id: &str, product_id: &str) -> AppResult<Vec<webhook_store::Webhook>> {
-    let sql = format!(
-        "{} where w.account_id = $1 and w.product_id = $2 order by w.created_at, w.id",
-        webhook_store::SELECT
-    );
-    Ok(sqlx::query_as(&sql)
-        .bind(account_id)
-        .bind(product_id)
-        .fetch_all(pool)
-        .await?)
 }
 
 async fn product_page(
@@ -498,10 +454,7 @@ async fn request_page(
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     let r = find_request(&state, &user, &id).await?;
-    let product_name: String = sqlx::query_scalar("select name from products where id = $1")
-        .bind(&r.product_id)
-        .fetch_one(&state.pool)
-        .await?;
+    let product_name = super::store::product_name(&state.pool, &r.product_id).await?;
     let validator = r
         .validation_stage()
         .and_then(|stage| validation::validator_type(r.request_kind()?, stage));

@@ -298,6 +298,17 @@ pub struct HttpSettings<'a> {
     pub rate_limit: Option<i32>,
 }
 
+/// The account's webhooks on a product, oldest first.
+pub async fn on_product(pool: &PgPool, account_id: &str, product_id: &str) -> Result<Vec<Webhook>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{SELECT} where w.account_id = $1 and w.product_id = $2 order by w.created_at, w.id"
+    ))
+    .bind(account_id)
+    .bind(product_id)
+    .fetch_all(pool)
+    .await
+}
+
 /// Everything needed to create a webhook, already validated.
 pub struct NewWebhook {
     pub product_id: String,
