@@ -1,0 +1,107 @@
+//! `/inbound/{id}`: the endpoint with a ready curl command, the keys and the recent messages.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use tower_sessions::Session;
+
+use super::{find, public_base, NEW_KEY, RECENT_MESSAGES};
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppResult};
+use crate::inbound::{InboundTrigger, Key, Message};
+use crate::layout::Layout;
+use crate::state::AppState;
+use crate::webhooks::store::watching_counts;
+
+#[derive(Template)]
+#[template(path = "inbound/details.html")]
+pub(super) struct DetailsPage {
+    layout: Layout,
+    t: InboundTrigger,
+    endpoint: String,
+    keys: Vec<Key>,
+    messages: Vec<Message>,
+    /// Webhooks of the product and class: (enabled, total).
+    webhooks: (i64, i64),
+    key_form: KeyForm,
+}
+
+/// The add-key form: what was typed and why it was refused, or the generated key to show once.
+#[derive(Default)]
+pub(super) struct KeyForm {
+    pub(super) new_key: Option<String>,
+    pub(super) label: String,
+    pub(super) error: Option<String>,
+}
+
+impl DetailsPage {
+    /// A curl call with the configured parameters, for the "Call it" box.
+    fn curl_example(&self) -> String {
+        let query: Vec<String> = self
+            .t
+            .query_params
+            .0
+            .iter()
+            .map(|p| format!("{}={}", p.name, p.default.as_deref().unwrap_or("…")))
+            .collect();
+        let url = if query.is_empty() {
+            self.endpoint.clone()
+        } else {
+            format!("{}?{}", self.endpoint, query.join("&"))
+        };
+        format!(
+            "curl -X POST '{url}' \\\n  -H 'X-Api-Key: <key>' \\\n  -H 'Content-Type: application/json' \\\n  -d '{{\"order\": \"WO-1001\"}}'"
+        )
+    }
+}
+
+pub(super) async fn render_details(
+    state: &AppState,
+    user: &CurrentUser,
+    session: &Session,
+    t: InboundTrigger,
+    status: StatusCode,
+    key_form: KeyForm,
+) -> AppResult<Response> {
+    let keys = crate::inbound::keys(&state.pool, &t.id).await?;
+    let messages = crate::inbound::messages(&state.pool, &t.id, RECENT_MESSAGES).await?;
+    let webhooks = watching_counts(&state.pool, &t.account_id, &t.product_id, &t.object_class).await?;
+    let view = DetailsPage {
+        layout: Layout::new(user, session, t.name.clone(), "inbound").await?,
+        endpoint: format!("{}/hooks/in/{}", public_base(state), t.id),
+        t,
+        keys,
+        messages,
+        webhooks,
+        key_form,
+    };
+    let mut response = (status, Html(view.render()?)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+pub(super) async fn details(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let t = find(&state, &user, &id).await?;
+    // A key generated just before (add_key redirects here): shown this once.
+    let new_key = match session
+        .remove::<(String, String)>(NEW_KEY)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?
+    {
+        Some((trigger, key)) if trigger == t.id => Some(key),
+        _ => None,
+    };
+    let key_form = KeyForm {
+        new_key,
+        ..KeyForm::default()
+    };
+    render_details(&state, &user, &session, t, StatusCode::OK, key_form).await
+}

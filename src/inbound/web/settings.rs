@@ -1,0 +1,310 @@
+//! A trigger's settings: new, edit, enable, disable and delete.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use tower_sessions::Session;
+
+use super::find;
+use crate::auth::session::{flash, FlashKind};
+use crate::auth::CurrentUser;
+use crate::error::AppResult;
+use crate::forms::FormFields;
+use crate::inbound::{InboundTrigger, QueryParam, Settings};
+use crate::layout::Layout;
+use crate::state::AppState;
+use crate::webhooks::model::OBJECT_CLASSES;
+use crate::webhooks::store::{products_for, Product};
+
+/// The settings form as typed, with its errors.
+#[derive(Default)]
+pub(super) struct SettingsForm {
+    name: String,
+    product_id: String,
+    object_class: String,
+    ordered: bool,
+    request_response: bool,
+    max_wait: String,
+    params: String,
+    name_error: Option<String>,
+    product_error: Option<String>,
+    class_error: Option<String>,
+    max_wait_error: Option<String>,
+    params_error: Option<String>,
+}
+
+impl SettingsForm {
+    fn has_errors(&self) -> bool {
+        self.name_error.is_some()
+            || self.product_error.is_some()
+            || self.class_error.is_some()
+            || self.max_wait_error.is_some()
+            || self.params_error.is_some()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "inbound/form.html")]
+pub(super) struct FormPage {
+    layout: Layout,
+    /// `None` when creating.
+    trigger: Option<InboundTrigger>,
+    form: SettingsForm,
+    products: Vec<Product>,
+    classes: Vec<(&'static str, &'static str)>,
+}
+
+pub(super) async fn render_form(
+    state: &AppState,
+    user: &CurrentUser,
+    session: &Session,
+    trigger: Option<InboundTrigger>,
+    form: SettingsForm,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let title = match &trigger {
+        Some(t) => format!("Edit {}", t.name),
+        None => "New inbound trigger".to_string(),
+    };
+    let view = FormPage {
+        layout: Layout::new(user, session, title, "inbound").await?,
+        trigger,
+        form,
+        products: products_for(&state.pool, user).await?,
+        classes: OBJECT_CLASSES
+            .iter()
+            .map(|c| (*c, crate::requests::queue_label(c)))
+            .collect(),
+    };
+    Ok((status, Html(view.render()?)).into_response())
+}
+
+pub(super) async fn new_form(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+) -> AppResult<Response> {
+    user.require_admin()?;
+    let form = SettingsForm {
+        max_wait: "10".into(),
+        object_class: "fulfillment_request".into(),
+        ..SettingsForm::default()
+    };
+    render_form(&state, &user, &session, None, form, StatusCode::OK).await
+}
+
+/// Reads and checks the settings form; `creating` also reads product and object class.
+pub(super) async fn read_settings(
+    state: &AppState,
+    user: &CurrentUser,
+    fields: &FormFields,
+    creating: bool,
+) -> AppResult<(SettingsForm, Option<Settings>)> {
+    let mut form = SettingsForm {
+        name: fields.get("name").trim().to_string(),
+        product_id: fields.get("product").chars().take(32).collect(),
+        object_class: fields.get("object_class").chars().take(32).collect(),
+        ordered: fields.checked("ordered"),
+        request_response: fields.checked("request_response"),
+        max_wait: fields.get("max_wait").trim().chars().take(8).collect(),
+        params: fields.get("params").chars().take(32 * 1024).collect(),
+        ..SettingsForm::default()
+    };
+    if form.name.is_empty() {
+        form.name_error = Some("Enter a name that says who calls this trigger and why.".into());
+    } else if form.name.chars().count() > crate::inbound::NAME_MAX {
+        form.name_error = Some(crate::webhooks::model::too_long(
+            crate::inbound::NAME_MAX,
+            form.name.chars().count(),
+        ));
+    } else if form.name.chars().any(char::is_control) {
+        form.name_error = Some("Control characters are not allowed.".into());
+    }
+    if creating {
+        if crate::webhooks::store::product_for(&state.pool, user, &form.product_id)
+            .await?
+            .is_none()
+        {
+            form.product_error = Some("Choose one of your products.".into());
+        }
+        if !OBJECT_CLASSES.contains(&form.object_class.as_str()) {
+            form.class_error = Some("Choose the queue whose webhooks the trigger calls.".into());
+        }
+    }
+    let max_wait = match form.max_wait.parse::<i32>() {
+        Ok(n) if (1..=crate::inbound::MAX_WAIT_LIMIT).contains(&n) => n,
+        _ if !form.request_response && form.max_wait.is_empty() => 10,
+        _ => {
+            form.max_wait_error = Some(format!(
+                "Enter whole seconds from 1 to {}.",
+                crate::inbound::MAX_WAIT_LIMIT
+            ));
+            0
+        }
+    };
+    let params: Vec<QueryParam> = match crate::inbound::parse_params(&form.params) {
+        Ok(p) => p,
+        Err(e) => {
+            form.params_error = Some(e);
+            Vec::new()
+        }
+    };
+    if form.has_errors() {
+        return Ok((form, None));
+    }
+    let settings = Settings {
+        name: form.name.clone(),
+        product_id: form.product_id.clone(),
+        object_class: form.object_class.clone(),
+        ordered: form.ordered,
+        request_response: form.request_response,
+        max_wait_seconds: max_wait,
+        query_params: params,
+    };
+    Ok((form, Some(settings)))
+}
+
+pub(super) async fn create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    fields: FormFields,
+) -> AppResult<Response> {
+    user.require_admin()?;
+    let (form, settings) = read_settings(&state, &user, &fields, true).await?;
+    let Some(settings) = settings else {
+        return render_form(&state, &user, &session, None, form, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let id = crate::inbound::create(&state.pool, &user, &settings).await?;
+    tracing::info!(trigger = %id, user = %user.id, "inbound trigger created");
+    flash(
+        &session,
+        FlashKind::Success,
+        format!(
+            "Inbound trigger “{}” created. Add an API key so callers can use it.",
+            settings.name
+        ),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/inbound/{id}")).into_response())
+}
+
+pub(super) async fn edit_form(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let t = find(&state, &user, &id).await?;
+    user.require_admin()?;
+    let form = SettingsForm {
+        name: t.name.clone(),
+        product_id: t.product_id.clone(),
+        object_class: t.object_class.clone(),
+        ordered: t.ordered,
+        request_response: t.request_response,
+        max_wait: t.max_wait_seconds.to_string(),
+        params: t.params_text(),
+        ..SettingsForm::default()
+    };
+    render_form(&state, &user, &session, Some(t), form, StatusCode::OK).await
+}
+
+pub(super) async fn edit(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path(id): Path<String>,
+    fields: FormFields,
+) -> AppResult<Response> {
+    let t = find(&state, &user, &id).await?;
+    user.require_admin()?;
+    let (mut form, settings) = read_settings(&state, &user, &fields, false).await?;
+    let Some(settings) = settings else {
+        form.product_id = t.product_id.clone();
+        form.object_class = t.object_class.clone();
+        return render_form(&state, &user, &session, Some(t), form, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    crate::inbound::update(&state.pool, &user.account_id, &t.id, &settings).await?;
+    flash(&session, FlashKind::Success, "Settings saved.").await?;
+    Ok(Redirect::to(&format!("/inbound/{}", t.id)).into_response())
+}
+
+pub(super) async fn set_active(
+    state: AppState,
+    user: CurrentUser,
+    session: Session,
+    id: String,
+    active: bool,
+) -> AppResult<Response> {
+    let t = find(&state, &user, &id).await?;
+    user.require_admin()?;
+    crate::inbound::set_active(&state.pool, &user.account_id, &t.id, active).await?;
+    let text = if active {
+        format!("“{}” is enabled: calls with a valid key are accepted.", t.name)
+    } else {
+        format!("“{}” is disabled: every call gets 404 until you enable it.", t.name)
+    };
+    flash(&session, FlashKind::Success, text).await?;
+    Ok(Redirect::to(&format!("/inbound/{}", t.id)).into_response())
+}
+
+pub(super) async fn enable(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    set_active(state, user, session, id, true).await
+}
+
+pub(super) async fn disable(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    set_active(state, user, session, id, false).await
+}
+
+#[derive(Template)]
+#[template(path = "inbound/delete.html")]
+pub(super) struct DeletePage {
+    layout: Layout,
+    t: InboundTrigger,
+}
+
+pub(super) async fn delete_confirm(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let t = find(&state, &user, &id).await?;
+    user.require_admin()?;
+    let layout = Layout::new(&user, &session, format!("Delete {}", t.name), "inbound").await?;
+    Ok(Html(DeletePage { layout, t }.render()?).into_response())
+}
+
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let t = find(&state, &user, &id).await?;
+    user.require_admin()?;
+    crate::inbound::delete(&state.pool, &user.account_id, &t.id).await?;
+    tracing::info!(trigger = %t.id, user = %user.id, "inbound trigger deleted");
+    flash(
+        &session,
+        FlashKind::Success,
+        format!(
+            "Inbound trigger “{}” ({}) deleted: its URL answers 404 from now on.",
+            t.name, t.id
+        ),
+    )
+    .await?;
+    Ok(Redirect::to("/inbound").into_response())
+}
