@@ -1,67 +1,51 @@
-//! Product pages and test requests: `/products` (the account's products), `/products/{id}`
-//! (its queues, "Create test request", the webhooks watching it), `/requests/{id}` (one
-//! request: parameters, the last validation, actions). Every change here is a queue change
-//! the product's webhooks announce, or a synchronous validation call.
+//! `/products` and a product's page: its queues, its webhooks and Create test request.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use tower_sessions::Session;
 
-use super::store::{ProductRow, QueueFilter};
-use super::validation::{self, Outcome, Stage};
-use super::{NewRequest, Param, Request, RequestKind, KINDS};
+use super::{find_product, PAGE_SIZE, PARAMS_MAX, PARAM_ID_MAX, PARAM_VALUE_MAX, STATUSES};
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::{AccountKind, CurrentUser};
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
 use crate::layout::Layout;
+use crate::requests::store::{ProductRow, QueueFilter};
+use crate::requests::validation::{self, Outcome, Stage};
+use crate::requests::{NewRequest, Param, Request, RequestKind, KINDS};
 use crate::state::AppState;
-use crate::webhooks::model::{WebhookType, OBJECT_CLASSES};
+use crate::webhooks::model::OBJECT_CLASSES;
 use crate::webhooks::store::{self as webhook_store, Product};
-
-const PAGE_SIZE: i64 = 25;
-pub const PARAMS_MAX: usize = 20;
-const PARAM_ID_MAX: usize = 64;
-const PARAM_VALUE_MAX: usize = 1000;
-pub const STATUSES: [&str; 5] = ["draft", "pending", "inquiring", "approved", "failed"];
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/products", get(products))
-        .route("/products/{id}", get(product_page))
-        .route("/products/{id}/requests", post(create))
-        .route("/requests/{id}", get(request_page))
-        .route("/requests/{id}/validate", post(validate))
-        .route("/requests/{id}/{action}", post(act))
-}
 
 #[derive(Template)]
 #[template(path = "products/list.html")]
-struct ProductsPage {
+pub(super) struct ProductsPage {
     layout: Layout,
     rows: Vec<ProductRow>,
 }
 
-async fn products(State(state): State<AppState>, user: CurrentUser, session: Session) -> AppResult<Response> {
+pub(super) async fn products(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+) -> AppResult<Response> {
     let ids: Vec<String> = webhook_store::products_for(&state.pool, &user)
         .await?
         .into_iter()
         .map(|p| p.id)
         .collect();
-    let rows = super::store::product_rows(&state.pool, &user.account_id, &ids).await?;
+    let rows = crate::requests::store::product_rows(&state.pool, &user.account_id, &ids).await?;
     let layout = Layout::new(&user, &session, "Products", "products").await?;
     Ok(Html(ProductsPage { layout, rows }.render()?).into_response())
 }
 
 #[derive(Deserialize, Default)]
-struct QueueQuery {
+pub(super) struct QueueQuery {
     class: Option<String>,
     status: Option<String>,
     page: Option<String>,
@@ -69,7 +53,7 @@ struct QueueQuery {
 
 /// The create form as typed, with its errors.
 #[derive(Default)]
-struct CreateForm {
+pub(super) struct CreateForm {
     kind: String,
     status: String,
     params: String,
@@ -80,7 +64,7 @@ struct CreateForm {
 
 #[derive(Template)]
 #[template(path = "products/product.html")]
-struct ProductPage {
+pub(super) struct ProductPage {
     layout: Layout,
     product: Product,
     /// Vendors create test requests in their own products' queues.
@@ -112,16 +96,7 @@ impl ProductPage {
     }
 }
 
-async fn find_product(state: &AppState, user: &CurrentUser, id: &str) -> AppResult<Product> {
-    if !crate::ids::has_shape(id, "PRD", 3) {
-        return Err(AppError::NotFound);
-    }
-    webhook_store::product_for(&state.pool, user, id)
-        .await?
-        .ok_or(AppError::NotFound)
-}
-
-async fn render_product(
+pub(super) async fn render_product(
     state: &AppState,
     user: &CurrentUser,
     session: &Session,
@@ -149,7 +124,7 @@ async fn render_product(
         class: &class,
         status: &status,
     };
-    let (total, requests) = super::store::queue_page(&state.pool, &filter, page, PAGE_SIZE).await?;
+    let (total, requests) = crate::requests::store::queue_page(&state.pool, &filter, page, PAGE_SIZE).await?;
     let webhooks = webhook_store::on_product(&state.pool, &user.account_id, &product.id).await?;
     let view = ProductPage {
         layout: Layout::new(user, session, product.name.clone(), "products").await?,
@@ -157,7 +132,10 @@ async fn render_product(
         product,
         kinds: &KINDS,
         form,
-        classes: OBJECT_CLASSES.iter().map(|c| (*c, super::queue_label(c))).collect(),
+        classes: OBJECT_CLASSES
+            .iter()
+            .map(|c| (*c, crate::requests::queue_label(c)))
+            .collect(),
         statuses: STATUSES,
         class,
         status,
@@ -170,7 +148,7 @@ async fn render_product(
     Ok((status_code, Html(view.render()?)).into_response())
 }
 
-async fn product_page(
+pub(super) async fn product_page(
     State(state): State<AppState>,
     user: CurrentUser,
     session: Session,
@@ -228,7 +206,7 @@ pub fn parse_params(raw: &str) -> Result<Vec<Param>, String> {
     Ok(params)
 }
 
-async fn create(
+pub(super) async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
     session: Session,
@@ -307,7 +285,7 @@ async fn create(
     } else {
         params
     };
-    let request = super::create_request(
+    let request = crate::requests::create_request(
         &state.pool,
         &NewRequest {
             account_id: &user.account_id,
@@ -338,7 +316,7 @@ async fn create(
         let message = format!(
             "Test request {} created in the {} queue{outcome}",
             request.id,
-            super::queue_label(&request.object_class)
+            crate::requests::queue_label(&request.object_class)
         );
         flash(&session, FlashKind::Success, message).await?;
     }
@@ -350,7 +328,12 @@ async fn create(
 }
 
 /// Calls the validation webhook and flashes the outcome. `false` if there was none to call.
-async fn run_validation(state: &AppState, session: &Session, request: &Request, stage: Stage) -> AppResult<bool> {
+pub(super) async fn run_validation(
+    state: &AppState,
+    session: &Session,
+    request: &Request,
+    stage: Stage,
+) -> AppResult<bool> {
     match validation::validate(state, request, stage).await? {
         Some(Outcome::Called(updated)) => {
             let v = updated.validation.as_ref().map(|v| v.0.clone()).unwrap_or_default();
@@ -395,161 +378,6 @@ async fn run_validation(state: &AppState, session: &Session, request: &Request, 
             Ok(false)
         }
         None => Ok(false),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "products/request.html")]
-struct RequestPage {
-    layout: Layout,
-    r: Request,
-    product_name: String,
-    params: Vec<Param>,
-    validation: Option<Value>,
-    /// The webhook type that would validate it now, when it is a draft or inquiring.
-    validator: Option<WebhookType>,
-}
-
-impl RequestPage {
-    fn action_label(&self, action: &&str) -> &'static str {
-        action_label(action)
-    }
-    fn validation_ok(&self) -> bool {
-        self.validation.as_ref().and_then(|v| v["ok"].as_bool()) == Some(true)
-    }
-}
-
-pub fn action_label(action: &str) -> &'static str {
-    match action {
-        "submit" => "Submit (to pending)",
-        "approve" => "Approve",
-        "fail" => "Fail",
-        "inquire" => "Set inquiring",
-        _ => "Change",
-    }
-}
-
-pub fn status_chip(status: &str) -> &'static str {
-    match status {
-        "approved" => "chip-on",
-        "failed" => "chip-bad",
-        "draft" => "chip-off",
-        _ => "chip-info",
-    }
-}
-
-async fn find_request(state: &AppState, user: &CurrentUser, id: &str) -> AppResult<Request> {
-    if !crate::ids::has_shape(id, "PR", 3) {
-        return Err(AppError::NotFound);
-    }
-    super::get(&state.pool, &user.account_id, id)
-        .await?
-        .ok_or(AppError::NotFound)
-}
-
-async fn request_page(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    session: Session,
-    Path(id): Path<String>,
-) -> AppResult<Response> {
-    let r = find_request(&state, &user, &id).await?;
-    let product_name = super::store::product_name(&state.pool, &r.product_id).await?;
-    let validator = r
-        .validation_stage()
-        .and_then(|stage| validation::validator_type(r.request_kind()?, stage));
-    let view = RequestPage {
-        layout: Layout::new(&user, &session, r.id.clone(), "products").await?,
-        product_name,
-        params: r.param_list(),
-        validation: r.validation.as_ref().map(|v| v.0.clone()),
-        validator,
-        r,
-    };
-    Ok(Html(view.render()?).into_response())
-}
-
-async fn validate(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    session: Session,
-    Path(id): Path<String>,
-) -> AppResult<Response> {
-    let r = find_request(&state, &user, &id).await?;
-    user.require_admin()?;
-    let Some(stage) = r.validation_stage() else {
-        flash(
-            &session,
-            FlashKind::Error,
-            format!(
-                "{} is {}: only draft and inquiring purchase, change and tier configuration requests are validated.",
-                r.id, r.status
-            ),
-        )
-        .await?;
-        return Ok(Redirect::to(&format!("/requests/{}", r.id)).into_response());
-    };
-    run_validation(&state, &session, &r, stage).await?;
-    Ok(Redirect::to(&format!("/requests/{}", r.id)).into_response())
-}
-
-async fn act(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    session: Session,
-    Path((id, action)): Path<(String, String)>,
-    form: FormFields,
-) -> AppResult<Response> {
-    let r = find_request(&state, &user, &id).await?;
-    if !super::ACTIONS.iter().any(|(a, _, _)| *a == action) {
-        return Err(AppError::NotFound);
-    }
-    user.require_admin()?;
-    let back = match form.get("back") {
-        "product" => format!("/products/{}#queue", r.product_id),
-        _ => format!("/requests/{}", r.id),
-    };
-    let Some(to) = super::transition(&action, &r.status) else {
-        flash(
-            &session,
-            FlashKind::Error,
-            format!("{} is {}: it cannot be {}.", r.id, r.status, past_tense(&action)),
-        )
-        .await?;
-        return Ok(Redirect::to(&back).into_response());
-    };
-    let Some(updated) = super::set_status(&state.pool, &user.account_id, &r.id, &r.status, to).await? else {
-        flash(
-            &session,
-            FlashKind::Error,
-            format!(
-                "{} changed meanwhile (it is no longer {}); nothing was done.",
-                r.id, r.status
-            ),
-        )
-        .await?;
-        return Ok(Redirect::to(&back).into_response());
-    };
-    tracing::info!(request = %r.id, status = to, user = %user.id, "request status changed");
-    flash(
-        &session,
-        FlashKind::Success,
-        format!(
-            "{} is now {}: the webhooks watching its queue are notified.",
-            updated.id, updated.status
-        ),
-    )
-    .await?;
-    Ok(Redirect::to(&back).into_response())
-}
-
-fn past_tense(action: &str) -> &'static str {
-    match action {
-        "submit" => "submitted",
-        "approve" => "approved",
-        "fail" => "failed",
-        "inquire" => "set inquiring",
-        _ => "changed",
     }
 }
 
