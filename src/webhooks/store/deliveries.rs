@@ -1,0 +1,140 @@
+//! What the Statistics and Deliveries tabs show: whether a call is pending, the calls made,
+//! and how many webhooks watch a queue.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::PgPool;
+
+/// How many queue-change webhooks of the account watch the product's queue: (enabled, all).
+pub async fn watching_counts(
+    pool: &PgPool,
+    account_id: &str,
+    product_id: &str,
+    object_class: &str,
+) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "select count(*) filter (where active), count(*) from webhooks
+         where account_id = $1 and product_id = $2 and object_class = $3 and type = 'event'",
+    )
+    .bind(account_id)
+    .bind(product_id)
+    .bind(object_class)
+    .fetch_one(pool)
+    .await
+}
+
+/// Whether a call is pending or in flight, and whether that is soon (for the auto-refresh).
+pub async fn delivery_busy(pool: &PgPool, webhook_id: &str) -> Result<Option<bool>, sqlx::Error> {
+    let row: Option<(bool,)> = sqlx::query_as(
+        "select bool_or(t.state = 'in_flight' or t.due_at <= now() + interval '60 seconds')
+         from webhook_triggers t join webhooks w on w.id = t.webhook_id
+         where t.webhook_id = $1 and (t.state = 'in_flight' or (w.active and (t.manual or not w.out_of_order)))
+         having count(*) > 0",
+    )
+    .bind(webhook_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| r.0))
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Attempt {
+    pub id: i64,
+    pub manual: bool,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i32,
+    pub success: bool,
+    pub status_code: Option<i32>,
+    pub error_kind: Option<String>,
+    pub error: Option<String>,
+    pub request_method: String,
+    pub request_url: String,
+    pub request_headers: Json<Vec<(String, String)>>,
+    pub request_body: Option<String>,
+    pub response_headers: Json<Vec<(String, String)>>,
+    pub response_body: Option<String>,
+    pub response_truncated: bool,
+    /// None for a validation call (made while someone waited, not from the queue).
+    pub trigger_id: Option<i64>,
+    pub message_id: Option<i64>,
+}
+
+impl Attempt {
+    /// Why the call was made, when it was not an ordinary queue-change trigger.
+    pub fn cause(&self) -> Option<String> {
+        if self.trigger_id.is_none() {
+            Some("Validation".to_string())
+        } else if let Some(m) = self.message_id {
+            Some(format!("Inbound message #{m}"))
+        } else if self.manual {
+            Some("Trigger now".to_string())
+        } else {
+            None
+        }
+    }
+
+    pub fn error_kind_label(&self) -> &'static str {
+        match self.error_kind.as_deref() {
+            Some("dns") => "DNS error",
+            Some("refused") => "Connection refused",
+            Some("connect") => "Connection error",
+            Some("tls") => "TLS error",
+            Some("timeout") => "Timeout",
+            Some("blocked") => "Address refused by policy",
+            Some("http") => "Non-2xx response",
+            Some("body") => "Response body error",
+            Some(_) => "Error",
+            None => "",
+        }
+    }
+    pub fn pretty_request_body(&self) -> String {
+        pretty(self.request_body.as_deref().unwrap_or(""))
+    }
+    pub fn pretty_response_body(&self) -> String {
+        pretty(self.response_body.as_deref().unwrap_or(""))
+    }
+}
+
+/// Pretty-prints JSON bodies; leaves anything else as it is.
+fn pretty(body: &str) -> String {
+    serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| body.to_string())
+}
+
+const ATTEMPT_COLUMNS: &str = "id, manual, started_at, duration_ms, success, status_code, error_kind, error,
+    request_method, request_url, request_headers, request_body, response_headers, response_body, response_truncated,
+    trigger_id, message_id";
+
+/// A page of attempts, newest first, before the attempt `before` (keyset on id).
+pub async fn attempts(
+    pool: &PgPool,
+    webhook_id: &str,
+    success: Option<bool>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Attempt>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {ATTEMPT_COLUMNS} from webhook_attempts
+         where webhook_id = $1 and ($2::boolean is null or success = $2) and ($3::bigint is null or id < $3)
+         order by id desc limit $4"
+    ))
+    .bind(webhook_id)
+    .bind(success)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn attempt(pool: &PgPool, webhook_id: &str, attempt_id: i64) -> Result<Option<Attempt>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {ATTEMPT_COLUMNS} from webhook_attempts where webhook_id = $1 and id = $2"
+    ))
+    .bind(webhook_id)
+    .bind(attempt_id)
+    .fetch_optional(pool)
+    .await
+}
