@@ -1,22 +1,25 @@
 //! `/public/v1/notifications/webhooks`: the webhooks resource, with the object shape,
-//! filters, paging and errors of the platform API.
+//! filters, paging and errors of the platform API. The object's JSON is built in [`json`],
+//! request bodies are read in [`body`].
 
-use std::collections::HashMap;
+mod body;
+mod json;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use sqlx::{Postgres, QueryBuilder};
 
+use self::body::{object, read_fields, validate};
+use self::json::{attempt_infos, render_one, to_json};
 use super::rql::{self, Field};
 use super::ApiError;
-use crate::delivery::payload::timestamp;
 use crate::state::AppState;
 use crate::tokens::ApiCaller;
-use crate::webhooks::model::{self, FieldErrors, HttpMethod, WebhookType};
+use crate::webhooks::model::{self, HttpMethod, WebhookType};
 use crate::webhooks::store::{self, NewWebhook, Webhook};
 
 pub fn router() -> Router<AppState> {
@@ -53,94 +56,6 @@ fn order_field(name: &str) -> Option<&'static str> {
         "id" => Some("w.id"),
         _ => None,
     }
-}
-
-/// A summary of the attempts behind `last_success` / `last_failure`.
-#[derive(sqlx::FromRow)]
-struct AttemptInfo {
-    id: i64,
-    status_code: Option<i32>,
-    duration_ms: i32,
-    body: Option<String>,
-    error: Option<String>,
-}
-
-async fn attempt_infos(state: &AppState, hooks: &[Webhook]) -> Result<HashMap<i64, AttemptInfo>, sqlx::Error> {
-    let ids: Vec<i64> = hooks
-        .iter()
-        .flat_map(|w| [w.last_success_attempt_id, w.last_failure_attempt_id])
-        .flatten()
-        .collect();
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows: Vec<AttemptInfo> = sqlx::query_as(
-        "select id, status_code, duration_ms, response_body as body, error from webhook_attempts where id = any($1)",
-    )
-    .bind(&ids)
-    .fetch_all(&state.pool)
-    .await?;
-    Ok(rows.into_iter().map(|a| (a.id, a)).collect())
-}
-
-fn person(id: &Option<String>, name: &Option<String>, email: &Option<String>) -> Value {
-    match id {
-        Some(id) => json!({"id": id, "name": name, "email": email}),
-        None => Value::Null,
-    }
-}
-
-/// The platform's webhook object.
-fn to_json(w: &Webhook, caller: &ApiCaller, api_url: &str, attempts: &HashMap<i64, AttemptInfo>) -> Value {
-    let last = |at: Option<chrono::DateTime<chrono::Utc>>, id: Option<i64>, status: &str| -> Value {
-        match (at, id.and_then(|id| attempts.get(&id))) {
-            (Some(at), Some(a)) => json!({
-                "time": timestamp(at), "status": status, "status_code": a.status_code,
-                "duration": a.duration_ms, "response": {"body": a.body}, "errors": a.error,
-            }),
-            _ => Value::Null,
-        }
-    };
-    let headers: Map<String, Value> = w
-        .headers
-        .0
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    json!({
-        "id": w.id,
-        "type": w.api_type,
-        "object_class": w.object_class,
-        "label": w.label,
-        "description": w.description,
-        "active": w.active,
-        "product": {"id": w.product_id, "name": w.product_name, "icon": Value::Null},
-        "account": {"id": w.account_id, "name": caller.account_name},
-        "external_url": w.external_url,
-        "http_method": w.http_method,
-        "rate_limit": w.rate_limit,
-        "jwt_secret": w.jwt_secret,
-        "headers": headers,
-        "data": w.data.0,
-        "api_url": api_url,
-        "created_at": timestamp(w.created_at),
-        "created_by": person(&w.created_by_id, &w.created_by_name, &w.created_by_email),
-        "modified_at": timestamp(w.modified_at),
-        "modified_by": person(&w.modified_by_id, &w.modified_by_name, &w.modified_by_email),
-        "earliest_possible_trigger": w.next_trigger_at.map(timestamp),
-        "stats": {
-            "events": w.events, "triggers": w.triggers, "success_triggers": w.success_triggers,
-            "failure_triggers": w.failure_triggers, "failure_since_last_success": w.failure_since_last_success,
-        },
-        "last_event": w.last_event_at.map(timestamp),
-        "last_success": last(w.last_success_at, w.last_success_attempt_id, "success"),
-        "last_failure": last(w.last_failure_at, w.last_failure_attempt_id, "failure"),
-    })
-}
-
-async fn render_one(state: &AppState, caller: &ApiCaller, w: &Webhook) -> Result<Value, ApiError> {
-    let attempts = attempt_infos(state, std::slice::from_ref(w)).await?;
-    Ok(to_json(w, caller, &state.config.api_url(), &attempts))
 }
 
 async fn find(state: &AppState, caller: &ApiCaller, id: &str) -> Result<Webhook, ApiError> {
@@ -219,124 +134,6 @@ async fn read(
 ) -> Result<Json<Value>, ApiError> {
     let w = find(&state, &caller, &id).await?;
     Ok(Json(render_one(&state, &caller, &w).await?))
-}
-
-/// Reads a JSON object body; anything else is a clear 400.
-fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    if body.windows(6).any(|w| w == b"\\u0000") {
-        return Err(ApiError::validation(vec![
-            "NUL characters (\\u0000) are not allowed.".into()
-        ]));
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(ApiError::validation(vec!["The body must be a JSON object.".into()])),
-        Err(e) => Err(ApiError::validation(vec![format!("The body is not valid JSON: {e}.")])),
-    }
-}
-
-/// The editable fields, as typed values; `errors` collects type mistakes.
-#[derive(Default)]
-struct Fields {
-    label: Option<String>,
-    description: Option<String>,
-    active: Option<bool>,
-    external_url: Option<String>,
-    jwt_secret: Option<String>,
-    http_method: Option<String>,
-    headers: Option<Vec<(String, String)>>,
-    data: Option<Map<String, Value>>,
-    /// `Some(None)`: `null`, no limit.
-    rate_limit: Option<Option<i32>>,
-}
-
-fn read_fields(m: &Map<String, Value>, errors: &mut Vec<String>) -> Fields {
-    let mut f = Fields::default();
-    let mut string = |key: &str| -> Option<String> {
-        match m.get(key) {
-            None => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(Value::Null) if key == "description" => Some(String::new()),
-            Some(_) => {
-                errors.push(format!("{key}: must be a string."));
-                None
-            }
-        }
-    };
-    f.label = string("label");
-    f.description = string("description");
-    f.external_url = string("external_url");
-    f.jwt_secret = string("jwt_secret");
-    f.http_method = string("http_method");
-    match m.get("rate_limit") {
-        None => {}
-        Some(Value::Null) => f.rate_limit = Some(None),
-        Some(v) => match v.as_i64() {
-            Some(n) if (1..=i64::from(model::RATE_LIMIT_MAX)).contains(&n) => f.rate_limit = Some(Some(n as i32)),
-            _ => errors.push(format!(
-                "rate_limit: must be a whole number of calls per second from 1 to {}, or null for no limit.",
-                model::RATE_LIMIT_MAX
-            )),
-        },
-    }
-    match m.get("active") {
-        None => {}
-        Some(Value::Bool(b)) => f.active = Some(*b),
-        Some(_) => errors.push("active: must be true or false.".into()),
-    }
-    match m.get("headers") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(h)) => {
-            let mut pairs = Vec::new();
-            for (k, v) in h {
-                match v {
-                    Value::String(s) => pairs.push((k.clone(), s.clone())),
-                    _ => errors.push(format!("headers: the value of {k} must be a string.")),
-                }
-            }
-            f.headers = Some(pairs);
-        }
-        Some(_) => errors.push("headers: must be an object of header names to values.".into()),
-    }
-    match m.get("data") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(d)) => {
-            if serde_json::to_string(d).map(|s| s.len()).unwrap_or(0) > model::DATA_MAX_BYTES {
-                errors.push(format!(
-                    "data: use at most {} KiB of JSON.",
-                    model::DATA_MAX_BYTES / 1024
-                ));
-            } else {
-                f.data = Some(d.clone());
-            }
-        }
-        Some(_) => errors.push("data: must be a JSON object.".into()),
-    }
-    f
-}
-
-/// The form rules, with the API's field names.
-fn validate(
-    label: &str,
-    description: &str,
-    url: &str,
-    secret: &str,
-    method: &str,
-    headers: &[(String, String)],
-    errors: &mut Vec<String>,
-) {
-    let mut e = FieldErrors::default();
-    model::validate_name(label, &mut e);
-    model::validate_description(description, &mut e);
-    model::validate_http(url, secret, method, headers, &mut e);
-    for (field, message) in e.0 {
-        let field = match field.as_str() {
-            "name" => "label".to_string(),
-            f if f.starts_with("header_") => "headers".to_string(),
-            f => f.to_string(),
-        };
-        errors.push(format!("{field}: {message}"));
-    }
 }
 
 async fn create(
