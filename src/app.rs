@@ -164,7 +164,7 @@ async fn session_save_failures(State(state): State<AppState>, request: Request, 
     if !bare_500 {
         return response;
     }
-    let probe = sqlx::query_scalar::<_, i32>("select 1").fetch_one(&state.pool);
+    let probe = crate::db::ping(&state.pool);
     match tokio::time::timeout(Duration::from_secs(1), probe).await {
         Ok(Ok(_)) => AppError::Internal(anyhow::anyhow!("the session could not be saved")).into_response(),
         Ok(Err(e)) => AppError::from(e).into_response(),
@@ -188,7 +188,7 @@ async fn not_found(session: tower_sessions::Session, request: Request) -> Respon
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
-    match sqlx::query_scalar::<_, i32>("select 1").fetch_one(&state.pool).await {
+    match crate::db::ping(&state.pool).await {
         Ok(_) => Json(serde_json::json!({"status": "ok", "database": "ok"})).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");

@@ -18,6 +18,14 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// How long a request waits for a database connection before answering 503.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Whether the database answers a trivial query (health check, outage probe).
+pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query_scalar::<_, i32>("select 1")
+        .fetch_one(pool)
+        .await
+        .map(|_| ())
+}
+
 /// The database the portal uses, and the private cluster behind it if one was started.
 pub struct Database {
     pub pool: PgPool,

@@ -8,18 +8,9 @@ use crate::api::ApiError;
 use crate::delivery::payload::timestamp;
 use crate::state::AppState;
 use crate::tokens::ApiCaller;
-use crate::webhooks::store::Webhook;
+use crate::webhooks::store::{AttemptInfo, Webhook};
 
-/// A summary of the attempts behind `last_success` / `last_failure`.
-#[derive(sqlx::FromRow)]
-pub(super) struct AttemptInfo {
-    id: i64,
-    status_code: Option<i32>,
-    duration_ms: i32,
-    body: Option<String>,
-    error: Option<String>,
-}
-
+/// The attempts behind `last_success` / `last_failure`, by id.
 pub(super) async fn attempt_infos(
     state: &AppState,
     hooks: &[Webhook],
@@ -32,12 +23,7 @@ pub(super) async fn attempt_infos(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<AttemptInfo> = sqlx::query_as(
-        "select id, status_code, duration_ms, response_body as body, error from webhook_attempts where id = any($1)",
-    )
-    .bind(&ids)
-    .fetch_all(&state.pool)
-    .await?;
+    let rows = crate::webhooks::store::attempt_summaries(&state.pool, &ids).await?;
     Ok(rows.into_iter().map(|a| (a.id, a)).collect())
 }
 

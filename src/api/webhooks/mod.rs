@@ -244,27 +244,20 @@ async fn update(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let method = HttpMethod::parse(&method).unwrap_or(HttpMethod::Post);
-    sqlx::query(&format!(
-        "update webhooks set label = $3, description = $4, external_url = $5, jwt_secret = $6, http_method = $7,
-             headers = $8, data = $9, active = $10, rate_limit = $11, modified_at = now(), modified_by = null,
-             {}
-         where account_id = $1 and id = $2",
-        store::enabling_resets("$10")
-    ))
-    .bind(&caller.account_id)
-    .bind(&id)
-    .bind(label.trim())
-    .bind(&description)
-    .bind(url.trim())
-    .bind(&secret)
-    .bind(method.as_str())
-    .bind(sqlx::types::Json(&headers))
-    .bind(sqlx::types::Json(&data))
-    .bind(active)
-    .bind(rate_limit)
-    .execute(&state.pool)
-    .await?;
+    let update = store::WholeUpdate {
+        label: &label,
+        description: &description,
+        active,
+        http: store::HttpSettings {
+            external_url: &url,
+            jwt_secret: &secret,
+            method: HttpMethod::parse(&method).unwrap_or(HttpMethod::Post),
+            headers: &headers,
+            rate_limit,
+        },
+        data: &data,
+    };
+    store::update_whole(&state.pool, &caller.account_id, &id, &update).await?;
     tracing::info!(webhook = %id, token = %caller.token_id, "webhook updated through the API");
     let w = find(&state, &caller, &id).await?;
     Ok(Json(render_one(&state, &caller, &w).await?))

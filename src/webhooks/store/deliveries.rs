@@ -138,3 +138,23 @@ pub async fn attempt(pool: &PgPool, webhook_id: &str, attempt_id: i64) -> Result
     .fetch_optional(pool)
     .await
 }
+
+/// A summary of an attempt: its answer, for the API's `last_success` / `last_failure`.
+#[derive(sqlx::FromRow)]
+pub struct AttemptInfo {
+    pub id: i64,
+    pub status_code: Option<i32>,
+    pub duration_ms: i32,
+    pub body: Option<String>,
+    pub error: Option<String>,
+}
+
+/// The summaries of the attempts `ids` (any webhook's: the caller found the ids on its own).
+pub async fn attempt_summaries(pool: &PgPool, ids: &[i64]) -> Result<Vec<AttemptInfo>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, status_code, duration_ms, response_body as body, error from webhook_attempts where id = any($1)",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await
+}

@@ -6,11 +6,13 @@ mod deliveries;
 mod list;
 mod write;
 
-pub use self::deliveries::{attempt, attempts, delivery_busy, watching_counts, Attempt};
+pub use self::deliveries::{
+    attempt, attempt_summaries, attempts, delivery_busy, watching_counts, Attempt, AttemptInfo,
+};
 pub use self::list::{list, Cursor, ListFilter, ListPage, Page};
-pub(crate) use self::write::enabling_resets;
 pub use self::write::{
-    delete, insert, insert_for, set_active, update_data, update_general, update_http, HttpSettings, NewWebhook,
+    delete, insert, insert_for, set_active, update_data, update_general, update_http, update_whole, HttpSettings,
+    NewWebhook, WholeUpdate,
 };
 
 use chrono::{DateTime, Utc};

@@ -76,15 +76,6 @@ pub async fn insert_for(
     }
 }
 
-/// The columns to set when a save may turn a disabled webhook on (`active` is the parameter
-/// holding the new value): that ends "out of order" and restarts the retry budget.
-pub(crate) fn enabling_resets(active: &str) -> String {
-    format!(
-        "out_of_order = out_of_order and not ({active} and not active),
-         failures_since_reset = case when {active} and not active then 0 else failures_since_reset end"
-    )
-}
-
 pub async fn update_general(
     pool: &PgPool,
     user: &CurrentUser,
@@ -93,12 +84,13 @@ pub async fn update_general(
     description: &str,
     active: bool,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(&format!(
+    // Turning a disabled webhook on ends "out of order" and restarts the retry budget.
+    let r = sqlx::query(
         "update webhooks set label = $3, description = $4, active = $5, modified_at = now(), modified_by = $6,
-             {}
+             out_of_order = out_of_order and not ($5 and not active),
+             failures_since_reset = case when $5 and not active then 0 else failures_since_reset end
          where account_id = $1 and id = $2",
-        enabling_resets("$5")
-    ))
+    )
     .bind(&user.account_id)
     .bind(id)
     .bind(label.trim())
@@ -147,6 +139,41 @@ pub async fn update_data(
     .bind(id)
     .bind(Json(data))
     .bind(&user.id)
+    .execute(pool)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Everything a webhook's API update may set (a partial PUT merged with what is stored).
+pub struct WholeUpdate<'a> {
+    pub label: &'a str,
+    pub description: &'a str,
+    pub active: bool,
+    pub http: HttpSettings<'a>,
+    pub data: &'a Value,
+}
+
+/// Saves an API update (no user: an API token made it). Turning a disabled webhook on ends
+/// "out of order" and restarts the retry budget.
+pub async fn update_whole(pool: &PgPool, account_id: &str, id: &str, w: &WholeUpdate<'_>) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "update webhooks set label = $3, description = $4, external_url = $5, jwt_secret = $6, http_method = $7,
+             headers = $8, data = $9, active = $10, rate_limit = $11, modified_at = now(), modified_by = null,
+             out_of_order = out_of_order and not ($10 and not active),
+             failures_since_reset = case when $10 and not active then 0 else failures_since_reset end
+         where account_id = $1 and id = $2",
+    )
+    .bind(account_id)
+    .bind(id)
+    .bind(w.label.trim())
+    .bind(w.description)
+    .bind(w.http.external_url.trim())
+    .bind(w.http.jwt_secret)
+    .bind(w.http.method.as_str())
+    .bind(Json(w.http.headers))
+    .bind(Json(w.data))
+    .bind(w.active)
+    .bind(w.http.rate_limit)
     .execute(pool)
     .await?;
     Ok(r.rows_affected() == 1)
