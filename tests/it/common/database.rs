@@ -111,11 +111,14 @@ async fn template() -> String {
 }
 
 async fn build_template(admin: &mut PgConnection, name: &str) {
-    // Templates of earlier migrations or seeds are of no use any more.
-    let stale: Vec<String> = sqlx::query_scalar("select datname from pg_database where datname like 'wp_template_%'")
-        .fetch_all(&mut *admin)
-        .await
-        .expect("list templates");
+    // Templates of earlier migrations or seeds are of no use any more, nor is a half-built one
+    // left by a test process that died while building (the lock says none is building now).
+    let stale: Vec<String> = sqlx::query_scalar(
+        "select datname from pg_database where datname like 'wp_template_%' or datname like 'wp_tpl_building_%'",
+    )
+    .fetch_all(&mut *admin)
+    .await
+    .expect("list templates");
     for old in stale {
         let _ = sqlx::query(&format!("drop database if exists \"{old}\" with (force)"))
             .execute(&mut *admin)
