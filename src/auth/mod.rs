@@ -3,8 +3,8 @@
 pub mod csrf;
 pub mod password;
 pub mod session;
-pub mod throttle;
-pub mod users;
+pub mod store;
 pub mod web;
 
+pub use store::{throttle, users};
 pub use users::{AccountKind, CurrentUser, Role};

@@ -4,7 +4,7 @@
 use anyhow::{bail, Context};
 use sqlx::PgPool;
 
-use super::password;
+use crate::auth::password;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
