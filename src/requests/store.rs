@@ -193,3 +193,23 @@ pub async fn get(pool: &PgPool, account_id: &str, id: &str) -> Result<Option<Req
     .fetch_optional(pool)
     .await
 }
+
+/// Saves what a validation webhook said about `request` (its values, if any, and the
+/// verdict), unless the request's status changed meanwhile (then `None`: not applied).
+pub async fn record_validation(
+    conn: &mut PgConnection,
+    request: &Request,
+    params: Option<Json<Value>>,
+    verdict: &Value,
+) -> Result<Option<Request>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "update requests set params = coalesce($2, params), validation = $3, updated_at = now()
+         where id = $1 and status = $4 returning {COLUMNS}"
+    ))
+    .bind(&request.id)
+    .bind(params)
+    .bind(Json(verdict))
+    .bind(&request.status)
+    .fetch_optional(conn)
+    .await
+}

@@ -8,7 +8,7 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use sqlx::types::Json;
 
-use super::{Param, Request, RequestKind, COLUMNS};
+use super::{Param, Request, RequestKind};
 use crate::delivery::http::{CallResult, OutgoingCall};
 use crate::delivery::payload::{sign, timestamp, Payload};
 use crate::delivery::store::{record_validation_call, SentRequest};
@@ -97,18 +97,9 @@ pub async fn validate(state: &AppState, request: &Request, stage: Stage) -> Resu
     let Some(webhook_type) = request.request_kind().and_then(|k| validator_type(k, stage)) else {
         return Ok(None);
     };
-    let info = webhook_type.info();
-    let webhook: Option<Webhook> = sqlx::query_as(&format!(
-        "{} where w.account_id = $1 and w.product_id = $2 and w.object_class = $3 and w.type = $4 and w.active
-         order by w.created_at, w.id limit 1",
-        webhook_store::SELECT
-    ))
-    .bind(&request.account_id)
-    .bind(&request.product_id)
-    .bind(info.object_class)
-    .bind(info.api_type)
-    .fetch_optional(&state.pool)
-    .await?;
+    let webhook =
+        webhook_store::first_enabled_of_type(&state.pool, &request.account_id, &request.product_id, webhook_type)
+            .await?;
     let Some(webhook) = webhook else {
         return Ok(Some(Outcome::NoWebhook(webhook_type)));
     };
@@ -148,16 +139,7 @@ pub async fn validate(state: &AppState, request: &Request, stage: Stage) -> Resu
     record["attempt_id"] = json!(attempt_id);
     record["at"] = json!(timestamp(Utc::now()));
     record["duration_ms"] = json!(result.duration.as_millis() as u64);
-    let updated: Option<Request> = sqlx::query_as(&format!(
-        "update requests set params = coalesce($2, params), validation = $3, updated_at = now()
-         where id = $1 and status = $4 returning {COLUMNS}"
-    ))
-    .bind(&request.id)
-    .bind(params)
-    .bind(Json(record))
-    .bind(&request.status)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let updated = super::store::record_validation(&mut tx, request, params, &record).await?;
     tx.commit().await?;
     let Some(updated) = updated else {
         return Ok(Some(Outcome::Superseded));

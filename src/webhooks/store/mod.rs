@@ -166,6 +166,27 @@ pub async fn get(pool: &PgPool, account_id: &str, id: &str) -> Result<Option<Web
         .await
 }
 
+/// The account's oldest enabled webhook of `webhook_type` on a product (the one a validation
+/// calls).
+pub async fn first_enabled_of_type(
+    pool: &PgPool,
+    account_id: &str,
+    product_id: &str,
+    webhook_type: WebhookType,
+) -> Result<Option<Webhook>, sqlx::Error> {
+    let info = webhook_type.info();
+    sqlx::query_as(&format!(
+        "{SELECT} where w.account_id = $1 and w.product_id = $2 and w.object_class = $3 and w.type = $4 and w.active
+         order by w.created_at, w.id limit 1"
+    ))
+    .bind(account_id)
+    .bind(product_id)
+    .bind(info.object_class)
+    .bind(info.api_type)
+    .fetch_optional(pool)
+    .await
+}
+
 /// The account's webhooks on a product, oldest first.
 pub async fn on_product(pool: &PgPool, account_id: &str, product_id: &str) -> Result<Vec<Webhook>, sqlx::Error> {
     sqlx::query_as(&format!(
