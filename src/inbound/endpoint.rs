@@ -12,10 +12,10 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
-use sqlx::types::Json;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::store::{self, Answer};
 use super::{find, key_hash, InboundTrigger, BACKLOG_MAX, BODY_MAX, MESSAGE_MAX, WAITERS_MAX};
 use crate::api::ApiError;
 use crate::events;
@@ -161,13 +161,7 @@ async fn handle(
             "Send the trigger's API key as `X-Api-Key: <key>` or `Authorization: ApiKey <key>`.",
         ));
     };
-    let key_id: Option<i64> = sqlx::query_scalar(
-        "update inbound_trigger_keys set last_used_at = now() where trigger_id = $1 and key_sha256 = $2 returning id",
-    )
-    .bind(&trigger.id)
-    .bind(key_hash(key))
-    .fetch_optional(&state.pool)
-    .await?;
+    let key_id = store::use_key(&state.pool, &trigger.id, &key_hash(key)).await?;
     let Some(key_id) = key_id else {
         return Ok(refuse(
             StatusCode::UNAUTHORIZED,
@@ -211,15 +205,7 @@ async fn handle(
     }
     // A handler that is down must not make the queue grow without bound. Messages are
     // counted, not message × webhook deliveries.
-    let waiting: i64 = sqlx::query_scalar(
-        "select count(*) from (select distinct t.message_id from webhook_triggers t
-                               join inbound_messages m on m.id = t.message_id
-                               where m.trigger_id = $1 limit $2) backlog",
-    )
-    .bind(&trigger.id)
-    .bind(BACKLOG_MAX)
-    .fetch_one(&state.pool)
-    .await?;
+    let waiting = store::backlog(&state.pool, &trigger.id, BACKLOG_MAX).await?;
     if waiting >= BACKLOG_MAX {
         let mut r = refuse(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -286,24 +272,15 @@ async fn record(
     body: Option<String>,
 ) -> Result<(i64, i32), sqlx::Error> {
     let mut tx = state.pool.begin().await?;
-    // Lock the trigger first: concurrent calls are numbered, recorded and committed one after
-    // the other, so message order (and the order of their triggers) is arrival order.
-    sqlx::query("update inbound_triggers set messages = messages + 1, last_message_at = now() where id = $1")
-        .bind(&trigger.id)
-        .execute(&mut *tx)
-        .await?;
-    let message_id: i64 = sqlx::query_scalar(
-        "insert into inbound_messages (trigger_id, key_id, method, query, content_type, body)
-         values ($1, $2, $3, $4, $5, $6) returning id",
-    )
-    .bind(&trigger.id)
-    .bind(key_id)
-    .bind(method.as_str())
-    .bind(Json(Value::Object(query)))
-    .bind(content_type)
-    .bind(body)
-    .fetch_one(&mut *tx)
-    .await?;
+    let message = store::NewMessage {
+        trigger_id: &trigger.id,
+        key_id,
+        method: method.as_str(),
+        query: Value::Object(query),
+        content_type,
+        body,
+    };
+    let message_id = store::insert_message(&mut tx, &message).await?;
     let hooks =
         events::webhooks_watching(&mut tx, &trigger.account_id, &trigger.product_id, &trigger.object_class).await?;
     let mut delivering = 0;
@@ -312,24 +289,9 @@ async fn record(
             delivering += 1;
         }
     }
-    sqlx::query("update inbound_messages set webhooks = $2 where id = $1")
-        .bind(message_id)
-        .bind(delivering)
-        .execute(&mut *tx)
-        .await?;
+    store::set_message_webhooks(&mut tx, message_id, delivering).await?;
     tx.commit().await?;
     Ok((message_id, delivering))
-}
-
-#[derive(sqlx::FromRow)]
-struct Answer {
-    webhook_id: String,
-    success: bool,
-    status_code: Option<i32>,
-    /// Only the kind (timeout, refused…): the detail may name internal addresses.
-    error_kind: Option<String>,
-    response_headers: Json<Vec<(String, String)>>,
-    response_body: Option<String>,
 }
 
 /// Waits for the first call made for the message and answers with the handler's response.
@@ -339,13 +301,7 @@ async fn wait_for_answer(state: &AppState, trigger: &InboundTrigger, message_id:
     let deadline = tokio::time::Instant::now() + Duration::from_secs(trigger.max_wait_seconds.max(1) as u64);
     let mut pause = Duration::from_millis(10);
     loop {
-        let answer: Option<Answer> = sqlx::query_as(
-            "select webhook_id, success, status_code, error_kind, response_headers, response_body
-             from webhook_attempts where message_id = $1 order by id limit 1",
-        )
-        .bind(message_id)
-        .fetch_optional(&state.pool)
-        .await?;
+        let answer = store::first_answer(&state.pool, message_id).await?;
         if let Some(answer) = answer {
             return Ok(relay(answer, message_id));
         }

@@ -194,3 +194,96 @@ pub async fn messages(pool: &PgPool, trigger_id: &str, limit: i64) -> Result<Vec
     .fetch_all(pool)
     .await
 }
+
+/// Marks the key with this hash as used for the trigger; its id, if it is one of the trigger's.
+pub async fn use_key(pool: &PgPool, trigger_id: &str, key_sha256: &[u8]) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "update inbound_trigger_keys set last_used_at = now() where trigger_id = $1 and key_sha256 = $2 returning id",
+    )
+    .bind(trigger_id)
+    .bind(key_sha256)
+    .fetch_optional(pool)
+    .await
+}
+
+/// How many of the trigger's messages still wait for delivery, counting up to `max`
+/// (messages, not message × webhook deliveries).
+pub async fn backlog(pool: &PgPool, trigger_id: &str, max: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "select count(*) from (select distinct t.message_id from webhook_triggers t
+                               join inbound_messages m on m.id = t.message_id
+                               where m.trigger_id = $1 limit $2) backlog",
+    )
+    .bind(trigger_id)
+    .bind(max)
+    .fetch_one(pool)
+    .await
+}
+
+/// An accepted call, to store as a message.
+pub struct NewMessage<'a> {
+    pub trigger_id: &'a str,
+    pub key_id: i64,
+    pub method: &'a str,
+    pub query: serde_json::Value,
+    pub content_type: Option<String>,
+    pub body: Option<String>,
+}
+
+/// Stores a message in the caller's transaction. The trigger's row is locked first: concurrent
+/// calls are numbered, recorded and committed one after the other, so message order (and the
+/// order of their triggers) is arrival order.
+pub async fn insert_message(conn: &mut sqlx::PgConnection, m: &NewMessage<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query("update inbound_triggers set messages = messages + 1, last_message_at = now() where id = $1")
+        .bind(m.trigger_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query_scalar(
+        "insert into inbound_messages (trigger_id, key_id, method, query, content_type, body)
+         values ($1, $2, $3, $4, $5, $6) returning id",
+    )
+    .bind(m.trigger_id)
+    .bind(m.key_id)
+    .bind(m.method)
+    .bind(Json(&m.query))
+    .bind(&m.content_type)
+    .bind(&m.body)
+    .fetch_one(conn)
+    .await
+}
+
+/// Notes how many webhooks a message is delivered to.
+pub async fn set_message_webhooks(
+    conn: &mut sqlx::PgConnection,
+    message_id: i64,
+    webhooks: i32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update inbound_messages set webhooks = $2 where id = $1")
+        .bind(message_id)
+        .bind(webhooks)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The answer of the first call made for a message, for a caller waiting for it.
+#[derive(sqlx::FromRow)]
+pub struct Answer {
+    pub webhook_id: String,
+    pub success: bool,
+    pub status_code: Option<i32>,
+    /// Only the kind (timeout, refused…): the detail may name internal addresses.
+    pub error_kind: Option<String>,
+    pub response_headers: Json<Vec<(String, String)>>,
+    pub response_body: Option<String>,
+}
+
+pub async fn first_answer(pool: &PgPool, message_id: i64) -> Result<Option<Answer>, sqlx::Error> {
+    sqlx::query_as(
+        "select webhook_id, success, status_code, error_kind, response_headers, response_body
+         from webhook_attempts where message_id = $1 order by id limit 1",
+    )
+    .bind(message_id)
+    .fetch_optional(pool)
+    .await
+}
