@@ -150,16 +150,19 @@ pub(super) async fn details_tab(
     tab: Tab,
     query: TabQuery,
 ) -> AppResult<Response> {
+    // Whether a call is pending is read *before* the statistics: a call recorded in between
+    // then shows in the figures, or keeps the tab refreshing until it does. (Read after, a call
+    // recorded in between left old figures on a tab that no longer refreshed.)
+    let busy = match tab {
+        Tab::Statistics | Tab::Deliveries => store::delivery_busy(&state.pool, &id).await?,
+        _ => None,
+    };
     let w = find(&state, &user, &id).await?;
     let reveal = tab == Tab::Http && query.reveal.as_deref() == Some("1");
     if reveal {
         // Only admins may see the secret in clear.
         user.require_admin()?;
     }
-    let busy = match tab {
-        Tab::Statistics | Tab::Deliveries => store::delivery_busy(&state.pool, &id).await?,
-        _ => None,
-    };
     let deliveries = match tab {
         Tab::Deliveries => deliveries_view(&state, &id, &query).await?,
         _ => DeliveriesView::default(),
