@@ -39,7 +39,7 @@ async fn a_pending_trigger_survives_kill_9_and_is_called_once_after_restart() {
     settings.retain(|(k, _)| !k.starts_with("PORTAL_RETRY"));
     settings.extend([("PORTAL_RETRY_BASE_MS", "1500"), ("PORTAL_RETRY_MAX_MS", "1500")]);
 
-    let first = Portal::start(&app.database_url, &settings);
+    let first = Portal::start(&app.database.url, &settings);
     // Nothing listens yet: the call is refused and a retry is scheduled.
     queue_changes(&app.pool, &id, 1).await;
     eventually("first attempt recorded", || async { attempts(&app, &id).await == 1 }).await;
@@ -52,7 +52,7 @@ async fn a_pending_trigger_survives_kill_9_and_is_called_once_after_restart() {
     // While no portal runs, another event arrives; it joins the pending retry.
     queue_changes(&app.pool, &id, 1).await;
     let handler = Handler::start_on(&format!("127.0.0.1:{port}")).await;
-    let _second = Portal::start(&app.database_url, &settings);
+    let _second = Portal::start(&app.database.url, &settings);
     handler.wait_for(1).await;
     eventually("success recorded", || async {
         stats(&app.pool, &id).await.success_triggers == 1
@@ -83,8 +83,8 @@ async fn two_processes_on_one_database_make_each_call_exactly_once() {
     for _ in 0..40 {
         ids.push(webhook_calling(&app, &handler.url("/"), "POST", json!([]), json!({})).await);
     }
-    let _a = Portal::start(&app.database_url, &FAST_DELIVERY);
-    let _b = Portal::start(&app.database_url, &FAST_DELIVERY);
+    let _a = Portal::start(&app.database.url, &FAST_DELIVERY);
+    let _b = Portal::start(&app.database.url, &FAST_DELIVERY);
     for round in 1..=3i64 {
         let mut tx = app.pool.begin().await.unwrap();
         for id in &ids {
@@ -140,7 +140,7 @@ async fn sigterm_lets_a_call_in_flight_finish_and_records_it() {
     let mut settings = FAST_DELIVERY.to_vec();
     settings.retain(|(k, _)| *k != "PORTAL_REQUEST_TIMEOUT_MS");
     settings.push(("PORTAL_REQUEST_TIMEOUT_MS", "5000"));
-    let portal = Portal::start(&app.database_url, &settings);
+    let portal = Portal::start(&app.database.url, &settings);
     queue_changes(&app.pool, &id, 1).await;
     handler.wait_for(1).await;
     // The call is in flight: ask the process to stop.

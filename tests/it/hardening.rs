@@ -256,7 +256,7 @@ async fn outgoing_calls_ignore_proxy_variables() {
     ] {
         settings.push((var, proxy.as_str()));
     }
-    let _portal = Portal::start(&app.database_url, &settings);
+    let _portal = Portal::start(&app.database.url, &settings);
     queue_changes(&app.pool, &private, 1).await;
     eventually("the blocked call is recorded", || async {
         stats(&app.pool, &private).await.failure_triggers == 1
@@ -287,13 +287,13 @@ async fn a_killed_process_gives_its_call_back_within_a_minute_whatever_the_reque
         ("PORTAL_ENDPOINT_ALLOWLIST", "127.0.0.0/8"),
         ("PORTAL_DELIVERY_POLL_MS", "500"),
     ];
-    let first = Portal::start(&app.database_url, &settings);
+    let first = Portal::start(&app.database.url, &settings);
     queue_changes(&app.pool, &id, 1).await;
     handler.wait_for(1).await;
     first.kill_9();
     let killed_at = Instant::now();
     handler.set(Behaviour::default());
-    let _second = Portal::start(&app.database_url, &settings);
+    let _second = Portal::start(&app.database.url, &settings);
     within(
         Duration::from_secs(60),
         "the call is made again after the crash",
@@ -454,7 +454,7 @@ async fn an_unreachable_database_answers_503_quickly_and_service_resumes_by_itse
     let app = spawn_app_with(&FAST_DELIVERY).await;
     let key = api_key(&app).await;
     let hook = webhook_calling(&app, &handler.url("/hook"), "POST", json!([]), json!({})).await;
-    let database = app.database_url.rsplit('/').next().unwrap().to_string();
+    let database = app.database.name().to_string();
     let admin = admin_pool().await;
     let signed_out = app.second_browser();
 
@@ -522,7 +522,7 @@ async fn a_call_in_flight_when_the_database_goes_away_is_recorded_once_when_it_r
     settings.push(("PORTAL_REQUEST_TIMEOUT_MS", "10000"));
     let app = spawn_app_with(&settings).await;
     let hook = webhook_calling(&app, &handler.url("/hook"), "POST", json!([]), json!({})).await;
-    let database = app.database_url.rsplit('/').next().unwrap().to_string();
+    let database = app.database.name().to_string();
     let admin = admin_pool().await;
     queue_changes(&app.pool, &hook, 1).await;
     handler.wait_for(1).await;

@@ -126,7 +126,7 @@ fn user_command(url: &str, args: &[&str], stdin: &str) -> std::process::Output {
 async fn user_commands_add_users_and_set_passwords() {
     let app = spawn_app().await;
     let account = app.vendor_account_id.clone();
-    let url = app.database_url.clone();
+    let url = app.database.url.clone();
     let add = tokio::task::spawn_blocking({
         let (url, account) = (url.clone(), account.clone());
         move || {

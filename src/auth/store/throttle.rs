@@ -32,10 +32,6 @@ const LOCK_IP: i32 = 0x0074_6802;
 /// records this attempt, all under a transaction-scoped lock on both (always taken in the
 /// same order, so two attempts cannot deadlock).
 pub async fn admit(pool: &PgPool, email: &str, ip: &str, limits: &Limits) -> Result<Admission, sqlx::Error> {
-    // Keep the table small: nothing older than a day matters (outside the lock).
-    sqlx::query("delete from login_attempts where at < now() - interval '1 day'")
-        .execute(pool)
-        .await?;
     let mut tx = pool.begin().await?;
     // The lock is held for two short statements; a burst that queues longer is throttled
     // rather than left holding connections.
@@ -98,6 +94,15 @@ pub async fn admit(pool: &PgPool, email: &str, ip: &str, limits: &Limits) -> Res
             .await?;
     tx.commit().await?;
     Ok(Admission::Admitted { attempt_id })
+}
+
+/// Keeps the table small: no attempt older than a day matters. Run now and then, not on the
+/// sign-in path.
+pub async fn forget_old(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query("delete from login_attempts where at < now() - interval '1 day'")
+        .execute(pool)
+        .await?;
+    Ok(r.rows_affected())
 }
 
 /// Marks an admitted attempt as successful (a failure stays as recorded).

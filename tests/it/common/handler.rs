@@ -167,18 +167,12 @@ impl Handler {
 }
 
 /// Waits until `check` is true (at most 20 s), polling the database.
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
+pub async fn eventually<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    for _ in 0..400 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for: {what}");
+    within(Duration::from_secs(20), what, check).await
 }
 
 /// Waits until `check` is true, at most `deadline`; for behaviour that has a bound (a call

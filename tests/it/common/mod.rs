@@ -35,7 +35,6 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub base: String,
     pub pool: PgPool,
-    pub database_url: String,
     /// Dropped with the last clone of this app: the test's database goes with it.
     pub database: Arc<TestDatabase>,
     pub client: reqwest::Client,
@@ -94,7 +93,6 @@ pub async fn spawn_app_on(database: &Arc<TestDatabase>, extra: &[(&str, &str)]) 
         addr,
         base: format!("http://{addr}"),
         pool,
-        database_url: database.url.clone(),
         database: database.clone(),
         client: new_client(),
         vendor_account_id,
@@ -397,7 +395,6 @@ impl TestApp {
             addr: self.addr,
             base: self.base.clone(),
             pool: self.pool.clone(),
-            database_url: self.database_url.clone(),
             database: self.database.clone(),
             client: new_client(),
             vendor_account_id: self.vendor_account_id.clone(),
