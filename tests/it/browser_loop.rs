@@ -22,18 +22,20 @@ impl Drop for ExampleHandler {
     }
 }
 
-/// The example's binary, built by `cargo test`/`nextest` with the tests (or built here).
-fn example_binary() -> PathBuf {
+/// The example's binary, built by `cargo test` (and by `.ci/run`) with the tests, or built
+/// here without blocking the portal that runs in this test's runtime.
+async fn example_binary() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
     let binary = target.join("debug").join("examples").join("handler");
     if !binary.is_file() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
+        let status = tokio::process::Command::new(cargo)
             .args(["build", "--example", "handler"])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
+            .await
             .expect("cargo build --example handler");
         assert!(status.success());
     }
@@ -82,7 +84,7 @@ async fn an_admin_watches_the_example_handler_approve_a_test_request() {
     wait_for(c, "#webhook-title").await;
 
     let _handler = ExampleHandler(
-        Command::new(example_binary())
+        Command::new(example_binary().await)
             .env("WEBHOOK_SECRET", &secret)
             .env("PORTAL_API_KEY", &api_key)
             .env("HANDLER_ADDR", format!("127.0.0.1:{port}"))
