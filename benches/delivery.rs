@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use axum::http::HeaderMap;
 use axum::Router;
 use sqlx::PgPool;
+use webhook_portal::ids::WebhookId;
 
 const BIN: &str = env!("CARGO_BIN_EXE_webhook-portal");
 
@@ -139,7 +140,13 @@ async fn main() -> anyhow::Result<()> {
         let id = &ids[i % ids.len()];
         let before = seen.lock().unwrap().calls;
         let mut tx = pool.begin().await?;
-        webhook_portal::events::record(&mut tx, id, webhook_portal::events::Source::QueueChange, None).await?;
+        webhook_portal::events::record(
+            &mut tx,
+            &webhook_id(id),
+            webhook_portal::events::Source::QueueChange,
+            None,
+        )
+        .await?;
         tx.commit().await?;
         let committed = Instant::now();
         let deadline = committed + Duration::from_secs(5);
@@ -179,7 +186,13 @@ async fn main() -> anyhow::Result<()> {
     let mut events = 0u64;
     let mut tx = pool.begin().await?;
     for id in &ids {
-        webhook_portal::events::record(&mut tx, id, webhook_portal::events::Source::QueueChange, None).await?;
+        webhook_portal::events::record(
+            &mut tx,
+            &webhook_id(id),
+            webhook_portal::events::Source::QueueChange,
+            None,
+        )
+        .await?;
         events += 1;
     }
     tx.commit().await?;
@@ -196,7 +209,13 @@ async fn main() -> anyhow::Result<()> {
         }
         let mut tx = pool.begin().await?;
         for id in &batch {
-            webhook_portal::events::record(&mut tx, id, webhook_portal::events::Source::QueueChange, None).await?;
+            webhook_portal::events::record(
+                &mut tx,
+                &webhook_id(id),
+                webhook_portal::events::Source::QueueChange,
+                None,
+            )
+            .await?;
         }
         tx.commit().await?;
         events += batch.len() as u64;
@@ -348,7 +367,13 @@ async fn fairness(
         .fetch_all(&mut *tx)
         .await?;
     for id in &hung_ids {
-        webhook_portal::events::record(&mut tx, id, webhook_portal::events::Source::QueueChange, None).await?;
+        webhook_portal::events::record(
+            &mut tx,
+            &webhook_id(id),
+            webhook_portal::events::Source::QueueChange,
+            None,
+        )
+        .await?;
     }
     tx.commit().await?;
     // Let A's calls fill every slot and turn slow.
@@ -360,7 +385,13 @@ async fn fairness(
     for _ in 0..20 {
         let before = seen.lock().unwrap().arrivals.get(b).copied();
         let mut tx = pool.begin().await?;
-        webhook_portal::events::record(&mut tx, b, webhook_portal::events::Source::QueueChange, None).await?;
+        webhook_portal::events::record(
+            &mut tx,
+            &webhook_id(b),
+            webhook_portal::events::Source::QueueChange,
+            None,
+        )
+        .await?;
         tx.commit().await?;
         let committed = Instant::now();
         loop {
@@ -429,4 +460,9 @@ async fn wait_until_idle(pool: &PgPool) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     anyhow::bail!("deliveries did not drain")
+}
+
+/// A webhook id the benchmark got from the portal.
+fn webhook_id(id: &str) -> WebhookId {
+    WebhookId::parse(id).expect("a webhook id")
 }

@@ -18,7 +18,6 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::auth;
 use crate::error::{AppError, HtmxErrorFragment};
@@ -30,7 +29,7 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
                    form-action 'self'; frame-ancestors 'none'";
 
 pub fn router(state: AppState) -> Router {
-    let session_store = PostgresStore::new(state.pool.clone());
+    let session_store = crate::auth::store::sessions::PostgresSessions::new(state.pool.clone());
     let idle = time::Duration::seconds(state.config.session_idle.as_secs() as i64);
     let sessions = SessionManagerLayer::new(session_store)
         .with_name("portal_session")

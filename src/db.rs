@@ -20,7 +20,7 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Whether the database answers a trivial query (health check, outage probe).
 pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
-    sqlx::query_scalar::<_, i32>("select 1")
+    sqlx::query_scalar!(r#"select 1 as "one!""#)
         .fetch_one(pool)
         .await
         .map(|_| ())
@@ -62,11 +62,6 @@ pub async fn open(config: &Config) -> anyhow::Result<Database> {
 /// Runs the embedded migrations; running them twice changes nothing.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await.context("running database migrations")?;
-    // The session store keeps its own table in its own schema.
-    tower_sessions_sqlx_store::PostgresStore::new(pool.clone())
-        .migrate()
-        .await
-        .context("creating the session table")?;
     Ok(())
 }
 
@@ -84,12 +79,15 @@ pub async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::R
     let mut conn = sqlx::PgConnection::connect_with(&maintenance)
         .await
         .context("connecting to the Postgres server (is it running? is DATABASE_URL right?)")?;
-    let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
-        .bind(&name)
-        .fetch_one(&mut conn)
-        .await?;
+    let exists = sqlx::query_scalar!(
+        r#"select exists(select 1 from pg_database where datname = $1) as "exists!""#,
+        name
+    )
+    .fetch_one(&mut conn)
+    .await?;
     if !exists {
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        // A name cannot be a parameter: this one statement is built, from the quoted name.
         match sqlx::query(&format!("create database {quoted}"))
             .execute(&mut conn)
             .await
@@ -250,3 +248,39 @@ pub fn find_postgres_bin_dir() -> Option<PathBuf> {
 pub fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
+
+/// Stores an enum in a `text` column through its `as_str` and `parse`: binds as text and
+/// refuses to decode a value it does not know. Hand-written because sqlx's derive maps enums
+/// to Postgres enum types by name, while these columns are text (launchbadge/sqlx#3630).
+macro_rules! text_column {
+    ($ty:ty) => {
+        impl sqlx::Type<sqlx::Postgres> for $ty {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <&str as sqlx::Type<sqlx::Postgres>>::type_info()
+            }
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <&str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            }
+        }
+        impl sqlx::postgres::PgHasArrayType for $ty {
+            fn array_type_info() -> sqlx::postgres::PgTypeInfo {
+                <&str as sqlx::postgres::PgHasArrayType>::array_type_info()
+            }
+        }
+        impl<'q> sqlx::Encode<'q, sqlx::Postgres> for $ty {
+            fn encode_by_ref(
+                &self,
+                buf: &mut sqlx::postgres::PgArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<sqlx::Postgres>>::encode(self.as_str(), buf)
+            }
+        }
+        impl<'r> sqlx::Decode<'r, sqlx::Postgres> for $ty {
+            fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let raw = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+                <$ty>::parse(raw).ok_or_else(|| format!("unknown {} {raw:?}", stringify!($ty)).into())
+            }
+        }
+    };
+}
+pub(crate) use text_column;

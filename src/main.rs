@@ -97,9 +97,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     name,
                 } => {
                     let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("role must be admin or viewer"))?;
+                    let account = webhook_portal::ids::AccountId::parse(&account).ok_or_else(|| {
+                        anyhow::anyhow!("{account:?} is not an account id (VA-123-456 or PA-123-456)")
+                    })?;
                     let password = users::read_password_from_stdin()?;
                     let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_string());
-                    let id = users::add_user(&database.pool, &account, &email, &name, role, &password).await?;
+                    let mut conn = database.pool.acquire().await?;
+                    let id = users::add_user(&mut conn, &account, &email, &name, role, &password).await?;
                     println!("Added {email} ({id}) to {account} as {}.", role.as_str());
                 }
                 UserCommand::SetPassword { email } => {

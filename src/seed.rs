@@ -2,10 +2,14 @@
 //! an admin, and three products (one with dynamic validation of change requests).
 
 use anyhow::Context;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use crate::auth::password;
+use crate::auth::store::{accounts, users};
+use crate::auth::{AccountKind, Role};
 use crate::config::Config;
+use crate::ids::AccountId;
+use crate::requests::store::{grant_product, insert_product};
 use crate::webhooks::model::CAPABILITY_DYNAMIC_VALIDATION;
 
 pub struct SeededLogin {
@@ -16,38 +20,29 @@ pub struct SeededLogin {
 }
 
 pub struct SeedReport {
-    pub vendor_account_id: String,
-    pub distributor_account_id: String,
+    pub vendor_account_id: AccountId,
+    pub distributor_account_id: AccountId,
     pub logins: Vec<SeededLogin>,
 }
 
 /// Seeds the demo data if, and only if, there are no accounts yet. Safe when several
 /// processes start at once (an advisory lock serialises them).
 pub async fn seed_if_empty(pool: &PgPool, config: &Config) -> anyhow::Result<Option<SeedReport>> {
+    let vendor = AccountId::new_vendor();
+    let distributor = AccountId::new_distributor();
     let mut tx = pool.begin().await?;
-    sqlx::query("select pg_advisory_xact_lock(715001)")
-        .execute(&mut *tx)
-        .await?;
-    let accounts: i64 = sqlx::query_scalar("select count(*) from accounts")
-        .fetch_one(&mut *tx)
-        .await?;
-    if accounts > 0 {
+    accounts::lock_for_seeding(&mut tx).await?;
+    if accounts::any_account(&mut tx).await? {
         return Ok(None);
     }
-
-    let vendor = crate::ids::vendor_account_id();
-    let distributor = crate::ids::distributor_account_id();
-    for (id, name, kind) in [
-        (&vendor, "Front Street Inc.", "vendor"),
-        (&distributor, "Riverside Distribution", "distributor"),
-    ] {
-        sqlx::query("insert into accounts (id, name, kind) values ($1, $2, $3)")
-            .bind(id)
-            .bind(name)
-            .bind(kind)
-            .execute(&mut *tx)
-            .await?;
-    }
+    accounts::insert_account(&mut tx, &vendor, "Front Street Inc.", AccountKind::Vendor).await?;
+    accounts::insert_account(
+        &mut tx,
+        &distributor,
+        "Riverside Distribution",
+        AccountKind::Distributor,
+    )
+    .await?;
 
     let products = [
         (
@@ -58,7 +53,7 @@ pub async fn seed_if_empty(pool: &PgPool, config: &Config) -> anyhow::Result<Opt
         (
             "Nimbus Backup",
             "Cloud backup for workstations and servers, billed per protected device.",
-            vec![CAPABILITY_DYNAMIC_VALIDATION],
+            vec![CAPABILITY_DYNAMIC_VALIDATION.to_string()],
         ),
         (
             "Atlas Mail",
@@ -67,76 +62,10 @@ pub async fn seed_if_empty(pool: &PgPool, config: &Config) -> anyhow::Result<Opt
         ),
     ];
     for (name, description, capabilities) in products {
-        let id = crate::ids::product_id();
-        sqlx::query(
-            "insert into products (id, vendor_account_id, name, short_description, capabilities) values ($1, $2, $3, $4, $5)",
-        )
-        .bind(&id)
-        .bind(&vendor)
-        .bind(name)
-        .bind(description)
-        .bind(capabilities.iter().map(|c| c.to_string()).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("insert into account_products (account_id, product_id) values ($1, $2)")
-            .bind(&distributor)
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
+        let id = insert_product(&mut tx, &vendor, name, description, &capabilities).await?;
+        grant_product(&mut tx, &distributor, &id).await?;
     }
-
-    let mut logins = Vec::new();
-    let admin_password = config.admin_password.clone();
-    let users = [
-        (
-            "Vendor admin",
-            config.admin_email.clone(),
-            "Robert Balboa",
-            &vendor,
-            "admin",
-            admin_password,
-        ),
-        (
-            "Vendor viewer (read-only)",
-            "viewer@frontstreet.example".to_string(),
-            "Maya Lin",
-            &vendor,
-            "viewer",
-            None,
-        ),
-        (
-            "Distributor admin",
-            "admin@riverside.example".to_string(),
-            "Dana Ortiz",
-            &distributor,
-            "admin",
-            None,
-        ),
-    ];
-    for (who, email, name, account, role, given) in users {
-        let (plain, generated) = match given {
-            Some(p) => (p, false),
-            None => (password::generate(), true),
-        };
-        let hash = password::hash(plain.clone()).await?;
-        sqlx::query(
-            "insert into users (id, account_id, email, name, role, password_hash) values ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(crate::ids::user_id())
-        .bind(account)
-        .bind(&email)
-        .bind(name)
-        .bind(role)
-        .bind(hash)
-        .execute(&mut *tx)
-        .await
-        .with_context(|| format!("seeding user {email}"))?;
-        logins.push(SeededLogin {
-            who,
-            email,
-            password: generated.then_some(plain),
-        });
-    }
+    let logins = seed_users(&mut tx, config, &vendor, &distributor).await?;
     tx.commit().await?;
     tracing::info!(vendor = %vendor, distributor = %distributor, "seeded demo accounts, users and products");
     Ok(Some(SeedReport {
@@ -144,6 +73,58 @@ pub async fn seed_if_empty(pool: &PgPool, config: &Config) -> anyhow::Result<Opt
         distributor_account_id: distributor,
         logins,
     }))
+}
+
+/// The demo users: the configured admin of the vendor, a vendor viewer and a distributor
+/// admin, with generated passwords unless one was configured.
+async fn seed_users(
+    conn: &mut PgConnection,
+    config: &Config,
+    vendor: &AccountId,
+    distributor: &AccountId,
+) -> anyhow::Result<Vec<SeededLogin>> {
+    let users = [
+        (
+            "Vendor admin",
+            config.admin_email.clone(),
+            "Robert Balboa",
+            vendor,
+            Role::Admin,
+            config.admin_password.clone(),
+        ),
+        (
+            "Vendor viewer (read-only)",
+            "viewer@frontstreet.example".to_string(),
+            "Maya Lin",
+            vendor,
+            Role::Viewer,
+            None,
+        ),
+        (
+            "Distributor admin",
+            "admin@riverside.example".to_string(),
+            "Dana Ortiz",
+            distributor,
+            Role::Admin,
+            None,
+        ),
+    ];
+    let mut logins = Vec::new();
+    for (who, email, name, account, role, given) in users {
+        let (plain, generated) = match given {
+            Some(p) => (p, false),
+            None => (password::generate(), true),
+        };
+        users::add_user(conn, account, &email, name, role, &plain)
+            .await
+            .with_context(|| format!("seeding user {email}"))?;
+        logins.push(SeededLogin {
+            who,
+            email,
+            password: generated.then_some(plain),
+        });
+    }
+    Ok(logins)
 }
 
 impl SeedReport {

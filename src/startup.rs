@@ -94,23 +94,17 @@ impl Application {
 /// Every 5 minutes: expired sessions and sign-in attempts older than a day go.
 async fn delete_expired_sessions(pool: PgPool) {
     use tower_sessions::ExpiredDeletion;
-    let every = std::time::Duration::from_secs(300);
-    let store = tower_sessions_sqlx_store::PostgresStore::new(pool.clone());
-    let sessions = async {
-        if let Err(e) = store.continuously_delete_expired(every).await {
-            tracing::warn!(error = %e, "expired-session cleanup stopped");
+    let sessions = crate::auth::store::sessions::PostgresSessions::new(pool.clone());
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(300));
+    loop {
+        ticks.tick().await;
+        if let Err(e) = sessions.delete_expired().await {
+            tracing::warn!(error = %e, "removing expired sessions failed");
         }
-    };
-    let attempts = async {
-        let mut ticks = tokio::time::interval(every);
-        loop {
-            ticks.tick().await;
-            if let Err(e) = crate::auth::throttle::forget_old(&pool).await {
-                tracing::warn!(error = %e, "removing old sign-in attempts failed");
-            }
+        if let Err(e) = crate::auth::throttle::forget_old(&pool).await {
+            tracing::warn!(error = %e, "removing old sign-in attempts failed");
         }
-    };
-    tokio::join!(sessions, attempts);
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -3,7 +3,6 @@
 //! a `Content-Range` header, and errors as `{"error_code": …, "errors": […]}`.
 
 pub mod requests;
-pub mod rql;
 pub mod webhooks;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Request};
@@ -13,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 
+use crate::rql;
 use crate::state::AppState;
 use crate::tokens::ApiCaller;
 

@@ -7,11 +7,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::Value;
-use sqlx::{Postgres, QueryBuilder};
 
-use super::rql::{self, Field};
 use super::ApiError;
-use crate::requests::{self, Request};
+use crate::domain::ObjectClass;
+use crate::ids::RequestId;
+use crate::requests::store::ListError;
+use crate::requests::{self, Request, RequestAction};
 use crate::state::AppState;
 use crate::tokens::ApiCaller;
 
@@ -23,44 +24,24 @@ pub fn router() -> Router<AppState> {
         .route("/requests/{id}/fail", post(fail))
 }
 
-const OBJECT_CLASS: &str = "fulfillment_request";
-
-fn field(name: &str) -> Option<Field> {
-    let sql = match name {
-        "id" => "id",
-        "status" => "status",
-        "type" => "kind",
-        "product_id" | "product.id" | "asset.product.id" => "product_id",
-        _ => return None,
-    };
-    Some(Field { sql, boolean: false })
-}
+/// The API shows fulfillment requests only.
+const OBJECT_CLASS: ObjectClass = ObjectClass::FulfillmentRequest;
 
 async fn list(State(state): State<AppState>, caller: ApiCaller, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let paging = super::Paging::from_query(raw.as_deref())?;
-    let push_where = |q: &mut QueryBuilder<'_, Postgres>| -> Result<(), ApiError> {
-        q.push(" where account_id = ").push_bind(caller.account_id.clone());
-        q.push(" and object_class = ").push_bind(OBJECT_CLASS);
-        for f in &paging.filters {
-            q.push(" and ");
-            rql::push_filter(q, f, field).map_err(ApiError::rql)?;
-        }
-        Ok(())
-    };
-    let mut count: QueryBuilder<Postgres> = QueryBuilder::new("select count(*) from requests");
-    push_where(&mut count)?;
-    let total: i64 = count.build_query_scalar().fetch_one(&state.pool).await?;
-    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!("select {} from requests", requests::COLUMNS));
-    push_where(&mut q)?;
-    q.push(" order by created_at, id limit ")
-        .push_bind(paging.limit)
-        .push(" offset ")
-        .push_bind(paging.offset);
-    let rows: Vec<Request> = if paging.limit > 0 {
-        q.build_query_as().fetch_all(&state.pool).await?
-    } else {
-        Vec::new()
-    };
+    let (total, rows) = requests::store::api_page(
+        &state.pool,
+        &caller.account_id,
+        OBJECT_CLASS,
+        &paging.filters,
+        paging.limit,
+        paging.offset,
+    )
+    .await
+    .map_err(|e| match e {
+        ListError::Filter(message) => ApiError::rql(message),
+        ListError::Database(e) => e.into(),
+    })?;
     let body: Vec<Value> = rows.iter().map(Request::api_json).collect();
     let mut response = Json(&body).into_response();
     if let Ok(v) = HeaderValue::from_str(&paging.content_range(body.len(), total)) {
@@ -70,10 +51,10 @@ async fn list(State(state): State<AppState>, caller: ApiCaller, RawQuery(raw): R
 }
 
 async fn find(state: &AppState, caller: &ApiCaller, id: &str) -> Result<Request, ApiError> {
-    if !crate::ids::has_shape(id, "PR", 3) {
+    let Some(request_id) = RequestId::parse(id) else {
         return Err(ApiError::not_found(id));
-    }
-    requests::get(&state.pool, &caller.account_id, id)
+    };
+    requests::get(&state.pool, &caller.account_id, &request_id)
         .await?
         .filter(|r| r.object_class == OBJECT_CLASS)
         .ok_or_else(|| ApiError::not_found(id))
@@ -91,17 +72,17 @@ async fn transition(
     state: &AppState,
     caller: &ApiCaller,
     id: &str,
-    action: &str,
-    to: &str,
+    action: RequestAction,
 ) -> Result<Json<Value>, ApiError> {
     let current = find(state, caller, id).await?;
-    if requests::transition(action, &current.status).is_none() {
+    let Some(to) = requests::transition(action, current.status) else {
         return Err(ApiError::validation(vec![format!(
-            "status: a {} request cannot become {to}.",
-            current.status
+            "status: a {} request cannot become {}.",
+            current.status,
+            action.target()
         )]));
-    }
-    let updated = requests::set_status(&state.pool, &caller.account_id, id, &current.status, to)
+    };
+    let updated = requests::set_status(&state.pool, &caller.account_id, &current.id, current.status, to)
         .await?
         .ok_or_else(|| {
             ApiError::validation(vec![format!(
@@ -109,7 +90,7 @@ async fn transition(
                 current.status
             )])
         })?;
-    tracing::info!(request = %id, status = to, token = %caller.token_id, "request status changed through the API");
+    tracing::info!(request = %id, status = %to, token = %caller.token_id, "request status changed through the API");
     Ok(Json(updated.api_json()))
 }
 
@@ -118,7 +99,7 @@ async fn approve(
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    transition(&state, &caller, &id, "approve", "approved").await
+    transition(&state, &caller, &id, RequestAction::Approve).await
 }
 
 async fn fail(
@@ -126,5 +107,5 @@ async fn fail(
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    transition(&state, &caller, &id, "fail", "failed").await
+    transition(&state, &caller, &id, RequestAction::Fail).await
 }

@@ -11,6 +11,7 @@ use tower_sessions::Session;
 
 use super::users::{load_current_user, CurrentUser};
 use crate::error::AppError;
+use crate::ids::UserId;
 use crate::state::AppState;
 
 const AUTH_KEY: &str = "auth";
@@ -19,7 +20,7 @@ const FLASH_KEY: &str = "flash";
 
 #[derive(Serialize, Deserialize)]
 struct AuthState {
-    user_id: String,
+    user_id: UserId,
     /// Unix seconds; the absolute session lifetime counts from here.
     authenticated_at: i64,
 }
@@ -56,10 +57,10 @@ fn session_error(e: tower_sessions::session::Error) -> AppError {
 }
 
 /// Marks the session as signed in, with a fresh id and a fresh CSRF token.
-pub async fn sign_in(session: &Session, user_id: &str) -> Result<(), AppError> {
+pub async fn sign_in(session: &Session, user_id: &UserId) -> Result<(), AppError> {
     session.cycle_id().await.map_err(session_error)?;
     let state = AuthState {
-        user_id: user_id.to_string(),
+        user_id: user_id.clone(),
         authenticated_at: chrono::Utc::now().timestamp(),
     };
     session.insert(AUTH_KEY, state).await.map_err(session_error)?;
@@ -106,7 +107,7 @@ pub async fn take_flashes(session: &Session) -> Result<Vec<Flash>, AppError> {
 }
 
 /// The signed-in user's id, if the session has one.
-pub async fn signed_in_user_id(session: &Session) -> Result<Option<String>, AppError> {
+pub async fn signed_in_user_id(session: &Session) -> Result<Option<UserId>, AppError> {
     Ok(session
         .get::<AuthState>(AUTH_KEY)
         .await

@@ -11,6 +11,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT
 
 use super::policy::EndpointPolicy;
 use crate::config::DeliveryConfig;
+use crate::domain::{ErrorKind, HttpMethod};
 
 pub const PORTAL_USER_AGENT: &str = concat!("webhook-portal/", env!("CARGO_PKG_VERSION"), " (+delivery)");
 
@@ -77,7 +78,7 @@ pub struct HttpCaller {
 
 /// What to send.
 pub struct OutgoingCall<'a> {
-    pub method: &'a str,
+    pub method: HttpMethod,
     pub url: &'a str,
     pub token: &'a str,
     pub custom_headers: &'a [(String, String)],
@@ -91,7 +92,7 @@ pub struct OutgoingCall<'a> {
 pub struct CallResult {
     pub success: bool,
     pub status_code: Option<u16>,
-    pub error_kind: Option<&'static str>,
+    pub error_kind: Option<ErrorKind>,
     pub error: Option<String>,
     pub duration: Duration,
     pub request_headers: Vec<(String, String)>,
@@ -108,7 +109,7 @@ impl CallResult {
         CallResult {
             success: false,
             status_code: None,
-            error_kind: Some("internal"),
+            error_kind: Some(ErrorKind::Internal),
             error: Some(format!("could not sign the token: {e}")),
             duration: Duration::ZERO,
             request_headers: Vec::new(),
@@ -171,7 +172,7 @@ impl HttpCaller {
         }
         shown.push((USER_AGENT.as_str().to_string(), PORTAL_USER_AGENT.to_string()));
 
-        let failed = |kind: &'static str, error: String, shown: Vec<(String, String)>| CallResult {
+        let failed = |kind: ErrorKind, error: String, shown: Vec<(String, String)>| CallResult {
             success: false,
             status_code: None,
             error_kind: Some(kind),
@@ -185,22 +186,17 @@ impl HttpCaller {
 
         let url = match reqwest::Url::parse(call.url) {
             Ok(u) => u,
-            Err(e) => return failed("connect", format!("the endpoint URL is invalid: {e}"), shown),
+            Err(e) => return failed(ErrorKind::Connect, format!("the endpoint URL is invalid: {e}"), shown),
         };
         // IP literals never reach the resolver: check them here.
         if let Some(host) = url.host_str() {
             if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
                 if let Err(reason) = self.policy.check(ip) {
-                    return failed("blocked", reason, shown);
+                    return failed(ErrorKind::Blocked, reason, shown);
                 }
             }
         }
-        let method = if call.method == "GET" {
-            reqwest::Method::GET
-        } else {
-            reqwest::Method::POST
-        };
-        let mut request = self.client.request(method, url).headers(headers);
+        let mut request = self.client.request(call.method.into(), url).headers(headers);
         if let Some(body) = call.body {
             request = request.body(body);
         }
@@ -257,7 +253,7 @@ impl HttpCaller {
                 Some(format!("reading the response failed: {message}")),
             ),
             None if status.is_success() => (true, None, None),
-            None => (false, Some("http"), Some(format!("HTTP {}", status.as_u16()))),
+            None => (false, Some(ErrorKind::Http), Some(format!("HTTP {}", status.as_u16()))),
         };
         CallResult {
             success,
@@ -274,38 +270,38 @@ impl HttpCaller {
 }
 
 /// Names the failure: DNS, blocked address, refused, TLS, timeout or another connection error.
-fn classify(e: &reqwest::Error) -> (&'static str, String) {
+fn classify(e: &reqwest::Error) -> (ErrorKind, String) {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     let mut chain = Vec::new();
     while let Some(s) = source {
         if let Some(r) = s.downcast_ref::<ResolveError>() {
             return match r {
-                ResolveError::Blocked(m) => ("blocked", m.clone()),
-                ResolveError::Dns { .. } => ("dns", r.to_string()),
+                ResolveError::Blocked(m) => (ErrorKind::Blocked, m.clone()),
+                ResolveError::Dns { .. } => (ErrorKind::Dns, r.to_string()),
             };
         }
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             if io.kind() == std::io::ErrorKind::ConnectionRefused {
                 return (
-                    "refused",
+                    ErrorKind::Refused,
                     "connection refused: nothing is listening at the endpoint".into(),
                 );
             }
         }
         if s.downcast_ref::<rustls::Error>().is_some() {
-            return ("tls", format!("TLS handshake failed: {s}"));
+            return (ErrorKind::Tls, format!("TLS handshake failed: {s}"));
         }
         chain.push(s.to_string());
         source = s.source();
     }
     let detail = chain.last().cloned().unwrap_or_else(|| e.to_string());
     if e.is_timeout() {
-        ("timeout", "no response within the request timeout".into())
+        (ErrorKind::Timeout, "no response within the request timeout".into())
     } else if detail.to_ascii_lowercase().contains("certificate") || detail.to_ascii_lowercase().contains("tls") {
-        ("tls", format!("TLS failed: {detail}"))
+        (ErrorKind::Tls, format!("TLS failed: {detail}"))
     } else if e.is_connect() {
-        ("connect", format!("could not connect: {detail}"))
+        (ErrorKind::Connect, format!("could not connect: {detail}"))
     } else {
-        ("connect", detail)
+        (ErrorKind::Connect, detail)
     }
 }

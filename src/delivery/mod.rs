@@ -197,7 +197,7 @@ async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut sto
             };
             let counted = worker
                 .load
-                .start(&job.account_id, job.endpoint_host.as_deref().unwrap_or(""));
+                .start(job.account_id.as_str(), job.endpoint_host.as_deref().unwrap_or(""));
             let worker = worker.clone();
             in_flight.spawn(async move {
                 worker.deliver(job, permit, counted).await;

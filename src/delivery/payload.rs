@@ -5,14 +5,17 @@ use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::domain::ObjectClass;
+use crate::ids::{AccountId, ProductId, WebhookId};
+
 /// Exactly the keys of the Connect payload, in its order.
 #[derive(Debug, Clone, Serialize)]
 pub struct Payload {
-    pub webhook_id: String,
+    pub webhook_id: WebhookId,
     pub webhook_name: String,
-    pub object_class: String,
-    pub account_id: String,
-    pub product_id: String,
+    pub object_class: ObjectClass,
+    pub account_id: AccountId,
+    pub product_id: ProductId,
     pub api_url: String,
     pub triggered_at: String,
     pub last_success_at: Option<String>,
@@ -64,11 +67,11 @@ mod tests {
 
     fn sample() -> Payload {
         Payload {
-            webhook_id: "WH-623-978-334".into(),
+            webhook_id: WebhookId::parse("WH-623-978-334").unwrap(),
             webhook_name: "Tutorial Webhook".into(),
-            object_class: "fulfillment_request".into(),
-            account_id: "VA-240-990".into(),
-            product_id: "PRD-578-226-824".into(),
+            object_class: ObjectClass::FulfillmentRequest,
+            account_id: AccountId::parse("VA-240-990").unwrap(),
+            product_id: ProductId::parse("PRD-578-226-824").unwrap(),
             api_url: "https://portal.example.com/public/v1/".into(),
             triggered_at: "2021-05-27T09:54:03+00:00".into(),
             last_success_at: None,

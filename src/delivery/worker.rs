@@ -14,6 +14,8 @@ use super::liveness::Liveness;
 use super::payload::{sign, timestamp, Payload};
 use super::store::{self, ClaimedTrigger, SentRequest, Success};
 use crate::config::Config;
+use crate::domain::HttpMethod;
+use crate::ids::WebhookId;
 
 /// How long a call's recording is retried (the database may be down for a while).
 const RECORD_FOR: Duration = Duration::from_secs(120);
@@ -64,7 +66,7 @@ impl Worker {
         let payload = Payload {
             webhook_id: job.webhook_id.clone(),
             webhook_name: job.label.clone(),
-            object_class: job.object_class.clone(),
+            object_class: job.object_class,
             account_id: job.account_id.clone(),
             product_id: job.product_id.clone(),
             api_url: self.api_url.clone(),
@@ -75,7 +77,7 @@ impl Worker {
             data: job.data.0.clone(),
             inbound: job.inbound.as_ref().map(|m| inbound_claim(&m.0)),
         };
-        let is_post = job.http_method == "POST";
+        let is_post = job.http_method == HttpMethod::Post;
         let body = if is_post {
             serde_json::to_string(&payload).ok()
         } else {
@@ -92,7 +94,7 @@ impl Worker {
                     return;
                 }
                 let call = self.caller.call(OutgoingCall {
-                    method: &job.http_method,
+                    method: job.http_method,
                     url: &job.external_url,
                     token: &token,
                     custom_headers: &job.headers.0,
@@ -128,7 +130,7 @@ impl Worker {
         };
         if !result.success {
             let sent = SentRequest {
-                method: &job.http_method,
+                method: job.http_method,
                 url: &job.external_url,
                 body: body.as_deref(),
                 started_at,
@@ -181,7 +183,7 @@ impl Worker {
     /// The call happened: recording it must not be given up lightly. Retried with growing
     /// pauses (up to 5 s) for [`RECORD_FOR`], so a database outage of that length loses no
     /// record and repeats no call.
-    async fn keep_trying<T, F, Fut>(&self, what: &str, webhook_id: &str, mut write: F)
+    async fn keep_trying<T, F, Fut>(&self, what: &str, webhook_id: &WebhookId, mut write: F)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, sqlx::Error>>,

@@ -1,8 +1,15 @@
 //! Where events come from. Every source — Trigger now, a queue change, the API — calls
 //! [`record`] inside the transaction of its cause, so an event is never lost: it is
 //! committed with the change that caused it, together with the trigger that will deliver it.
+//!
+//! Each statement records the event and its counters (`event` and `counted` CTEs over a
+//! one-row `hook` CTE of the webhook) together with what the caller needs; the CTEs are
+//! written out in each query so that every one is checked against the schema.
 
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
+
+use crate::domain::ObjectClass;
+use crate::ids::{AccountId, ProductId, RequestId, WebhookId};
 
 /// The channel the delivery task listens on; notified when a trigger becomes due.
 pub const CHANNEL: &str = "webhook_triggers";
@@ -19,6 +26,14 @@ pub enum Source {
 }
 
 impl Source {
+    const ALL: [Source; 5] = [
+        Source::TriggerNow,
+        Source::QueueChange,
+        Source::Api,
+        Source::Inbound,
+        Source::Validation,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Source::TriggerNow => "trigger_now",
@@ -28,7 +43,13 @@ impl Source {
             Source::Validation => "validation",
         }
     }
+
+    pub fn parse(raw: &str) -> Option<Source> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
 }
+
+crate::db::text_column!(Source);
 
 /// What recording did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,44 +62,36 @@ pub enum Outcome {
     RecordedOutOfOrder,
 }
 
-/// The event and its counters, as CTEs over a one-row `hook` CTE of the webhook:
-/// `$1` webhook, `$2` source, `$3` object id.
-const EVENT_CTES: &str =
-    "event as (insert into webhook_events (webhook_id, source, object_id) select $1, $2, $3 from hook),
-      counted as (insert into webhook_event_stats (webhook_id, events, last_event_at)
-                  select $1, 1, clock_timestamp() from hook
-                  on conflict (webhook_id) do update set events = webhook_event_stats.events + 1,
-                                                         last_event_at = excluded.last_event_at)";
-
 /// The event webhooks of an account on a product and object class, the ones a change in that
 /// queue is recorded for. Always in id order: callers record events for each in one
 /// transaction, and a common order keeps two such transactions from deadlocking.
 pub async fn webhooks_watching(
     conn: &mut PgConnection,
-    account_id: &str,
-    product_id: &str,
-    object_class: &str,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select id from webhooks where account_id = $1 and product_id = $2 and object_class = $3 and type = 'event'
-         order by id",
+    account_id: &AccountId,
+    product_id: &ProductId,
+    object_class: ObjectClass,
+) -> Result<Vec<WebhookId>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select id as "id: WebhookId" from webhooks
+           where account_id = $1 and product_id = $2 and object_class = $3 and type = 'event'
+           order by id"#,
+        account_id.as_str(),
+        product_id.as_str(),
+        object_class as ObjectClass,
     )
-    .bind(account_id)
-    .bind(product_id)
-    .bind(object_class)
     .fetch_all(conn)
     .await
 }
 
-fn outcome(row: &sqlx::postgres::PgRow, manual: bool) -> Result<Outcome, sqlx::Error> {
-    let (active, out_of_order): (bool, bool) = (row.try_get("active")?, row.try_get("out_of_order")?);
-    Ok(if !active {
+/// What an event means for the webhook in this state.
+fn outcome(active: bool, out_of_order: bool, manual: bool) -> Outcome {
+    if !active {
         Outcome::RecordedDisabled
     } else if out_of_order && !manual {
         Outcome::RecordedOutOfOrder
     } else {
         Outcome::Scheduled
-    })
+    }
 }
 
 /// Records an event for a webhook and schedules (or joins) its pending trigger.
@@ -86,41 +99,70 @@ fn outcome(row: &sqlx::postgres::PgRow, manual: bool) -> Result<Outcome, sqlx::E
 /// back-off or when the webhook is out of order.
 pub async fn record(
     conn: &mut PgConnection,
-    webhook_id: &str,
+    webhook_id: &WebhookId,
     source: Source,
-    object_id: Option<&str>,
+    object_id: Option<&RequestId>,
 ) -> Result<Outcome, sqlx::Error> {
     let manual = source == Source::TriggerNow;
+    let object_id = object_id.map(RequestId::as_str);
     // One statement: the event, its counters, and — if the webhook is enabled — the pending
     // trigger (kept while out of order, so re-enabling delivers it; the claim skips it until
     // then), which a queue change joins without touching (no row churn, no lock) and a
     // Trigger now makes due at once. The delivery task is notified (at commit) when a trigger
     // is new. The webhook row is only read: the delivery task writes it, and an event must
     // never wait for a call to be recorded.
-    let on_conflict = if manual {
-        "do update set manual = true, due_at = least(webhook_triggers.due_at, excluded.due_at)"
-    } else {
-        "do nothing"
-    };
-    let sql = format!(
-        "with hook as (select active, out_of_order from webhooks where id = $1),
-              {EVENT_CTES},
-              pending as (insert into webhook_triggers (webhook_id, state, due_at, manual)
-                          select $1, 'pending', now(), $4 from hook where active
-                          on conflict (webhook_id) where state = 'pending' and message_id is null {on_conflict}
-                          returning 1)
-         select active, out_of_order, (select count(pg_notify($5, '')) from pending) as notified from hook"
-    );
-    let row = sqlx::query(&sql)
-        .bind(webhook_id)
-        .bind(source.as_str())
-        .bind(object_id)
-        .bind(manual)
-        .bind(CHANNEL)
+    let state = if manual {
+        sqlx::query!(
+            r#"with hook as (select active, out_of_order from webhooks where id = $1),
+                    event as (insert into webhook_events (webhook_id, source, object_id)
+                              select $1, $2::text, $3::text from hook),
+                    counted as (insert into webhook_event_stats (webhook_id, events, last_event_at)
+                                select $1, 1, clock_timestamp() from hook
+                                on conflict (webhook_id) do update set events = webhook_event_stats.events + 1,
+                                                                       last_event_at = excluded.last_event_at),
+                    pending as (insert into webhook_triggers (webhook_id, state, due_at, manual)
+                                select $1, 'pending', now(), true from hook where active
+                                on conflict (webhook_id) where state = 'pending' and message_id is null
+                                do update set manual = true, due_at = least(webhook_triggers.due_at, excluded.due_at)
+                                returning 1)
+               select active as "active!", out_of_order as "out_of_order!",
+                      (select count(pg_notify($4, '')) from pending) as "notified!"
+               from hook"#,
+            webhook_id.as_str(),
+            source as Source,
+            object_id,
+            CHANNEL,
+        )
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or(sqlx::Error::RowNotFound)?;
-    outcome(&row, manual)
+        .map(|r| (r.active, r.out_of_order))
+    } else {
+        sqlx::query!(
+            r#"with hook as (select active, out_of_order from webhooks where id = $1),
+                    event as (insert into webhook_events (webhook_id, source, object_id)
+                              select $1, $2::text, $3::text from hook),
+                    counted as (insert into webhook_event_stats (webhook_id, events, last_event_at)
+                                select $1, 1, clock_timestamp() from hook
+                                on conflict (webhook_id) do update set events = webhook_event_stats.events + 1,
+                                                                       last_event_at = excluded.last_event_at),
+                    pending as (insert into webhook_triggers (webhook_id, state, due_at, manual)
+                                select $1, 'pending', now(), false from hook where active
+                                on conflict (webhook_id) where state = 'pending' and message_id is null do nothing
+                                returning 1)
+               select active as "active!", out_of_order as "out_of_order!",
+                      (select count(pg_notify($4, '')) from pending) as "notified!"
+               from hook"#,
+            webhook_id.as_str(),
+            source as Source,
+            object_id,
+            CHANNEL,
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| (r.active, r.out_of_order))
+    };
+    let (active, out_of_order) = state.ok_or(sqlx::Error::RowNotFound)?;
+    Ok(outcome(active, out_of_order, manual))
 }
 
 /// Records the event of an inbound message for a webhook and, if the webhook is enabled, a
@@ -128,51 +170,79 @@ pub async fn record(
 /// `ordered`, the message is delivered only after every earlier ordered message succeeded.
 pub async fn record_message(
     conn: &mut PgConnection,
-    webhook_id: &str,
+    webhook_id: &WebhookId,
     message_id: i64,
     ordered: bool,
 ) -> Result<Outcome, sqlx::Error> {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let sql = SQL.get_or_init(|| {
-        format!(
-            "with hook as (select active, out_of_order from webhooks where id = $1),
-                  {EVENT_CTES},
-                  pending as (insert into webhook_triggers (webhook_id, state, due_at, message_id, ordered)
-                              select $1, 'pending', now(), $4, $5 from hook where active
-                              returning 1)
-             select active, out_of_order, (select count(pg_notify($6, '')) from pending) as notified from hook"
-        )
-    });
-    let row = sqlx::query(sql)
-        .bind(webhook_id)
-        .bind(Source::Inbound.as_str())
-        .bind(message_id.to_string())
-        .bind(message_id)
-        .bind(ordered)
-        .bind(CHANNEL)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(sqlx::Error::RowNotFound)?;
-    outcome(&row, false)
+    let row = sqlx::query!(
+        r#"with hook as (select active, out_of_order from webhooks where id = $1),
+                event as (insert into webhook_events (webhook_id, source, object_id)
+                          select $1, $2::text, $3::text from hook),
+                counted as (insert into webhook_event_stats (webhook_id, events, last_event_at)
+                            select $1, 1, clock_timestamp() from hook
+                            on conflict (webhook_id) do update set events = webhook_event_stats.events + 1,
+                                                                   last_event_at = excluded.last_event_at),
+                pending as (insert into webhook_triggers (webhook_id, state, due_at, message_id, ordered)
+                            select $1, 'pending', now(), $4::bigint, $5::boolean from hook where active
+                            returning 1)
+           select active as "active!", out_of_order as "out_of_order!",
+                  (select count(pg_notify($6, '')) from pending) as "notified!"
+           from hook"#,
+        webhook_id.as_str(),
+        Source::Inbound as Source,
+        message_id.to_string(),
+        message_id,
+        ordered,
+        CHANNEL,
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(sqlx::Error::RowNotFound)?;
+    Ok(outcome(row.active, row.out_of_order, false))
 }
 
 /// Records an event that needs no trigger: a validation webhook is called at once by its
 /// cause, which records the call itself.
 pub async fn record_called(
     conn: &mut PgConnection,
-    webhook_id: &str,
+    webhook_id: &WebhookId,
     source: Source,
-    object_id: Option<&str>,
+    object_id: Option<&RequestId>,
 ) -> Result<(), sqlx::Error> {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let sql = SQL.get_or_init(|| {
-        format!("with hook as (select 1 from webhooks where id = $1), {EVENT_CTES} select count(*) from hook")
-    });
-    sqlx::query(sql)
-        .bind(webhook_id)
-        .bind(source.as_str())
-        .bind(object_id)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        r#"with hook as (select 1 from webhooks where id = $1),
+                event as (insert into webhook_events (webhook_id, source, object_id)
+                          select $1, $2::text, $3::text from hook),
+                counted as (insert into webhook_event_stats (webhook_id, events, last_event_at)
+                            select $1, 1, clock_timestamp() from hook
+                            on conflict (webhook_id) do update set events = webhook_event_stats.events + 1,
+                                                                   last_event_at = excluded.last_event_at)
+           select count(*) as "hooks!" from hook"#,
+        webhook_id.as_str(),
+        source as Source,
+        object_id.map(RequestId::as_str),
+    )
+    .fetch_one(conn)
+    .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_round_trip() {
+        for s in Source::ALL {
+            assert_eq!(Source::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Source::parse("manual"), None);
+    }
+
+    #[test]
+    fn a_manual_event_calls_even_when_out_of_order() {
+        assert_eq!(outcome(false, false, true), Outcome::RecordedDisabled);
+        assert_eq!(outcome(true, true, false), Outcome::RecordedOutOfOrder);
+        assert_eq!(outcome(true, true, true), Outcome::Scheduled);
+    }
 }

@@ -18,7 +18,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::store::{self, Answer};
 use super::{find, key_hash, InboundTrigger, BACKLOG_MAX, BODY_MAX, MESSAGE_MAX, WAITERS_MAX};
 use crate::api::ApiError;
+use crate::domain::ErrorKind;
 use crate::events;
+use crate::ids::TriggerId;
 use crate::state::AppState;
 
 /// A refusal, with the API's error body.
@@ -148,10 +150,10 @@ async fn handle(
             format!("Inbound trigger `{id}` not found or disabled."),
         )
     };
-    if !crate::ids::has_shape(id, "IT", 3) {
+    let Some(trigger_id) = TriggerId::parse(id) else {
         return Ok(not_found());
-    }
-    let Some(trigger) = find(&state.pool, id).await?.filter(|t| t.active) else {
+    };
+    let Some(trigger) = find(&state.pool, &trigger_id).await?.filter(|t| t.active) else {
         return Ok(not_found());
     };
     let Some(key) = presented_key(headers).filter(|k| !k.is_empty()) else {
@@ -282,7 +284,7 @@ async fn record(
     };
     let message_id = store::insert_message(&mut tx, &message).await?;
     let hooks =
-        events::webhooks_watching(&mut tx, &trigger.account_id, &trigger.product_id, &trigger.object_class).await?;
+        events::webhooks_watching(&mut tx, &trigger.account_id, &trigger.product_id, trigger.object_class).await?;
     let mut delivering = 0;
     for hook in hooks {
         if events::record_message(&mut tx, &hook, message_id, trigger.ordered).await? == events::Outcome::Scheduled {
@@ -343,14 +345,14 @@ fn relay(answer: Answer, message_id: i64) -> Response {
             StatusCode::BAD_GATEWAY,
             axum::Json(json!({
                 "error_code": "INB_502",
-                "errors": [format!("The handler could not be called ({}). The message will be retried.", answer.error_kind.as_deref().unwrap_or("error"))],
+                "errors": [format!("The handler could not be called ({}). The message will be retried.", answer.error_kind.map_or("error", ErrorKind::as_str))],
                 "message_id": message_id,
             })),
         )
             .into_response(),
     };
     let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&answer.webhook_id) {
+    if let Ok(v) = HeaderValue::from_str(answer.webhook_id.as_str()) {
         headers.insert("x-webhook-id", v);
     }
     headers.insert("x-message-id", HeaderValue::from(message_id));

@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::types::Json;
 
+use crate::domain::ObjectClass;
+use crate::ids::{AccountId, ProductId, TriggerId};
+
 pub const NAME_MAX: usize = 128;
 pub const LABEL_MAX: usize = 100;
 pub const PARAMS_MAX: usize = 20;
@@ -43,13 +46,13 @@ pub struct QueryParam {
     pub default: Option<String>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct InboundTrigger {
-    pub id: String,
-    pub account_id: String,
-    pub product_id: String,
+    pub id: TriggerId,
+    pub account_id: AccountId,
+    pub product_id: ProductId,
     pub product_name: String,
-    pub object_class: String,
+    pub object_class: ObjectClass,
     pub name: String,
     pub active: bool,
     pub ordered: bool,
@@ -62,7 +65,7 @@ pub struct InboundTrigger {
 
 impl InboundTrigger {
     pub fn queue_label(&self) -> &'static str {
-        crate::requests::queue_label(&self.object_class)
+        self.object_class.queue_label()
     }
 
     /// The parameters as the form shows them: `name = default` or `name` per line.
@@ -82,7 +85,7 @@ pub fn params_to_text(params: &[QueryParam]) -> String {
         .join("\n")
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Key {
     pub id: i64,
     pub label: String,
@@ -91,11 +94,12 @@ pub struct Key {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Message {
     pub id: i64,
+    /// As the caller sent them: the HTTP method and content type are the call's raw data.
     pub method: String,
-    pub query: Json<serde_json::Value>,
+    pub query: serde_json::Value,
     pub content_type: Option<String>,
     pub body: Option<String>,
     pub webhooks: i32,
@@ -108,7 +112,7 @@ pub struct Message {
 
 impl Message {
     pub fn query_text(&self) -> String {
-        match &self.query.0 {
+        match &self.query {
             serde_json::Value::Object(m) if !m.is_empty() => m
                 .iter()
                 .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
@@ -128,11 +132,11 @@ impl Message {
 }
 
 /// The settings an admin edits.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub name: String,
-    pub product_id: String,
-    pub object_class: String,
+    pub product_id: ProductId,
+    pub object_class: ObjectClass,
     pub ordered: bool,
     pub request_response: bool,
     pub max_wait_seconds: i32,

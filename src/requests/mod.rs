@@ -9,35 +9,23 @@ use serde_json::{json, Value};
 use sqlx::types::Json;
 
 use crate::delivery::payload::timestamp;
+use crate::domain::ObjectClass;
+use crate::ids::{AccountId, ProductId, RequestId};
 
+mod status;
 pub mod store;
 pub mod validation;
 pub mod web;
 
-pub use self::store::{create, create_request, get, set_status, NewRequest, COLUMNS};
-
-/// The statuses a request may move to by a vendor action: (action, new status, allowed from).
-pub const ACTIONS: [(&str, &str, &[&str]); 4] = [
-    ("submit", "pending", &["draft"]),
-    ("approve", "approved", &["pending", "inquiring"]),
-    ("fail", "failed", &["pending", "inquiring"]),
-    ("inquire", "inquiring", &["pending"]),
-];
-
-/// The status an action leads to, if the request's current status allows it.
-pub fn transition(action: &str, from: &str) -> Option<&'static str> {
-    ACTIONS
-        .iter()
-        .find(|(a, _, allowed)| *a == action && allowed.contains(&from))
-        .map(|(_, to, _)| *to)
-}
+pub use self::status::{transition, RequestAction, RequestStatus, ACTIONS};
+pub use self::store::{create, create_request, get, set_status, NewRequest};
 
 /// A kind of request an admin can create in a product's queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestKind {
     /// Form value, e.g. `fulfillment_request:purchase`, `tier_config_request:setup:1`.
     pub code: &'static str,
-    pub object_class: &'static str,
+    pub object_class: ObjectClass,
     pub kind: &'static str,
     pub tier_level: Option<i16>,
     pub label: &'static str,
@@ -47,7 +35,7 @@ pub struct RequestKind {
 
 const fn kind(
     code: &'static str,
-    object_class: &'static str,
+    object_class: ObjectClass,
     kind: &'static str,
     tier_level: Option<i16>,
     label: &'static str,
@@ -67,7 +55,7 @@ const fn kind(
 pub const KINDS: [RequestKind; 16] = [
     kind(
         "listing_request:new",
-        "listing_request",
+        ObjectClass::ListingRequest,
         "new",
         None,
         "Listing request — new listing",
@@ -75,7 +63,7 @@ pub const KINDS: [RequestKind; 16] = [
     ),
     kind(
         "listing_request:update",
-        "listing_request",
+        ObjectClass::ListingRequest,
         "update",
         None,
         "Listing request — update",
@@ -83,7 +71,7 @@ pub const KINDS: [RequestKind; 16] = [
     ),
     kind(
         "billing_request:provider",
-        "billing_request",
+        ObjectClass::BillingRequest,
         "provider",
         None,
         "Billing request — provider",
@@ -91,7 +79,7 @@ pub const KINDS: [RequestKind; 16] = [
     ),
     kind(
         "billing_request:vendor",
-        "billing_request",
+        ObjectClass::BillingRequest,
         "vendor",
         None,
         "Billing request — vendor",
@@ -99,7 +87,7 @@ pub const KINDS: [RequestKind; 16] = [
     ),
     kind(
         "fulfillment_request:purchase",
-        "fulfillment_request",
+        ObjectClass::FulfillmentRequest,
         "purchase",
         None,
         "Subscription — Purchase request",
@@ -107,7 +95,7 @@ pub const KINDS: [RequestKind; 16] = [
     ),
     kind(
         "fulfillment_request:change",
-        "fulfillment_request",
+        ObjectClass::FulfillmentRequest,
         "change",
         None,
         "Subscription — Change request",
@@ -115,7 +103,7 @@ pub const KINDS: [RequestKind; 16] = [
     ),
     kind(
         "fulfillment_request:suspend",
-        "fulfillment_request",
+        ObjectClass::FulfillmentRequest,
         "suspend",
         None,
         "Subscription — Suspend request",
@@ -123,7 +111,7 @@ pub const KINDS: [RequestKind; 16] = [
     ),
     kind(
         "fulfillment_request:resume",
-        "fulfillment_request",
+        ObjectClass::FulfillmentRequest,
         "resume",
         None,
         "Subscription — Resume request",
@@ -131,7 +119,7 @@ pub const KINDS: [RequestKind; 16] = [
     ),
     kind(
         "fulfillment_request:cancel",
-        "fulfillment_request",
+        ObjectClass::FulfillmentRequest,
         "cancel",
         None,
         "Subscription — Cancel request",
@@ -139,7 +127,7 @@ pub const KINDS: [RequestKind; 16] = [
     ),
     kind(
         "tier_config_request:setup:1",
-        "tier_config_request",
+        ObjectClass::TierConfigRequest,
         "setup",
         Some(1),
         "Tier 1 Config — Setup request",
@@ -147,7 +135,7 @@ pub const KINDS: [RequestKind; 16] = [
     ),
     kind(
         "tier_config_request:update:1",
-        "tier_config_request",
+        ObjectClass::TierConfigRequest,
         "update",
         Some(1),
         "Tier 1 Config — Update request",
@@ -155,7 +143,7 @@ pub const KINDS: [RequestKind; 16] = [
     ),
     kind(
         "tier_config_request:setup:2",
-        "tier_config_request",
+        ObjectClass::TierConfigRequest,
         "setup",
         Some(2),
         "Tier 2 Config — Setup request",
@@ -163,7 +151,7 @@ pub const KINDS: [RequestKind; 16] = [
     ),
     kind(
         "tier_config_request:update:2",
-        "tier_config_request",
+        ObjectClass::TierConfigRequest,
         "update",
         Some(2),
         "Tier 2 Config — Update request",
@@ -171,16 +159,23 @@ pub const KINDS: [RequestKind; 16] = [
     ),
     kind(
         "tier_account_request:update",
-        "tier_account_request",
+        ObjectClass::TierAccountRequest,
         "update",
         None,
         "Tier account request — update",
         false,
     ),
-    kind("usage_file:usage", "usage_file", "usage", None, "Usage file", false),
+    kind(
+        "usage_file:usage",
+        ObjectClass::UsageFile,
+        "usage",
+        None,
+        "Usage file",
+        false,
+    ),
     kind(
         "usage_file:adjustment",
-        "usage_file",
+        ObjectClass::UsageFile,
         "adjustment",
         None,
         "Usage file — adjustment",
@@ -194,7 +189,7 @@ impl RequestKind {
     }
 
     /// The kind of a stored request.
-    pub fn of(object_class: &str, kind: &str, tier_level: Option<i16>) -> Option<RequestKind> {
+    pub fn of(object_class: ObjectClass, kind: &str, tier_level: Option<i16>) -> Option<RequestKind> {
         KINDS
             .iter()
             .copied()
@@ -210,32 +205,19 @@ impl RequestKind {
             value_error: None,
         };
         match self.object_class {
-            "fulfillment_request" => vec![
+            ObjectClass::FulfillmentRequest => vec![
                 p("email", "Administrator e-mail", "admin@example.com"),
                 p("seats", "Seats", "10"),
             ],
-            "tier_config_request" => vec![
+            ObjectClass::TierConfigRequest => vec![
                 p("company_name", "Company name", "Example Reseller Ltd."),
                 p("tax_id", "Tax ID", "GB123456789"),
             ],
-            "listing_request" => vec![p("marketplace", "Marketplace", "EU")],
-            "billing_request" => vec![p("period", "Billing period", "monthly")],
-            "usage_file" => vec![p("records", "Usage records", "25")],
-            _ => vec![p("company_name", "Company name", "Example Customer Inc.")],
+            ObjectClass::ListingRequest => vec![p("marketplace", "Marketplace", "EU")],
+            ObjectClass::BillingRequest => vec![p("period", "Billing period", "monthly")],
+            ObjectClass::UsageFile => vec![p("records", "Usage records", "25")],
+            ObjectClass::TierAccountRequest => vec![p("company_name", "Company name", "Example Customer Inc.")],
         }
-    }
-}
-
-/// A human name for an object class's queue.
-pub fn queue_label(object_class: &str) -> &'static str {
-    match object_class {
-        "listing_request" => "Listing requests",
-        "billing_request" => "Billing requests",
-        "fulfillment_request" => "Fulfillment requests",
-        "tier_config_request" => "Tier configuration requests",
-        "tier_account_request" => "Tier account requests",
-        "usage_file" => "Usage files",
-        _ => "Requests",
     }
 }
 
@@ -253,12 +235,12 @@ pub struct Param {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Request {
-    pub id: String,
-    pub account_id: String,
-    pub product_id: String,
-    pub object_class: String,
+    pub id: RequestId,
+    pub account_id: AccountId,
+    pub product_id: ProductId,
+    pub object_class: ObjectClass,
     pub kind: String,
-    pub status: String,
+    pub status: RequestStatus,
     pub params: Json<Value>,
     pub test: bool,
     pub created_at: DateTime<Utc>,
@@ -269,13 +251,13 @@ pub struct Request {
 
 impl Request {
     pub fn request_kind(&self) -> Option<RequestKind> {
-        RequestKind::of(&self.object_class, &self.kind, self.tier_level)
+        RequestKind::of(self.object_class, &self.kind, self.tier_level)
     }
 
     pub fn kind_label(&self) -> String {
         self.request_kind()
             .map(|k| k.label.to_string())
-            .unwrap_or_else(|| format!("{} — {}", queue_label(&self.object_class), self.kind))
+            .unwrap_or_else(|| format!("{} — {}", self.object_class.queue_label(), self.kind))
     }
 
     /// The parameters, leniently: entries that are not parameter objects are skipped.
@@ -294,20 +276,16 @@ impl Request {
         if !self.request_kind()?.validated {
             return None;
         }
-        match self.status.as_str() {
-            "draft" => Some(validation::Stage::Draft),
-            "inquiring" => Some(validation::Stage::Inquiring),
+        match self.status {
+            RequestStatus::Draft => Some(validation::Stage::Draft),
+            RequestStatus::Inquiring => Some(validation::Stage::Inquiring),
             _ => None,
         }
     }
 
     /// The actions its status allows.
-    pub fn actions(&self) -> Vec<&'static str> {
-        ACTIONS
-            .iter()
-            .filter(|(_, _, from)| from.contains(&self.status.as_str()))
-            .map(|(a, _, _)| *a)
-            .collect()
+    pub fn actions(&self) -> Vec<RequestAction> {
+        status::actions_from(self.status)
     }
 
     /// The request object as the platform API shows it (and as validation webhooks get it).
@@ -315,7 +293,7 @@ impl Request {
         let mut object = json!({
             "id": self.id,
             "type": self.kind,
-            "status": self.status,
+            "status": self.status.as_str(),
             "created": timestamp(self.created_at),
             "updated": timestamp(self.updated_at),
             "asset": {"product": {"id": self.product_id}, "params": self.params.0},
@@ -323,7 +301,7 @@ impl Request {
             "contract": Value::Null,
             "test": self.test,
         });
-        if self.object_class == "tier_config_request" {
+        if self.object_class == ObjectClass::TierConfigRequest {
             // Tier configuration requests carry their parameters at the top level.
             object["params"] = self.params.0.clone();
             object["configuration"] = json!({"tier_level": self.tier_level, "product": {"id": self.product_id}});

@@ -8,10 +8,11 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use sqlx::types::Json;
 
-use super::{Param, Request, RequestKind};
+use super::{Param, Request, RequestKind, RequestStatus};
 use crate::delivery::http::{CallResult, OutgoingCall};
 use crate::delivery::payload::{sign, timestamp, Payload};
 use crate::delivery::store::{record_validation_call, SentRequest};
+use crate::domain::{HttpMethod, ObjectClass};
 use crate::events::{self, Source};
 use crate::state::AppState;
 use crate::webhooks::model::WebhookType;
@@ -36,38 +37,47 @@ impl Stage {
             Stage::Inquiring => "inquiring",
         }
     }
+
+    /// The status a request has at this stage.
+    pub fn status(self) -> RequestStatus {
+        match self {
+            Stage::Draft => RequestStatus::Draft,
+            Stage::Inquiring => RequestStatus::Inquiring,
+        }
+    }
 }
 
 /// The webhook type that validates `kind` at `stage`.
 pub fn validator_type(kind: RequestKind, stage: Stage) -> Option<WebhookType> {
+    use ObjectClass::{FulfillmentRequest, TierConfigRequest};
     use WebhookType::*;
     Some(match (kind.object_class, kind.kind, kind.tier_level, stage) {
-        ("fulfillment_request", "purchase", None, Stage::Draft) => PurchaseRequestDraftValidation,
-        ("fulfillment_request", "purchase", None, Stage::Inquiring) => PurchaseRequestInquiringValidation,
-        ("fulfillment_request", "change", None, Stage::Draft) => ChangeRequestDraftValidation,
-        ("fulfillment_request", "change", None, Stage::Inquiring) => ChangeRequestInquiringValidation,
-        ("tier_config_request", "setup", Some(1), Stage::Draft) => Tier1SetupDraftValidation,
-        ("tier_config_request", "setup", Some(1), Stage::Inquiring) => Tier1SetupInquiringValidation,
-        ("tier_config_request", "update", Some(1), Stage::Draft) => Tier1UpdateDraftValidation,
-        ("tier_config_request", "update", Some(1), Stage::Inquiring) => Tier1UpdateInquiringValidation,
-        ("tier_config_request", "setup", Some(2), Stage::Draft) => Tier2SetupDraftValidation,
-        ("tier_config_request", "setup", Some(2), Stage::Inquiring) => Tier2SetupInquiringValidation,
-        ("tier_config_request", "update", Some(2), Stage::Draft) => Tier2UpdateDraftValidation,
-        ("tier_config_request", "update", Some(2), Stage::Inquiring) => Tier2UpdateInquiringValidation,
+        (FulfillmentRequest, "purchase", None, Stage::Draft) => PurchaseRequestDraftValidation,
+        (FulfillmentRequest, "purchase", None, Stage::Inquiring) => PurchaseRequestInquiringValidation,
+        (FulfillmentRequest, "change", None, Stage::Draft) => ChangeRequestDraftValidation,
+        (FulfillmentRequest, "change", None, Stage::Inquiring) => ChangeRequestInquiringValidation,
+        (TierConfigRequest, "setup", Some(1), Stage::Draft) => Tier1SetupDraftValidation,
+        (TierConfigRequest, "setup", Some(1), Stage::Inquiring) => Tier1SetupInquiringValidation,
+        (TierConfigRequest, "update", Some(1), Stage::Draft) => Tier1UpdateDraftValidation,
+        (TierConfigRequest, "update", Some(1), Stage::Inquiring) => Tier1UpdateInquiringValidation,
+        (TierConfigRequest, "setup", Some(2), Stage::Draft) => Tier2SetupDraftValidation,
+        (TierConfigRequest, "setup", Some(2), Stage::Inquiring) => Tier2SetupInquiringValidation,
+        (TierConfigRequest, "update", Some(2), Stage::Draft) => Tier2UpdateDraftValidation,
+        (TierConfigRequest, "update", Some(2), Stage::Inquiring) => Tier2UpdateInquiringValidation,
         _ => return None,
     })
 }
 
 /// The test request that makes a webhook of `webhook_type` fire: a pending request of its
 /// queue for a notification, a draft or inquiring request of the kind it validates otherwise.
-pub fn test_request_for(webhook_type: WebhookType) -> Option<(RequestKind, &'static str)> {
+pub fn test_request_for(webhook_type: WebhookType) -> Option<(RequestKind, RequestStatus)> {
     if webhook_type.is_notification() {
         let object_class = webhook_type.info().object_class;
         let kind = super::KINDS.iter().find(|k| k.object_class == object_class)?;
-        return Some((*kind, "pending"));
+        return Some((*kind, RequestStatus::Pending));
     }
     let (kind, stage) = validated_by(webhook_type)?;
-    Some((kind, stage.as_str()))
+    Some((kind, stage.status()))
 }
 
 /// The request kind and stage a validation webhook type checks (for "Create test request"
@@ -109,7 +119,7 @@ pub async fn validate(state: &AppState, request: &Request, stage: Stage) -> Resu
     let result = call(state, &webhook, started_at, body.clone()).await;
     let verdict = judge(&result, request);
     let sent = SentRequest {
-        method: "POST",
+        method: HttpMethod::Post,
         url: &webhook.external_url,
         body: Some(&body),
         started_at,
@@ -153,7 +163,7 @@ async fn call(state: &AppState, webhook: &Webhook, started_at: chrono::DateTime<
     let payload = Payload {
         webhook_id: webhook.id.clone(),
         webhook_name: webhook.label.clone(),
-        object_class: webhook.object_class.clone(),
+        object_class: webhook.object_class,
         account_id: webhook.account_id.clone(),
         product_id: webhook.product_id.clone(),
         api_url: state.config.api_url(),
@@ -169,7 +179,7 @@ async fn call(state: &AppState, webhook: &Webhook, started_at: chrono::DateTime<
             state
                 .caller
                 .call(OutgoingCall {
-                    method: "POST",
+                    method: HttpMethod::Post,
                     url: &webhook.external_url,
                     token: &token,
                     custom_headers: &webhook.headers.0,
@@ -295,7 +305,7 @@ mod tests {
         for t in WebhookType::ALL {
             let (kind, status) = test_request_for(t).expect("a test request for each type");
             assert_eq!(kind.object_class, t.info().object_class, "{}", t.label());
-            assert_eq!(status == "pending", t.is_notification(), "{}", t.label());
+            assert_eq!(status == RequestStatus::Pending, t.is_notification(), "{}", t.label());
         }
     }
 }

@@ -8,12 +8,13 @@ use sqlx::PgPool;
 use subtle::ConstantTimeEq;
 
 use crate::auth::{AccountKind, CurrentUser};
+use crate::ids::{AccountId, TokenId};
 
 pub const NAME_MAX: usize = 100;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Token {
-    pub id: String,
+    pub id: TokenId,
     pub name: String,
     pub created_at: DateTime<Utc>,
     pub created_by_name: Option<String>,
@@ -28,46 +29,52 @@ fn hash(secret: &str) -> String {
         .collect()
 }
 
-pub async fn list(pool: &PgPool, account_id: &str) -> Result<Vec<Token>, sqlx::Error> {
-    sqlx::query_as(
-        "select t.id, t.name, t.created_at, u.name as created_by_name, t.last_used_at, t.revoked_at
-         from api_tokens t left join users u on u.id = t.created_by
-         where t.account_id = $1 order by t.revoked_at is not null, t.created_at desc",
+pub async fn list(pool: &PgPool, account_id: &AccountId) -> Result<Vec<Token>, sqlx::Error> {
+    sqlx::query_as!(
+        Token,
+        r#"select t.id as "id: TokenId", t.name, t.created_at, u.name as "created_by_name?", t.last_used_at,
+                  t.revoked_at
+           from api_tokens t left join users u on u.id = t.created_by
+           where t.account_id = $1 order by t.revoked_at is not null, t.created_at desc"#,
+        account_id.as_str()
     )
-    .bind(account_id)
     .fetch_all(pool)
     .await
 }
 
 /// Creates a token and returns its full key (`SU-…:secret`), which is never shown again.
-pub async fn create(pool: &PgPool, user: &CurrentUser, name: &str) -> Result<(String, String), sqlx::Error> {
+pub async fn create(pool: &PgPool, user: &CurrentUser, name: &str) -> Result<(TokenId, String), sqlx::Error> {
     let secret = crate::ids::random_token(32);
     loop {
-        let id = crate::ids::random_id("SU", 3);
-        let r = sqlx::query(
+        let id = TokenId::generate();
+        let r = sqlx::query!(
             "insert into api_tokens (id, account_id, name, secret_hash, created_by) values ($1, $2, $3, $4, $5)",
+            id.as_str(),
+            user.account_id.as_str(),
+            name.trim(),
+            hash(&secret),
+            user.id.as_str(),
         )
-        .bind(&id)
-        .bind(&user.account_id)
-        .bind(name.trim())
-        .bind(hash(&secret))
-        .bind(&user.id)
         .execute(pool)
         .await;
         match r {
-            Ok(_) => return Ok((id.clone(), format!("{id}:{secret}"))),
+            Ok(_) => {
+                let key = format!("{id}:{secret}");
+                return Ok((id, key));
+            }
             Err(sqlx::Error::Database(e)) if e.constraint() == Some("api_tokens_pkey") => continue,
             Err(e) => return Err(e),
         }
     }
 }
 
-pub async fn revoke(pool: &PgPool, account_id: &str, id: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
+/// Revokes the account's token (revoking twice keeps the first time); its name, if it exists.
+pub async fn revoke(pool: &PgPool, account_id: &AccountId, id: &TokenId) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!(
         "update api_tokens set revoked_at = coalesce(revoked_at, now()) where account_id = $1 and id = $2 returning name",
+        account_id.as_str(),
+        id.as_str()
     )
-    .bind(account_id)
-    .bind(id)
     .fetch_optional(pool)
     .await
 }
@@ -75,8 +82,8 @@ pub async fn revoke(pool: &PgPool, account_id: &str, id: &str) -> Result<Option<
 /// The account an API request acts for.
 #[derive(Debug, Clone)]
 pub struct ApiCaller {
-    pub token_id: String,
-    pub account_id: String,
+    pub token_id: TokenId,
+    pub account_id: AccountId,
     pub account_name: String,
     pub account_kind: AccountKind,
 }
@@ -89,33 +96,39 @@ pub async fn authenticate(pool: &PgPool, header: &str) -> Result<Option<ApiCalle
     let Some((id, secret)) = key.split_once(':') else {
         return Ok(None);
     };
-    if !crate::ids::has_shape(id, "SU", 3) || secret.is_empty() || secret.len() > 200 {
-        return Ok(None);
-    }
-    let row: Option<(String, String, String, String)> = sqlx::query_as(
-        "select t.secret_hash, a.id, a.name, a.kind from api_tokens t join accounts a on a.id = t.account_id
-         where t.id = $1 and t.revoked_at is null",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
-    let Some((stored, account_id, account_name, kind)) = row else {
+    let Some(token_id) = TokenId::parse(id) else {
         return Ok(None);
     };
-    if !bool::from(hash(secret).as_bytes().ct_eq(stored.as_bytes())) {
+    if secret.is_empty() || secret.len() > 200 {
+        return Ok(None);
+    }
+    let row = sqlx::query!(
+        r#"select t.secret_hash, a.id as "account_id: AccountId", a.name as account_name,
+                  a.kind as "account_kind: AccountKind"
+           from api_tokens t join accounts a on a.id = t.account_id
+           where t.id = $1 and t.revoked_at is null"#,
+        token_id.as_str()
+    )
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    if !bool::from(hash(secret).as_bytes().ct_eq(row.secret_hash.as_bytes())) {
         return Ok(None);
     }
     // At most once a minute, so busy clients don't write on every request.
-    sqlx::query(
-        "update api_tokens set last_used_at = now() where id = $1 and (last_used_at is null or last_used_at < now() - interval '1 minute')",
+    sqlx::query!(
+        "update api_tokens set last_used_at = now()
+         where id = $1 and (last_used_at is null or last_used_at < now() - interval '1 minute')",
+        token_id.as_str()
     )
-    .bind(id)
     .execute(pool)
     .await?;
-    Ok(AccountKind::parse(&kind).map(|account_kind| ApiCaller {
-        token_id: id.to_string(),
-        account_id,
-        account_name,
-        account_kind,
+    Ok(Some(ApiCaller {
+        token_id,
+        account_id: row.account_id,
+        account_name: row.account_name,
+        account_kind: row.account_kind,
     }))
 }

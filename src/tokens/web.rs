@@ -13,6 +13,7 @@ use crate::auth::session::{flash, FlashKind};
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
+use crate::ids::TokenId;
 use crate::layout::Layout;
 use crate::state::AppState;
 
@@ -120,9 +121,7 @@ async fn revoke(
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     user.require_admin()?;
-    if !crate::ids::has_shape(&id, "SU", 3) {
-        return Err(AppError::NotFound);
-    }
+    let id = TokenId::parse(&id).ok_or(AppError::NotFound)?;
     let name = super::revoke(&state.pool, &user.account_id, &id)
         .await?
         .ok_or(AppError::NotFound)?;

@@ -88,9 +88,14 @@ async fn two_processes_on_one_database_make_each_call_exactly_once() {
     for round in 1..=3i64 {
         let mut tx = app.pool.begin().await.unwrap();
         for id in &ids {
-            webhook_portal::events::record(&mut tx, id, webhook_portal::events::Source::QueueChange, None)
-                .await
-                .unwrap();
+            webhook_portal::events::record(
+                &mut tx,
+                &webhook_id(id),
+                webhook_portal::events::Source::QueueChange,
+                None,
+            )
+            .await
+            .unwrap();
         }
         tx.commit().await.unwrap();
         eventually(&format!("round {round} delivered"), || async {

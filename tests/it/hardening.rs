@@ -381,9 +381,14 @@ async fn hung_endpoints_of_one_account_leave_room_for_another() {
     }
     let mut tx = app.pool.begin().await.unwrap();
     for id in &stuck {
-        webhook_portal::events::record(&mut tx, id, webhook_portal::events::Source::QueueChange, None)
-            .await
-            .unwrap();
+        webhook_portal::events::record(
+            &mut tx,
+            &webhook_id(id),
+            webhook_portal::events::Source::QueueChange,
+            None,
+        )
+        .await
+        .unwrap();
     }
     tx.commit().await.unwrap();
     // A's calls fill every slot.

@@ -72,8 +72,8 @@ async fn a_queue_change_fires_the_webhook_and_the_handler_approves_through_the_a
         .await
         .unwrap();
     // A test purchase request lands in the product's fulfillment queue.
-    let request = webhook_portal::requests::create(
-        &app.pool,
+    let request = create_request(
+        &app,
         &app.vendor_account_id,
         &product,
         "fulfillment_request",
@@ -81,8 +81,7 @@ async fn a_queue_change_fires_the_webhook_and_the_handler_approves_through_the_a
         "pending",
         json!([{"id": "seats", "value": "10"}]),
     )
-    .await
-    .unwrap();
+    .await;
 
     eventually("the handler approved the request", || async {
         seen.approved.lock().unwrap().len() == 1
@@ -109,7 +108,10 @@ async fn a_queue_change_fires_the_webhook_and_the_handler_approves_through_the_a
             .fetch_all(&app.pool)
             .await
             .unwrap();
-    assert_eq!(sources, vec![("queue_change".to_string(), Some(request.id.clone())); 2]);
+    assert_eq!(
+        sources,
+        vec![("queue_change".to_string(), Some(request.id.to_string())); 2]
+    );
 }
 
 #[tokio::test]
@@ -124,8 +126,8 @@ async fn the_requests_api_filters_pages_and_guards_transitions() {
         (&plain, "approved"),
         (&capable, "pending"),
     ] {
-        webhook_portal::requests::create(
-            &app.pool,
+        create_request(
+            &app,
             &app.vendor_account_id,
             product,
             "fulfillment_request",
@@ -133,11 +135,10 @@ async fn the_requests_api_filters_pages_and_guards_transitions() {
             status,
             json!([]),
         )
-        .await
-        .unwrap();
+        .await;
     }
-    let listing = webhook_portal::requests::create(
-        &app.pool,
+    let listing = create_request(
+        &app,
         &app.vendor_account_id,
         &plain,
         "listing_request",
@@ -145,8 +146,7 @@ async fn the_requests_api_filters_pages_and_guards_transitions() {
         "pending",
         json!([]),
     )
-    .await
-    .unwrap();
+    .await;
     let client = reqwest::Client::new();
     let api = app.url("/public/v1");
     let r = client

@@ -223,8 +223,8 @@ async fn bad_test_request_input_is_422_keeps_what_was_typed_and_creates_nothing(
 async fn viewers_cannot_change_distributors_do_not_create_and_other_accounts_get_404() {
     let app = spawn_app().await;
     let (product, _) = plain_and_capable_products(&app).await;
-    let request = webhook_portal::requests::create(
-        &app.pool,
+    let request = create_request(
+        &app,
         &app.vendor_account_id,
         &product,
         "fulfillment_request",
@@ -232,8 +232,7 @@ async fn viewers_cannot_change_distributors_do_not_create_and_other_accounts_get
         "pending",
         json!([]),
     )
-    .await
-    .unwrap();
+    .await;
 
     app.login_viewer().await;
     assert_eq!(app.get(&format!("/requests/{}", request.id)).await.status(), 200);

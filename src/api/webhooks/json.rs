@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 
 use crate::api::ApiError;
 use crate::delivery::payload::timestamp;
+use crate::ids::UserId;
 use crate::state::AppState;
 use crate::tokens::ApiCaller;
 use crate::webhooks::store::{AttemptInfo, Webhook};
@@ -27,7 +28,7 @@ pub(super) async fn attempt_infos(
     Ok(rows.into_iter().map(|a| (a.id, a)).collect())
 }
 
-pub(super) fn person(id: &Option<String>, name: &Option<String>, email: &Option<String>) -> Value {
+pub(super) fn person(id: &Option<UserId>, name: &Option<String>, email: &Option<String>) -> Value {
     match id {
         Some(id) => json!({"id": id, "name": name, "email": email}),
         None => Value::Null,

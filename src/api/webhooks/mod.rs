@@ -11,15 +11,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use sqlx::{Postgres, QueryBuilder};
 
 use self::body::{object, read_fields, validate};
 use self::json::{attempt_infos, render_one, to_json};
-use super::rql::{self, Field};
 use super::ApiError;
+use crate::ids::WebhookId;
 use crate::state::AppState;
 use crate::tokens::ApiCaller;
-use crate::webhooks::model::{self, HttpMethod, WebhookType};
+use crate::webhooks::model::{self, HttpMethod, ObjectClass, WebhookType};
 use crate::webhooks::store::{self, NewWebhook, Webhook};
 
 pub fn router() -> Router<AppState> {
@@ -29,40 +28,11 @@ pub fn router() -> Router<AppState> {
         .route("/notifications/webhooks/{id}/trigger", post(trigger))
 }
 
-fn field(name: &str) -> Option<Field> {
-    let (sql, boolean) = match name {
-        "id" => ("w.id", false),
-        "label" => ("w.label", false),
-        "description" => ("w.description", false),
-        "active" => ("w.active", true),
-        "type" => ("w.type", false),
-        "object_class" => ("w.object_class", false),
-        "product.id" => ("w.product_id", false),
-        "product.name" => ("p.name", false),
-        "external_url" => ("w.external_url", false),
-        "http_method" => ("w.http_method", false),
-        _ => return None,
-    };
-    Some(Field { sql, boolean })
-}
-
-fn order_field(name: &str) -> Option<&'static str> {
-    match name {
-        "created_at" => Some("w.created_at"),
-        "modified_at" => Some("w.modified_at"),
-        "label" => Some("w.label"),
-        "active" => Some("w.active"),
-        "type" => Some("w.type"),
-        "id" => Some("w.id"),
-        _ => None,
-    }
-}
-
 async fn find(state: &AppState, caller: &ApiCaller, id: &str) -> Result<Webhook, ApiError> {
-    if !crate::ids::has_shape(id, "WH", 3) {
+    let Some(webhook_id) = WebhookId::parse(id) else {
         return Err(ApiError::not_found(id));
-    }
-    store::get(&state.pool, &caller.account_id, id)
+    };
+    store::get(&state.pool, &caller.account_id, &webhook_id)
         .await?
         .ok_or_else(|| ApiError::not_found(id))
 }
@@ -76,47 +46,19 @@ async fn list(State(state): State<AppState>, caller: ApiCaller, RawQuery(raw): R
         ordering,
         filters,
     } = super::Paging::from_query(raw.as_deref())?;
-    let push_where = |q: &mut QueryBuilder<'_, Postgres>| -> Result<(), ApiError> {
-        q.push(" where w.account_id = ").push_bind(caller.account_id.clone());
-        for f in &filters {
-            q.push(" and ");
-            rql::push_filter(q, f, field).map_err(ApiError::rql)?;
-        }
-        if let Some(s) = &search {
-            let pattern = format!("%{}%", crate::db::escape_like(s));
-            q.push(" and (w.label ilike ")
-                .push_bind(pattern.clone())
-                .push(" or w.id ilike ")
-                .push_bind(pattern)
-                .push(")");
-        }
-        Ok(())
+    let query = store::ApiQuery {
+        filters: &filters,
+        search: search.as_deref(),
+        ordering: &ordering,
+        limit,
+        offset,
     };
-
-    let mut count: QueryBuilder<Postgres> =
-        QueryBuilder::new("select count(*) from webhooks w join products p on p.id = w.product_id");
-    push_where(&mut count)?;
-    let total: i64 = count.build_query_scalar().fetch_one(&state.pool).await?;
-
-    let mut rows: Vec<Webhook> = Vec::new();
-    if limit > 0 {
-        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(store::SELECT);
-        push_where(&mut q)?;
-        q.push(" order by ");
-        for o in &ordering {
-            let (desc, name) = match o.strip_prefix('-') {
-                Some(n) => (true, n),
-                None => (false, o.trim_start_matches('+')),
-            };
-            let col = order_field(name).ok_or_else(|| ApiError::rql(format!("cannot order by {name}")))?;
-            q.push(col).push(if desc { " desc, " } else { " asc, " });
-        }
-        q.push("w.created_at desc, w.id desc limit ")
-            .push_bind(limit)
-            .push(" offset ")
-            .push_bind(offset);
-        rows = q.build_query_as().fetch_all(&state.pool).await?;
-    }
+    let (rows, total) = store::api_list(&state.pool, &caller.account_id, &query)
+        .await
+        .map_err(|e| match e {
+            store::ApiQueryError::Query(message) => ApiError::rql(message),
+            store::ApiQueryError::Database(e) => e.into(),
+        })?;
     let attempts = attempt_infos(&state, &rows).await?;
     let api_url = state.config.api_url();
     let body: Vec<Value> = rows.iter().map(|w| to_json(w, &caller, &api_url, &attempts)).collect();
@@ -165,7 +107,7 @@ async fn create(
     if !product_id.is_empty() && product.is_none() {
         errors.push(format!("product_id: {product_id} is not a product of this account."));
     }
-    let webhook_type = WebhookType::from_api(&object_class, &api_type);
+    let webhook_type = ObjectClass::parse(&object_class).and_then(|class| WebhookType::from_api(class, &api_type));
     match webhook_type {
         None if !object_class.is_empty() => errors.push(format!(
             "type: {api_type} is not a webhook type for object class {object_class}."
@@ -187,11 +129,11 @@ async fn create(
     let method = f.http_method.clone().unwrap_or_else(|| "POST".into());
     let headers = f.headers.clone().unwrap_or_default();
     validate(&label, &description, &url, &secret, &method, &headers, &mut errors);
-    let (Some(webhook_type), true) = (webhook_type, errors.is_empty()) else {
+    let (Some(product), Some(webhook_type), true) = (product, webhook_type, errors.is_empty()) else {
         return Err(ApiError::validation(errors));
     };
     let new = NewWebhook {
-        product_id,
+        product_id: product.id.clone(),
         webhook_type,
         label,
         description,
@@ -205,7 +147,7 @@ async fn create(
     };
     let id = store::insert_for(&state.pool, &caller.account_id, None, &new).await?;
     tracing::info!(webhook = %id, token = %caller.token_id, "webhook created through the API");
-    let w = find(&state, &caller, &id).await?;
+    let w = find(&state, &caller, id.as_str()).await?;
     Ok((StatusCode::CREATED, Json(render_one(&state, &caller, &w).await?)).into_response())
 }
 
@@ -221,12 +163,12 @@ async fn update(
     let mut errors = Vec::new();
     let f = read_fields(&m, &mut errors);
     for (key, current) in [
-        ("object_class", &w.object_class),
-        ("type", &w.api_type),
-        ("product_id", &w.product_id),
+        ("object_class", w.object_class.as_str()),
+        ("type", w.api_type.as_str()),
+        ("product_id", w.product_id.as_str()),
     ] {
         if let Some(v) = m.get(key) {
-            if v.as_str() != Some(current.as_str()) {
+            if v.as_str() != Some(current) {
                 errors.push(format!("{key}: cannot be changed after creation."));
             }
         }
@@ -235,7 +177,7 @@ async fn update(
     let description = f.description.unwrap_or(w.description.clone());
     let url = f.external_url.unwrap_or(w.external_url.clone());
     let secret = f.jwt_secret.unwrap_or(w.jwt_secret.clone());
-    let method = f.http_method.unwrap_or(w.http_method.clone());
+    let method = f.http_method.unwrap_or_else(|| w.http_method.as_str().to_string());
     let headers = f.headers.unwrap_or(w.headers.0.clone());
     let data = f.data.map(Value::Object).unwrap_or(w.data.0.clone());
     let active = f.active.unwrap_or(w.active);
@@ -257,7 +199,7 @@ async fn update(
         },
         data: &data,
     };
-    store::update_whole(&state.pool, &caller.account_id, &id, &update).await?;
+    store::update_whole(&state.pool, &caller.account_id, &w.id, &update).await?;
     tracing::info!(webhook = %id, token = %caller.token_id, "webhook updated through the API");
     let w = find(&state, &caller, &id).await?;
     Ok(Json(render_one(&state, &caller, &w).await?))
@@ -268,8 +210,8 @@ async fn delete(
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    find(&state, &caller, &id).await?;
-    store::delete(&state.pool, &caller.account_id, &id).await?;
+    let w = find(&state, &caller, &id).await?;
+    store::delete(&state.pool, &caller.account_id, &w.id).await?;
     tracing::info!(webhook = %id, token = %caller.token_id, "webhook deleted through the API");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -280,9 +222,9 @@ async fn trigger(
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    find(&state, &caller, &id).await?;
+    let w = find(&state, &caller, &id).await?;
     let mut tx = state.pool.begin().await?;
-    let outcome = crate::events::record(&mut tx, &id, crate::events::Source::TriggerNow, None).await?;
+    let outcome = crate::events::record(&mut tx, &w.id, crate::events::Source::TriggerNow, None).await?;
     tx.commit().await?;
     let status = match outcome {
         crate::events::Outcome::Scheduled => "scheduled",

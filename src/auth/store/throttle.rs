@@ -35,15 +35,17 @@ pub async fn admit(pool: &PgPool, email: &str, ip: &str, limits: &Limits) -> Res
     let mut tx = pool.begin().await?;
     // The lock is held for two short statements; a burst that queues longer is throttled
     // rather than left holding connections.
-    sqlx::query("set local lock_timeout = '2s'").execute(&mut *tx).await?;
-    let locked =
-        sqlx::query("select pg_advisory_xact_lock($1, hashtext(lower($2))), pg_advisory_xact_lock($3, hashtext($4))")
-            .bind(LOCK_EMAIL)
-            .bind(email)
-            .bind(LOCK_IP)
-            .bind(ip)
-            .execute(&mut *tx)
-            .await;
+    sqlx::query!("set local lock_timeout = '2s'").execute(&mut *tx).await?;
+    let locked = sqlx::query!(
+        "select pg_advisory_xact_lock($1, hashtext(lower($2))) as email_lock,
+                pg_advisory_xact_lock($3, hashtext($4)) as ip_lock",
+        LOCK_EMAIL,
+        email,
+        LOCK_IP,
+        ip
+    )
+    .fetch_one(&mut *tx)
+    .await;
     match locked {
         Ok(_) => {}
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
@@ -54,44 +56,40 @@ pub async fn admit(pool: &PgPool, email: &str, ip: &str, limits: &Limits) -> Res
         Err(e) => return Err(e),
     }
     // Failures for the e-mail count only since its last successful sign-in.
-    let (email_failures, email_oldest, ip_failures, ip_oldest): (
-        i64,
-        Option<DateTime<Utc>>,
-        i64,
-        Option<DateTime<Utc>>,
-    ) = sqlx::query_as(
-        "select e.n, e.oldest, i.n, i.oldest
+    let recent = sqlx::query!(
+        r#"select e.n as "email_failures!", e.oldest as email_oldest, i.n as "ip_failures!", i.oldest as ip_oldest
              from (select count(*) n, min(at) oldest from login_attempts
                    where lower(email) = lower($1) and not succeeded
                      and at > now() - make_interval(mins => $3::int)
                      and at > coalesce((select max(at) from login_attempts
                                         where lower(email) = lower($1) and succeeded), '-infinity')) e,
                   (select count(*) n, min(at) oldest from login_attempts
-                   where ip = $2 and not succeeded and at > now() - make_interval(mins => $3::int)) i",
+                   where ip = $2 and not succeeded and at > now() - make_interval(mins => $3::int)) i"#,
+        email,
+        ip,
+        WINDOW_MINUTES as i32
     )
-    .bind(email)
-    .bind(ip)
-    .bind(WINDOW_MINUTES as i32)
     .fetch_one(&mut *tx)
     .await?;
     let window = chrono::Duration::minutes(WINDOW_MINUTES);
-    let mut until = None;
-    if email_failures >= limits.per_email {
-        until = email_oldest.map(|t| t + window);
+    let mut until: Option<DateTime<Utc>> = None;
+    if recent.email_failures >= limits.per_email {
+        until = recent.email_oldest.map(|t| t + window);
     }
-    if ip_failures >= limits.per_ip {
-        until = until.max(ip_oldest.map(|t| t + window));
+    if recent.ip_failures >= limits.per_ip {
+        until = until.max(recent.ip_oldest.map(|t| t + window));
     }
     if let Some(until) = until {
         tx.commit().await?;
         return Ok(Admission::Refused { until });
     }
-    let attempt_id: i64 =
-        sqlx::query_scalar("insert into login_attempts (email, ip, succeeded) values ($1, $2, false) returning id")
-            .bind(email)
-            .bind(ip)
-            .fetch_one(&mut *tx)
-            .await?;
+    let attempt_id = sqlx::query_scalar!(
+        "insert into login_attempts (email, ip, succeeded) values ($1, $2, false) returning id",
+        email,
+        ip
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(Admission::Admitted { attempt_id })
 }
@@ -99,7 +97,7 @@ pub async fn admit(pool: &PgPool, email: &str, ip: &str, limits: &Limits) -> Res
 /// Keeps the table small: no attempt older than a day matters. Run now and then, not on the
 /// sign-in path.
 pub async fn forget_old(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query("delete from login_attempts where at < now() - interval '1 day'")
+    let r = sqlx::query!("delete from login_attempts where at < now() - interval '1 day'")
         .execute(pool)
         .await?;
     Ok(r.rows_affected())
@@ -108,8 +106,7 @@ pub async fn forget_old(pool: &PgPool) -> Result<u64, sqlx::Error> {
 /// Marks an admitted attempt as successful (a failure stays as recorded).
 pub async fn settle(pool: &PgPool, attempt_id: i64, succeeded: bool) -> Result<(), sqlx::Error> {
     if succeeded {
-        sqlx::query("update login_attempts set succeeded = true where id = $1")
-            .bind(attempt_id)
+        sqlx::query!("update login_attempts set succeeded = true where id = $1", attempt_id)
             .execute(pool)
             .await?;
     }

@@ -2,9 +2,10 @@
 //! `webhook-portal user …` commands.
 
 use anyhow::{bail, Context};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use crate::auth::password;
+use crate::ids::{AccountId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -34,6 +35,8 @@ impl Role {
     }
 }
 
+crate::db::text_column!(Role);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountKind {
     Vendor,
@@ -41,6 +44,12 @@ pub enum AccountKind {
 }
 
 impl AccountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Vendor => "vendor",
+            AccountKind::Distributor => "distributor",
+        }
+    }
     pub fn parse(raw: &str) -> Option<AccountKind> {
         match raw {
             "vendor" => Some(AccountKind::Vendor),
@@ -56,14 +65,16 @@ impl AccountKind {
     }
 }
 
+crate::db::text_column!(AccountKind);
+
 /// The signed-in user with their account, loaded once per request.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
-    pub id: String,
+    pub id: UserId,
     pub email: String,
     pub name: String,
     pub role: Role,
-    pub account_id: String,
+    pub account_id: AccountId,
     pub account_name: String,
     pub account_kind: AccountKind,
 }
@@ -83,88 +94,76 @@ impl CurrentUser {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct CurrentUserRow {
-    id: String,
-    email: String,
-    name: String,
-    role: String,
-    account_id: String,
-    account_name: String,
-    account_kind: String,
-}
-
-pub async fn load_current_user(pool: &PgPool, user_id: &str) -> Result<Option<CurrentUser>, sqlx::Error> {
-    let row: Option<CurrentUserRow> = sqlx::query_as(
-        "select u.id, u.email, u.name, u.role, a.id as account_id, a.name as account_name, a.kind as account_kind
-         from users u join accounts a on a.id = u.account_id where u.id = $1",
+pub async fn load_current_user(pool: &PgPool, user_id: &UserId) -> Result<Option<CurrentUser>, sqlx::Error> {
+    sqlx::query_as!(
+        CurrentUser,
+        r#"select u.id as "id: UserId", u.email, u.name, u.role as "role: Role",
+                  a.id as "account_id: AccountId", a.name as account_name, a.kind as "account_kind: AccountKind"
+           from users u join accounts a on a.id = u.account_id where u.id = $1"#,
+        user_id.as_str(),
     )
-    .bind(user_id)
     .fetch_optional(pool)
-    .await?;
-    Ok(row.and_then(|r| {
-        Some(CurrentUser {
-            role: Role::parse(&r.role)?,
-            account_kind: AccountKind::parse(&r.account_kind)?,
-            id: r.id,
-            email: r.email,
-            name: r.name,
-            account_id: r.account_id,
-            account_name: r.account_name,
-        })
-    }))
+    .await
 }
 
 /// `(user id, password hash)` for an e-mail, case-insensitively.
-pub async fn find_credentials(pool: &PgPool, email: &str) -> Result<Option<(String, String)>, sqlx::Error> {
-    sqlx::query_as("select id, password_hash from users where lower(email) = lower($1)")
-        .bind(email)
-        .fetch_optional(pool)
-        .await
+pub async fn find_credentials(pool: &PgPool, email: &str) -> Result<Option<(UserId, String)>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select id as "id: UserId", password_hash from users where lower(email) = lower($1)"#,
+        email
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| (r.id, r.password_hash)))
 }
 
 pub use crate::credentials::looks_like_email;
 
 /// Creates a user in an existing account. Used by the seed and by `user add`.
 pub async fn add_user(
-    pool: &PgPool,
-    account_id: &str,
+    conn: &mut PgConnection,
+    account_id: &AccountId,
     email: &str,
     name: &str,
     role: Role,
     password_plain: &str,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<UserId> {
     if !looks_like_email(email) {
         bail!("{email:?} is not an e-mail address");
     }
     password::check_strength(password_plain).map_err(|e| anyhow::anyhow!("password {e}"))?;
-    let account_exists: bool = sqlx::query_scalar("select exists(select 1 from accounts where id = $1)")
-        .bind(account_id)
-        .fetch_one(pool)
-        .await?;
+    let account_exists = sqlx::query_scalar!(
+        r#"select exists(select 1 from accounts where id = $1) as "exists!""#,
+        account_id.as_str()
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     if !account_exists {
         bail!("there is no account {account_id}");
     }
     let hash = password::hash(password_plain.to_string()).await?;
+    // A random id already taken (practically never) is drawn again; `on conflict` rather than
+    // catching the error, which would abort a caller's transaction (the seed's).
     for _ in 0..5 {
-        let id = crate::ids::user_id();
-        let result = sqlx::query(
-            "insert into users (id, account_id, email, name, role, password_hash) values ($1, $2, $3, $4, $5, $6)",
+        let id = UserId::generate();
+        let result = sqlx::query!(
+            "insert into users (id, account_id, email, name, role, password_hash) values ($1, $2, $3, $4, $5, $6)
+             on conflict (id) do nothing",
+            id.as_str(),
+            account_id.as_str(),
+            email.trim(),
+            name,
+            role as Role,
+            hash,
         )
-        .bind(&id)
-        .bind(account_id)
-        .bind(email.trim())
-        .bind(name)
-        .bind(role.as_str())
-        .bind(&hash)
-        .execute(pool)
+        .execute(&mut *conn)
         .await;
         match result {
-            Ok(_) => return Ok(id),
+            Ok(done) if done.rows_affected() == 1 => return Ok(id),
+            Ok(_) => continue,
             Err(sqlx::Error::Database(e)) if e.constraint() == Some("users_email_key") => {
                 bail!("a user with e-mail {email} already exists")
             }
-            Err(sqlx::Error::Database(e)) if e.constraint() == Some("users_pkey") => continue,
             Err(e) => return Err(e).context("inserting user"),
         }
     }
@@ -175,12 +174,14 @@ pub async fn add_user(
 pub async fn set_password(pool: &PgPool, email: &str, password_plain: &str) -> anyhow::Result<()> {
     password::check_strength(password_plain).map_err(|e| anyhow::anyhow!("password {e}"))?;
     let hash = password::hash(password_plain.to_string()).await?;
-    let updated = sqlx::query("update users set password_hash = $2, updated_at = now() where lower(email) = lower($1)")
-        .bind(email.trim())
-        .bind(hash)
-        .execute(pool)
-        .await?
-        .rows_affected();
+    let updated = sqlx::query!(
+        "update users set password_hash = $2, updated_at = now() where lower(email) = lower($1)",
+        email.trim(),
+        hash
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
     if updated == 0 {
         bail!("there is no user with e-mail {email}");
     }

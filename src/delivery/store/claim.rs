@@ -9,25 +9,27 @@ use sqlx::types::Json;
 use sqlx::PgPool;
 
 use crate::delivery::fairness::{Caps, Snapshot};
+use crate::domain::{HttpMethod, ObjectClass};
+use crate::ids::{AccountId, ProductId, WebhookId};
 
 /// A claimed trigger with everything needed to make the call.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ClaimedTrigger {
     pub trigger_id: i64,
-    pub webhook_id: String,
+    pub webhook_id: WebhookId,
     pub manual: bool,
     /// The lease this claim holds; a recording only finishes the trigger it claimed.
     pub claimed_until: DateTime<Utc>,
     pub first_event_at: DateTime<Utc>,
     pub label: String,
-    pub object_class: String,
-    pub account_id: String,
-    pub product_id: String,
+    pub object_class: ObjectClass,
+    pub account_id: AccountId,
+    pub product_id: ProductId,
     pub external_url: String,
     /// The endpoint's `host:port`, for the per-host cap.
     pub endpoint_host: Option<String>,
     pub jwt_secret: String,
-    pub http_method: String,
+    pub http_method: HttpMethod,
     pub headers: Json<Vec<(String, String)>>,
     pub data: Json<Value>,
     pub last_success_at: Option<DateTime<Utc>>,
@@ -36,33 +38,6 @@ pub struct ClaimedTrigger {
     pub message_id: Option<i64>,
     /// The message: trigger id, method, query parameters, content type and body.
     pub inbound: Option<Json<Value>>,
-}
-
-/// A pending trigger (`t2` of webhook `w2`) that may be called once due: its webhook is
-/// enabled (and not out of order unless the trigger is manual) and has no call in flight, and,
-/// for an ordered inbound message, no earlier ordered message of the webhook is still waiting
-/// (one that fails holds back the later ones until its retry succeeds).
-const CANDIDATE: &str = "t2.state = 'pending' and w2.active and (t2.manual or not w2.out_of_order)
-    and not exists (select 1 from webhook_triggers f where f.webhook_id = t2.webhook_id and f.state = 'in_flight')
-    and (not t2.ordered
-         or not exists (select 1 from webhook_triggers e where e.webhook_id = t2.webhook_id and e.state = 'pending'
-                        and e.ordered and e.id < t2.id))";
-
-/// When a pending trigger may be called: when due, and for a webhook with a rate limit, not
-/// before `1 / rate_limit` seconds after its previous call ended.
-const EFFECTIVE_DUE: &str = "case when w2.rate_limit is null then t2.due_at
-    else greatest(t2.due_at, greatest(w2.last_success_at, w2.last_failure_at)
-                             + make_interval(secs => 1.0 / w2.rate_limit)) end";
-
-/// Candidates (`t2` of `w2`) of accounts, hosts and accounts on hosts at their cap are
-/// passed over; `$n`, `$n+1`, `$n+2` are the saturated keys ([`Snapshot::saturated`]). Plain
-/// `<> all(…)` filters: a join here would steer the planner away from the webhook's key.
-fn not_saturated(n: usize) -> String {
-    let (accounts, hosts, pairs) = (n, n + 1, n + 2);
-    format!(
-        "w2.account_id <> all(${accounts}::text[]) and coalesce(w2.endpoint_host, '') <> all(${hosts}::text[])
-         and (w2.account_id || ' ' || coalesce(w2.endpoint_host, '')) <> all(${pairs}::text[])"
-    )
 }
 
 /// Claims up to `limit` due triggers for this worker: each moves to `in_flight` with a lease.
@@ -84,36 +59,49 @@ pub async fn claim(
     caps: Caps,
     load: &Snapshot,
 ) -> Result<Vec<ClaimedTrigger>, sqlx::Error> {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let sql = SQL.get_or_init(|| {
-        // $5–$7: saturated keys; $8–$10: the caps; $11–$16: calls in flight per key.
-        let not_saturated = not_saturated(5);
-        let (pair_cap, account_cap, host_cap) = (8, 9, 10);
-        let (accounts, account_calls, hosts, host_calls, pairs, pair_calls) = (11, 12, 13, 14, 15, 16);
-        format!(
-            "with candidate as (
+    // Look further than the slots, so that round-robin has several accounts to choose from.
+    let scan = (limit * 2).max(16);
+    let saturated = load.saturated(caps);
+    // A pending trigger (`t2` of webhook `w2`) may be called once due (and, with a rate limit,
+    // not before `1 / rate_limit` s after the webhook's previous call ended) when its webhook is
+    // enabled (and not out of order unless the trigger is manual) and has no call in flight, and,
+    // for an ordered inbound message, no earlier ordered message of the webhook is still waiting
+    // (one that fails holds back the later ones until its retry succeeds). Candidates of
+    // accounts, hosts and accounts on hosts at their cap are passed over ($5–$7, plain `<> all`
+    // filters: a join there would steer the planner away from the webhook's key). $8–$10 are
+    // the caps, $11–$16 the calls in flight per key.
+    sqlx::query_as!(
+        ClaimedTrigger,
+        r#"with candidate as (
                  select t2.id, t2.webhook_id, t2.due_at, w2.account_id, coalesce(w2.endpoint_host, '') as host
                  from webhook_triggers t2 join webhooks w2 on w2.id = t2.webhook_id
-                 where t2.due_at <= now() and {CANDIDATE} and {not_saturated} and {EFFECTIVE_DUE} <= now()
+                 where t2.due_at <= now() and t2.state = 'pending' and w2.active and (t2.manual or not w2.out_of_order)
+    and not exists (select 1 from webhook_triggers f where f.webhook_id = t2.webhook_id and f.state = 'in_flight')
+    and (not t2.ordered
+         or not exists (select 1 from webhook_triggers e where e.webhook_id = t2.webhook_id and e.state = 'pending'
+                        and e.ordered and e.id < t2.id)) and w2.account_id <> all($5::text[]) and coalesce(w2.endpoint_host, '') <> all($6::text[])
+                   and (w2.account_id || ' ' || coalesce(w2.endpoint_host, '')) <> all($7::text[]) and case when w2.rate_limit is null then t2.due_at
+    else greatest(t2.due_at, greatest(w2.last_success_at, w2.last_failure_at)
+                             + make_interval(secs => 1.0 / w2.rate_limit)) end <= now()
                  order by t2.due_at, t2.id
                  limit $4),
              head as (select distinct on (webhook_id) id, due_at, account_id, host
                       from candidate order by webhook_id, id),
              by_account as (
                  select h.*, coalesce(a.n, 0) + row_number() over (partition by h.account_id order by h.due_at, h.id) as account_calls
-                 from head h left join unnest(${accounts}::text[], ${account_calls}::int[]) a(k, n) on a.k = h.account_id),
+                 from head h left join unnest($11::text[], $12::int[]) a(k, n) on a.k = h.account_id),
              by_pair as (
                  select r.*, coalesce(p.n, 0) + row_number() over (partition by r.account_id, r.host
                                                                    order by r.account_calls, r.due_at, r.id) as pair_calls
-                 from by_account r left join unnest(${pairs}::text[], ${pair_calls}::int[]) p(k, n)
+                 from by_account r left join unnest($15::text[], $16::int[]) p(k, n)
                       on p.k = r.account_id || ' ' || r.host
-                 where r.account_calls <= ${account_cap}),
+                 where r.account_calls <= $9),
              by_host as (
                  select r.*, coalesce(o.n, 0) + row_number() over (partition by r.host
                                                                    order by r.account_calls, r.due_at, r.id) as host_calls
-                 from by_pair r left join unnest(${hosts}::text[], ${host_calls}::int[]) o(k, n) on o.k = r.host
-                 where r.pair_calls <= ${pair_cap}),
-             chosen as (select id from by_host where host_calls <= ${host_cap}
+                 from by_pair r left join unnest($13::text[], $14::int[]) o(k, n) on o.k = r.host
+                 where r.pair_calls <= $8),
+             chosen as (select id from by_host where host_calls <= $10
                         order by account_calls, due_at, id limit $3),
              locked as (select t3.id from webhook_triggers t3 join chosen c on c.id = t3.id
                         where t3.state = 'pending'
@@ -125,53 +113,55 @@ pub async fn claim(
                     claimed_until = clock_timestamp() + make_interval(secs => $2)
              from locked c, webhooks w
              where t.id = c.id and w.id = t.webhook_id
-             returning t.id as trigger_id, t.webhook_id, t.manual, t.claimed_until, t.first_event_at,
-                       w.label, w.object_class, w.account_id, w.product_id, w.external_url, w.endpoint_host,
-                       w.jwt_secret, w.http_method, w.headers, w.data, w.last_success_at, w.last_failure_at, t.message_id,
+             returning t.id as trigger_id, t.webhook_id as "webhook_id: WebhookId", t.manual,
+                       t.claimed_until as "claimed_until!", t.first_event_at, w.label,
+                       w.object_class as "object_class: ObjectClass", w.account_id as "account_id: AccountId",
+                       w.product_id as "product_id: ProductId", w.external_url, w.endpoint_host,
+                       w.jwt_secret, w.http_method as "http_method: HttpMethod",
+                       w.headers as "headers: Json<Vec<(String, String)>>", w.data as "data: Json<Value>",
+                       w.last_success_at, w.last_failure_at, t.message_id,
                        (select jsonb_build_object('trigger_id', m.trigger_id, 'message_id', m.id, 'method', m.method,
                                                   'query', m.query, 'content_type', m.content_type, 'body', m.body)
-                        from inbound_messages m where m.id = t.message_id) as inbound"
-        )
-    });
-    // Look further than the slots, so that round-robin has several accounts to choose from.
-    let scan = (limit * 2).max(16);
-    let saturated = load.saturated(caps);
-    sqlx::query_as(sql)
-        .bind(worker)
-        .bind(lease.as_secs_f64())
-        .bind(limit)
-        .bind(scan)
-        .bind(&saturated.accounts)
-        .bind(&saturated.hosts)
-        .bind(&saturated.account_hosts)
-        .bind(caps.per_account_host as i64)
-        .bind(caps.per_account as i64)
-        .bind(caps.per_host as i64)
-        .bind(&load.accounts)
-        .bind(&load.account_calls)
-        .bind(&load.hosts)
-        .bind(&load.host_calls)
-        .bind(&load.account_hosts)
-        .bind(&load.account_host_calls)
+                        from inbound_messages m where m.id = t.message_id) as "inbound: Json<Value>""#,
+        worker,
+        lease.as_secs_f64(),
+        limit,
+        scan,
+        &saturated.accounts,
+        &saturated.hosts,
+        &saturated.account_hosts,
+        caps.per_account_host as i64,
+        caps.per_account as i64,
+        caps.per_host as i64,
+        &load.accounts,
+        &load.account_calls,
+        &load.hosts,
+        &load.host_calls,
+        &load.account_hosts,
+        &load.account_host_calls,
+    )
         .fetch_all(pool)
         .await
 }
 
 /// When the next pending trigger that this process could claim falls due, if any.
 pub async fn next_due(pool: &PgPool, caps: Caps, load: &Snapshot) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let sql = SQL.get_or_init(|| {
-        format!(
-            "select min({EFFECTIVE_DUE}) from webhook_triggers t2 join webhooks w2 on w2.id = t2.webhook_id
-             where {CANDIDATE} and {}",
-            not_saturated(1)
-        )
-    });
     let saturated = load.saturated(caps);
-    sqlx::query_scalar(sql)
-        .bind(&saturated.accounts)
-        .bind(&saturated.hosts)
-        .bind(&saturated.account_hosts)
-        .fetch_one(pool)
+    // The same candidates as [`claim`]'s.
+    sqlx::query_scalar!(
+        r#"select min(case when w2.rate_limit is null then t2.due_at
+    else greatest(t2.due_at, greatest(w2.last_success_at, w2.last_failure_at)
+                             + make_interval(secs => 1.0 / w2.rate_limit)) end) from webhook_triggers t2 join webhooks w2 on w2.id = t2.webhook_id
+             where t2.state = 'pending' and w2.active and (t2.manual or not w2.out_of_order)
+    and not exists (select 1 from webhook_triggers f where f.webhook_id = t2.webhook_id and f.state = 'in_flight')
+    and (not t2.ordered
+         or not exists (select 1 from webhook_triggers e where e.webhook_id = t2.webhook_id and e.state = 'pending'
+                        and e.ordered and e.id < t2.id)) and w2.account_id <> all($1::text[]) and coalesce(w2.endpoint_host, '') <> all($2::text[])
+                   and (w2.account_id || ' ' || coalesce(w2.endpoint_host, '')) <> all($3::text[])"#,
+        &saturated.accounts,
+        &saturated.hosts,
+        &saturated.account_hosts,
+    )
+    .fetch_one(pool)
         .await
 }

@@ -14,25 +14,16 @@ use sqlx::PgPool;
 
 use super::http::CallResult;
 use crate::config::DeliveryConfig;
+use crate::domain::{ErrorKind, HttpMethod};
+use crate::ids::WebhookId;
 
 /// The request as it was sent, for the attempt record.
 pub struct SentRequest<'a> {
-    pub method: &'a str,
+    pub method: HttpMethod,
     pub url: &'a str,
     pub body: Option<&'a str>,
     pub started_at: DateTime<Utc>,
 }
-
-const INSERT_ATTEMPT: &str =
-    "insert into webhook_attempts (webhook_id, trigger_id, manual, started_at, duration_ms, success,
-        status_code, error_kind, error, request_method, request_url, request_headers, request_body, response_headers,
-        response_body, response_truncated, worker, message_id)
-    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $18, $21)
-    returning id";
-
-/// Removes the finished trigger (unless its lease ran out and another worker took it over).
-const FINISH_TRIGGER: &str =
-    "delete from webhook_triggers where id = $17 and state = 'in_flight' and claimed_by = $18 and claimed_until = $20";
 
 /// Records a failed call: its attempt, the statistics and the retry (or, after too many
 /// failures, out of order), atomically. Successful calls are recorded by
@@ -49,53 +40,53 @@ pub async fn record_failure(
     policy: &DeliveryConfig,
 ) -> Result<i64, sqlx::Error> {
     let finished_at = sent.started_at + chrono::Duration::from_std(result.duration).unwrap_or_default();
-    let attempt = |sql: &'static String| {
-        sqlx::query_as::<_, (i64, i32)>(sql)
-            .bind(&job.webhook_id)
-            .bind(job.trigger_id)
-            .bind(job.manual)
-            .bind(sent.started_at)
-            .bind(result.duration.as_millis().min(i32::MAX as u128) as i32)
-            .bind(false)
-            .bind(result.status_code.map(i32::from))
-            .bind(result.error_kind)
-            .bind(&result.error)
-            .bind(sent.method)
-            .bind(sent.url)
-            .bind(Json(&result.request_headers))
-            .bind(sent.body)
-            .bind(Json(&result.response_headers))
-            .bind(&result.response_body)
-            .bind(result.response_truncated)
-            .bind(job.trigger_id)
-            .bind(worker)
-            .bind(finished_at)
-            .bind(job.claimed_until)
-            .bind(job.message_id)
-    };
-
     // A failure also schedules the retry (unless the webhook is now out of order): two
     // statements, one transaction. A queue-change trigger is finished (later events join the
     // retry); an inbound message's trigger is kept, to be retried in its place in the order.
-    static FAILURE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let sql = FAILURE.get_or_init(|| {
-        format!(
-            "with attempt as ({INSERT_ATTEMPT}), finished as ({FINISH_TRIGGER} and message_id is null)
-             update webhooks set triggers = triggers + 1, failure_triggers = failure_triggers + 1,
-                 failure_since_last_success = failure_since_last_success + 1,
-                 failures_since_reset = failures_since_reset + 1,
-                 out_of_order = out_of_order or failures_since_reset + 1 >= $22,
-                 last_failure_at = $19, last_failure_attempt_id = (select id from attempt)
-             where id = $1
-             returning (select id from attempt), failures_since_reset"
-        )
-    });
+    // The trigger is removed only if its lease did not run out (else another worker took it).
     let mut tx = pool.begin().await?;
-    let (attempt_id, failures) = attempt(sql)
-        .bind(policy.out_of_order_after)
-        .fetch_optional(&mut *tx)
-        .await?
-        .unwrap_or((0, 0));
+    let recorded = sqlx::query!(
+        r#"with attempt as (
+               insert into webhook_attempts (webhook_id, trigger_id, manual, started_at, duration_ms, success,
+                   status_code, error_kind, error, request_method, request_url, request_headers, request_body,
+                   response_headers, response_body, response_truncated, worker, message_id)
+               values ($1, $2, $3, $4, $5, false, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+               returning id),
+           finished as (
+               delete from webhook_triggers
+               where id = $2 and state = 'in_flight' and claimed_by = $16 and claimed_until = $18
+                 and message_id is null)
+           update webhooks set triggers = triggers + 1, failure_triggers = failure_triggers + 1,
+               failure_since_last_success = failure_since_last_success + 1,
+               failures_since_reset = failures_since_reset + 1,
+               out_of_order = out_of_order or failures_since_reset + 1 >= $19,
+               last_failure_at = $20, last_failure_attempt_id = (select id from attempt)
+           where id = $1
+           returning (select id from attempt) as "attempt_id!", failures_since_reset"#,
+        job.webhook_id.as_str(),
+        job.trigger_id,
+        job.manual,
+        sent.started_at,
+        result.duration.as_millis().min(i32::MAX as u128) as i32,
+        result.status_code.map(i32::from),
+        result.error_kind as Option<ErrorKind>,
+        result.error.as_deref(),
+        sent.method as HttpMethod,
+        sent.url,
+        Json(&result.request_headers) as _,
+        sent.body,
+        Json(&result.response_headers) as _,
+        result.response_body.as_deref(),
+        result.response_truncated,
+        worker,
+        job.message_id,
+        job.claimed_until,
+        policy.out_of_order_after,
+        finished_at,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (attempt_id, failures) = recorded.map_or((0, 0), |r| (r.attempt_id, r.failures_since_reset));
     let retry = if failures < policy.out_of_order_after {
         Some(super::policy::retry_delay(failures, policy.retry_base, policy.retry_max).as_secs_f64())
     } else {
@@ -103,15 +94,15 @@ pub async fn record_failure(
     };
     if job.message_id.is_some() {
         // The message waits in its place for the retry (or, out of order, for a reset).
-        sqlx::query(
+        sqlx::query!(
             "update webhook_triggers set state = 'pending', claimed_by = null, claimed_until = null,
-                 due_at = clock_timestamp() + make_interval(secs => coalesce($2, 0))
+                 due_at = clock_timestamp() + make_interval(secs => coalesce($2::float8, 0))
              where id = $1 and state = 'in_flight' and claimed_by = $3 and claimed_until = $4",
+            job.trigger_id,
+            retry,
+            worker,
+            job.claimed_until,
         )
-        .bind(job.trigger_id)
-        .bind(retry)
-        .bind(worker)
-        .bind(job.claimed_until)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -119,17 +110,17 @@ pub async fn record_failure(
     }
     // Try again later; events that arrived meanwhile join the retry. A Trigger now pressed
     // during the call keeps its "at once".
-    sqlx::query(
+    sqlx::query!(
         "insert into webhook_triggers (webhook_id, state, due_at, first_event_at)
          select $1, 'pending', clock_timestamp() + make_interval(secs => $2), $3 where $2 is not null
          on conflict (webhook_id) where state = 'pending' and message_id is null do update set
              first_event_at = least(webhook_triggers.first_event_at, excluded.first_event_at),
              due_at = case when webhook_triggers.manual then webhook_triggers.due_at
                            else greatest(webhook_triggers.due_at, excluded.due_at) end",
+        job.webhook_id.as_str(),
+        retry,
+        job.first_event_at,
     )
-    .bind(&job.webhook_id)
-    .bind(retry)
-    .bind(job.first_event_at)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -138,14 +129,14 @@ pub async fn record_failure(
 
 /// A successful call waiting to be recorded in a batch.
 pub struct Success {
-    pub webhook_id: String,
+    pub webhook_id: WebhookId,
     pub trigger_id: i64,
     pub claimed_until: DateTime<Utc>,
     pub manual: bool,
     pub started_at: DateTime<Utc>,
     pub duration_ms: i32,
     pub status_code: Option<i32>,
-    pub method: String,
+    pub method: HttpMethod,
     pub url: String,
     pub request_headers: Value,
     pub request_body: Option<String>,
@@ -163,7 +154,7 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
         .iter()
         .map(|s| s.started_at + chrono::Duration::milliseconds(i64::from(s.duration_ms)))
         .collect();
-    sqlx::query(
+    sqlx::query!(
         "with input as (
              select * from unnest($1::text[], $2::bigint[], $3::boolean[], $4::timestamptz[], $5::integer[],
                                   $6::integer[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::jsonb[],
@@ -189,24 +180,24 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
              last_success_at = i.finished_at, last_success_attempt_id = a.id
          from input i join attempt a on a.trigger_id = i.trigger_id
          where w.id = i.webhook_id",
+        &batch.iter().map(|s| s.webhook_id.as_str()).collect::<Vec<_>>() as _,
+        &batch.iter().map(|s| s.trigger_id).collect::<Vec<_>>(),
+        &batch.iter().map(|s| s.manual).collect::<Vec<_>>(),
+        &batch.iter().map(|s| s.started_at).collect::<Vec<_>>(),
+        &batch.iter().map(|s| s.duration_ms).collect::<Vec<_>>(),
+        &batch.iter().map(|s| s.status_code).collect::<Vec<_>>() as _,
+        &batch.iter().map(|s| s.method.as_str()).collect::<Vec<_>>() as _,
+        &batch.iter().map(|s| s.url.as_str()).collect::<Vec<_>>() as _,
+        batch.iter().map(|s| s.request_headers.clone()).collect::<Vec<_>>() as _,
+        &batch.iter().map(|s| s.request_body.clone()).collect::<Vec<_>>() as _,
+        batch.iter().map(|s| s.response_headers.clone()).collect::<Vec<_>>() as _,
+        &batch.iter().map(|s| s.response_body.clone()).collect::<Vec<_>>() as _,
+        &batch.iter().map(|s| s.response_truncated).collect::<Vec<_>>(),
+        &finished,
+        worker,
+        &batch.iter().map(|s| s.claimed_until).collect::<Vec<_>>(),
+        &batch.iter().map(|s| s.message_id).collect::<Vec<_>>() as _,
     )
-    .bind(batch.iter().map(|s| s.webhook_id.as_str()).collect::<Vec<_>>())
-    .bind(batch.iter().map(|s| s.trigger_id).collect::<Vec<_>>())
-    .bind(batch.iter().map(|s| s.manual).collect::<Vec<_>>())
-    .bind(batch.iter().map(|s| s.started_at).collect::<Vec<_>>())
-    .bind(batch.iter().map(|s| s.duration_ms).collect::<Vec<_>>())
-    .bind(batch.iter().map(|s| s.status_code).collect::<Vec<_>>())
-    .bind(batch.iter().map(|s| s.method.as_str()).collect::<Vec<_>>())
-    .bind(batch.iter().map(|s| s.url.as_str()).collect::<Vec<_>>())
-    .bind(batch.iter().map(|s| s.request_headers.clone()).collect::<Vec<_>>())
-    .bind(batch.iter().map(|s| s.request_body.clone()).collect::<Vec<_>>())
-    .bind(batch.iter().map(|s| s.response_headers.clone()).collect::<Vec<_>>())
-    .bind(batch.iter().map(|s| s.response_body.clone()).collect::<Vec<_>>())
-    .bind(batch.iter().map(|s| s.response_truncated).collect::<Vec<_>>())
-    .bind(finished)
-    .bind(worker)
-    .bind(batch.iter().map(|s| s.claimed_until).collect::<Vec<_>>())
-    .bind(batch.iter().map(|s| s.message_id).collect::<Vec<_>>())
     .execute(pool)
     .await?;
     Ok(())
@@ -218,16 +209,16 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
 /// admin sees the result at once.
 pub async fn record_validation_call(
     conn: &mut sqlx::PgConnection,
-    webhook_id: &str,
+    webhook_id: &WebhookId,
     sent: &SentRequest<'_>,
     result: &CallResult,
     refusal: Option<&str>,
 ) -> Result<i64, sqlx::Error> {
     let success = refusal.is_none();
     let finished_at = sent.started_at + chrono::Duration::from_std(result.duration).unwrap_or_default();
-    let error_kind = result.error_kind.or((!success).then_some("answer"));
-    let (attempt_id,): (i64,) = sqlx::query_as(
-        "with attempt as (insert into webhook_attempts (webhook_id, manual, started_at, duration_ms, success,
+    let error_kind = result.error_kind.or((!success).then_some(ErrorKind::Answer));
+    let attempt_id = sqlx::query_scalar!(
+        r#"with attempt as (insert into webhook_attempts (webhook_id, manual, started_at, duration_ms, success,
                               status_code, error_kind, error, request_method, request_url, request_headers,
                               request_body, response_headers, response_body, response_truncated)
                           values ($1, true, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
@@ -241,23 +232,23 @@ pub async fn record_validation_call(
                             last_failure_at = case when $4 then last_failure_at else $15 end,
                             last_failure_attempt_id = case when $4 then last_failure_attempt_id else (select id from attempt) end
                         where id = $1)
-         select id from attempt",
+         select id as "id!" from attempt"#,
+        webhook_id.as_str(),
+        sent.started_at,
+        result.duration.as_millis().min(i32::MAX as u128) as i32,
+        success,
+        result.status_code.map(i32::from),
+        error_kind as Option<ErrorKind>,
+        refusal.map(str::to_string).or_else(|| result.error.clone()),
+        sent.method as HttpMethod,
+        sent.url,
+        Json(&result.request_headers) as _,
+        sent.body,
+        Json(&result.response_headers) as _,
+        result.response_body.as_deref(),
+        result.response_truncated,
+        finished_at,
     )
-    .bind(webhook_id)
-    .bind(sent.started_at)
-    .bind(result.duration.as_millis().min(i32::MAX as u128) as i32)
-    .bind(success)
-    .bind(result.status_code.map(i32::from))
-    .bind(error_kind)
-    .bind(refusal.map(str::to_string).or_else(|| result.error.clone()))
-    .bind(sent.method)
-    .bind(sent.url)
-    .bind(Json(&result.request_headers))
-    .bind(sent.body)
-    .bind(Json(&result.response_headers))
-    .bind(&result.response_body)
-    .bind(result.response_truncated)
-    .bind(finished_at)
     .fetch_one(conn)
     .await?;
     Ok(attempt_id)

@@ -9,12 +9,12 @@ use crate::events::CHANNEL;
 
 /// Says this delivery process is alive until `liveness` from now.
 pub async fn heartbeat(pool: &PgPool, worker: i64, liveness: Duration) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "insert into delivery_workers (id, alive_until) values ($1, clock_timestamp() + make_interval(secs => $2))
          on conflict (id) do update set alive_until = excluded.alive_until",
+        worker,
+        liveness.as_secs_f64(),
     )
-    .bind(worker)
-    .bind(liveness.as_secs_f64())
     .execute(pool)
     .await?;
     Ok(())
@@ -22,10 +22,12 @@ pub async fn heartbeat(pool: &PgPool, worker: i64, liveness: Duration) -> Result
 
 /// Forgets a process that stopped, and processes long dead.
 pub async fn forget_worker(pool: &PgPool, worker: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("delete from delivery_workers where id = $1 or alive_until < now() - interval '1 day'")
-        .bind(worker)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "delete from delivery_workers where id = $1 or alive_until < now() - interval '1 day'",
+        worker,
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -57,9 +59,7 @@ pub async fn release(pool: &PgPool, which: Release<'_>) -> Result<u64, sqlx::Err
         ),
     };
     let mut tx = pool.begin().await?;
-    /// id, webhook, manual, first event, inbound message
-    type Stale = (i64, String, bool, DateTime<Utc>, Option<i64>);
-    let stale: Vec<Stale> = sqlx::query_as(
+    let stale = sqlx::query!(
         "select t.id, t.webhook_id, t.manual, t.first_event_at, t.message_id from webhook_triggers t
          where t.state = 'in_flight' and case
            when $3::bigint[] is not null then t.claimed_by = $1 and (t.id, t.claimed_until) in
@@ -70,48 +70,48 @@ pub async fn release(pool: &PgPool, which: Release<'_>) -> Result<u64, sqlx::Err
                                                    where d.id = t.claimed_by and d.alive_until < clock_timestamp()))
          end
          for update of t skip locked",
+        me,
+        own,
+        ids.as_deref(),
+        leases.as_deref(),
     )
-    .bind(me)
-    .bind(own)
-    .bind(ids)
-    .bind(leases)
     .fetch_all(&mut *tx)
     .await?;
-    for (id, webhook_id, manual, first_event_at, message_id) in &stale {
+    for t in &stale {
+        let (id, webhook_id, manual, first_event_at, message_id) =
+            (t.id, &t.webhook_id, t.manual, t.first_event_at, t.message_id);
         // An inbound message keeps its own trigger; a queue change merges into its successor.
         let merged = if message_id.is_some() {
             0
         } else {
-            sqlx::query(
+            sqlx::query!(
                 "update webhook_triggers set manual = manual or $2,
                      first_event_at = least(first_event_at, $3), due_at = least(due_at, clock_timestamp())
                  where webhook_id = $1 and state = 'pending' and message_id is null",
+                webhook_id,
+                manual,
+                first_event_at,
             )
-            .bind(webhook_id)
-            .bind(manual)
-            .bind(first_event_at)
             .execute(&mut *tx)
             .await?
             .rows_affected()
         };
         if merged > 0 {
-            sqlx::query("delete from webhook_triggers where id = $1")
-                .bind(id)
+            sqlx::query!("delete from webhook_triggers where id = $1", id,)
                 .execute(&mut *tx)
                 .await?;
         } else {
-            sqlx::query(
+            sqlx::query!(
                 "update webhook_triggers set state = 'pending', claimed_by = null, claimed_until = null,
                      due_at = clock_timestamp() where id = $1",
+                id,
             )
-            .bind(id)
             .execute(&mut *tx)
             .await?;
         }
     }
     if !stale.is_empty() {
-        sqlx::query("select pg_notify($1, '')")
-            .bind(CHANNEL)
+        sqlx::query!("select pg_notify($1, '')", CHANNEL,)
             .execute(&mut *tx)
             .await?;
     }

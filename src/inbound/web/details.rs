@@ -9,6 +9,7 @@ use tower_sessions::Session;
 use super::{find, public_base, NEW_KEY, RECENT_MESSAGES};
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
+use crate::ids::TriggerId;
 use crate::inbound::{InboundTrigger, Key, Message};
 use crate::layout::Layout;
 use crate::state::AppState;
@@ -66,7 +67,7 @@ pub(super) async fn render_details(
 ) -> AppResult<Response> {
     let keys = crate::inbound::keys(&state.pool, &t.id).await?;
     let messages = crate::inbound::messages(&state.pool, &t.id, RECENT_MESSAGES).await?;
-    let webhooks = watching_counts(&state.pool, &t.account_id, &t.product_id, &t.object_class).await?;
+    let webhooks = watching_counts(&state.pool, &t.account_id, &t.product_id, t.object_class).await?;
     let view = DetailsPage {
         layout: Layout::new(user, session, t.name.clone(), "inbound").await?,
         endpoint: format!("{}/hooks/in/{}", public_base(state), t.id),
@@ -92,7 +93,7 @@ pub(super) async fn details(
     let t = find(&state, &user, &id).await?;
     // A key generated just before (add_key redirects here): shown this once.
     let new_key = match session
-        .remove::<(String, String)>(NEW_KEY)
+        .remove::<(TriggerId, String)>(NEW_KEY)
         .await
         .map_err(|e| AppError::Internal(e.into()))?
     {

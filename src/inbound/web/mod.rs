@@ -16,6 +16,7 @@ use axum::Router;
 
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
+use crate::ids::TriggerId;
 use crate::inbound::InboundTrigger;
 use crate::state::AppState;
 
@@ -41,11 +42,10 @@ pub(super) fn public_base(state: &AppState) -> String {
     state.config.public_url.as_str().trim_end_matches('/').to_string()
 }
 
+/// The account's trigger with this id from the path; a malformed id is not found either.
 pub(super) async fn find(state: &AppState, user: &CurrentUser, id: &str) -> AppResult<InboundTrigger> {
-    if !crate::ids::has_shape(id, "IT", 3) {
-        return Err(AppError::NotFound);
-    }
-    crate::inbound::get(&state.pool, &user.account_id, id)
+    let id = TriggerId::parse(id).ok_or(AppError::NotFound)?;
+    crate::inbound::get(&state.pool, &user.account_id, &id)
         .await?
         .ok_or(AppError::NotFound)
 }

@@ -9,15 +9,16 @@ use tower_sessions::Session;
 use super::find;
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::CurrentUser;
+use crate::domain::ObjectClass;
 use crate::error::AppResult;
 use crate::forms::FormFields;
+use crate::ids::ProductId;
 use crate::inbound::{InboundTrigger, QueryParam, Settings};
 use crate::layout::Layout;
 use crate::state::AppState;
-use crate::webhooks::model::OBJECT_CLASSES;
 use crate::webhooks::store::{products_for, Product};
 
-/// The settings form as typed, with its errors.
+/// The settings form as typed (raw text, shown back as it was), with its errors.
 #[derive(Default)]
 pub(super) struct SettingsForm {
     name: String,
@@ -52,6 +53,7 @@ pub(super) struct FormPage {
     trigger: Option<InboundTrigger>,
     form: SettingsForm,
     products: Vec<Product>,
+    /// The queues to choose from: (object class, label).
     classes: Vec<(&'static str, &'static str)>,
 }
 
@@ -72,9 +74,9 @@ pub(super) async fn render_form(
         trigger,
         form,
         products: products_for(&state.pool, user).await?,
-        classes: OBJECT_CLASSES
-            .iter()
-            .map(|c| (*c, crate::requests::queue_label(c)))
+        classes: ObjectClass::ALL
+            .into_iter()
+            .map(|c| (c.as_str(), c.queue_label()))
             .collect(),
     };
     Ok((status, Html(view.render()?)).into_response())
@@ -88,18 +90,19 @@ pub(super) async fn new_form(
     user.require_admin()?;
     let form = SettingsForm {
         max_wait: "10".into(),
-        object_class: "fulfillment_request".into(),
+        object_class: ObjectClass::FulfillmentRequest.as_str().into(),
         ..SettingsForm::default()
     };
     render_form(&state, &user, &session, None, form, StatusCode::OK).await
 }
 
-/// Reads and checks the settings form; `creating` also reads product and object class.
+/// Reads and checks the settings form. Creating (no `trigger`) also reads the product and
+/// object class; editing keeps the trigger's.
 pub(super) async fn read_settings(
     state: &AppState,
     user: &CurrentUser,
     fields: &FormFields,
-    creating: bool,
+    trigger: Option<&InboundTrigger>,
 ) -> AppResult<(SettingsForm, Option<Settings>)> {
     let mut form = SettingsForm {
         name: fields.get("name").trim().to_string(),
@@ -121,17 +124,27 @@ pub(super) async fn read_settings(
     } else if form.name.chars().any(char::is_control) {
         form.name_error = Some("Control characters are not allowed.".into());
     }
-    if creating {
-        if crate::webhooks::store::product_for(&state.pool, user, &form.product_id)
-            .await?
-            .is_none()
-        {
-            form.product_error = Some("Choose one of your products.".into());
+    let (product_id, object_class) = match trigger {
+        Some(t) => {
+            form.product_id = t.product_id.to_string();
+            form.object_class = t.object_class.as_str().to_string();
+            (Some(t.product_id.clone()), Some(t.object_class))
         }
-        if !OBJECT_CLASSES.contains(&form.object_class.as_str()) {
-            form.class_error = Some("Choose the queue whose webhooks the trigger calls.".into());
+        None => {
+            let product_id = match ProductId::parse(&form.product_id) {
+                Some(id) if products_for(&state.pool, user).await?.iter().any(|p| p.id == id) => Some(id),
+                _ => None,
+            };
+            if product_id.is_none() {
+                form.product_error = Some("Choose one of your products.".into());
+            }
+            let object_class = ObjectClass::parse(&form.object_class);
+            if object_class.is_none() {
+                form.class_error = Some("Choose the queue whose webhooks the trigger calls.".into());
+            }
+            (product_id, object_class)
         }
-    }
+    };
     let max_wait = match form.max_wait.parse::<i32>() {
         Ok(n) if (1..=crate::inbound::MAX_WAIT_LIMIT).contains(&n) => n,
         _ if !form.request_response && form.max_wait.is_empty() => 10,
@@ -150,13 +163,16 @@ pub(super) async fn read_settings(
             Vec::new()
         }
     };
+    let (Some(product_id), Some(object_class)) = (product_id, object_class) else {
+        return Ok((form, None));
+    };
     if form.has_errors() {
         return Ok((form, None));
     }
     let settings = Settings {
         name: form.name.clone(),
-        product_id: form.product_id.clone(),
-        object_class: form.object_class.clone(),
+        product_id,
+        object_class,
         ordered: form.ordered,
         request_response: form.request_response,
         max_wait_seconds: max_wait,
@@ -172,7 +188,7 @@ pub(super) async fn create(
     fields: FormFields,
 ) -> AppResult<Response> {
     user.require_admin()?;
-    let (form, settings) = read_settings(&state, &user, &fields, true).await?;
+    let (form, settings) = read_settings(&state, &user, &fields, None).await?;
     let Some(settings) = settings else {
         return render_form(&state, &user, &session, None, form, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
@@ -200,8 +216,8 @@ pub(super) async fn edit_form(
     user.require_admin()?;
     let form = SettingsForm {
         name: t.name.clone(),
-        product_id: t.product_id.clone(),
-        object_class: t.object_class.clone(),
+        product_id: t.product_id.to_string(),
+        object_class: t.object_class.as_str().to_string(),
         ordered: t.ordered,
         request_response: t.request_response,
         max_wait: t.max_wait_seconds.to_string(),
@@ -220,10 +236,8 @@ pub(super) async fn edit(
 ) -> AppResult<Response> {
     let t = find(&state, &user, &id).await?;
     user.require_admin()?;
-    let (mut form, settings) = read_settings(&state, &user, &fields, false).await?;
+    let (form, settings) = read_settings(&state, &user, &fields, Some(&t)).await?;
     let Some(settings) = settings else {
-        form.product_id = t.product_id.clone();
-        form.object_class = t.object_class.clone();
         return render_form(&state, &user, &session, Some(t), form, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     crate::inbound::update(&state.pool, &user.account_id, &t.id, &settings).await?;

@@ -10,9 +10,10 @@ mod request;
 use axum::routing::{get, post};
 use axum::Router;
 
-use super::Request;
+use super::{Request, RequestAction, RequestStatus};
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
+use crate::ids::{ProductId, RequestId};
 use crate::state::AppState;
 use crate::webhooks::store::{self as webhook_store, Product};
 
@@ -23,7 +24,6 @@ pub(super) const PAGE_SIZE: i64 = 25;
 pub const PARAMS_MAX: usize = 20;
 pub(super) const PARAM_ID_MAX: usize = 64;
 pub(super) const PARAM_VALUE_MAX: usize = 1000;
-pub const STATUSES: [&str; 5] = ["draft", "pending", "inquiring", "approved", "failed"];
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -36,38 +36,33 @@ pub fn router() -> Router<AppState> {
 }
 
 pub(super) async fn find_product(state: &AppState, user: &CurrentUser, id: &str) -> AppResult<Product> {
-    if !crate::ids::has_shape(id, "PRD", 3) {
-        return Err(AppError::NotFound);
-    }
-    webhook_store::product_for(&state.pool, user, id)
+    let id = ProductId::parse(id).ok_or(AppError::NotFound)?;
+    webhook_store::product_for(&state.pool, user, &id)
         .await?
         .ok_or(AppError::NotFound)
 }
 
-pub fn action_label(action: &str) -> &'static str {
+pub fn action_label(action: &RequestAction) -> &'static str {
     match action {
-        "submit" => "Submit (to pending)",
-        "approve" => "Approve",
-        "fail" => "Fail",
-        "inquire" => "Set inquiring",
-        _ => "Change",
+        RequestAction::Submit => "Submit (to pending)",
+        RequestAction::Approve => "Approve",
+        RequestAction::Fail => "Fail",
+        RequestAction::Inquire => "Set inquiring",
     }
 }
 
-pub fn status_chip(status: &str) -> &'static str {
+pub fn status_chip(status: &RequestStatus) -> &'static str {
     match status {
-        "approved" => "chip-on",
-        "failed" => "chip-bad",
-        "draft" => "chip-off",
-        _ => "chip-info",
+        RequestStatus::Approved => "chip-on",
+        RequestStatus::Failed => "chip-bad",
+        RequestStatus::Draft => "chip-off",
+        RequestStatus::Pending | RequestStatus::Inquiring => "chip-info",
     }
 }
 
 pub(super) async fn find_request(state: &AppState, user: &CurrentUser, id: &str) -> AppResult<Request> {
-    if !crate::ids::has_shape(id, "PR", 3) {
-        return Err(AppError::NotFound);
-    }
-    super::get(&state.pool, &user.account_id, id)
+    let id = RequestId::parse(id).ok_or(AppError::NotFound)?;
+    super::get(&state.pool, &user.account_id, &id)
         .await?
         .ok_or(AppError::NotFound)
 }

@@ -9,17 +9,18 @@ use serde_json::json;
 
 use tower_sessions::Session;
 
-use super::{find_product, PAGE_SIZE, PARAMS_MAX, PARAM_ID_MAX, PARAM_VALUE_MAX, STATUSES};
+use super::{find_product, PAGE_SIZE, PARAMS_MAX, PARAM_ID_MAX, PARAM_VALUE_MAX};
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::{AccountKind, CurrentUser};
+use crate::domain::ObjectClass;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
+use crate::ids::{ProductId, WebhookId};
 use crate::layout::Layout;
 use crate::requests::store::{ProductRow, QueueFilter};
 use crate::requests::validation::{self, Outcome, Stage};
-use crate::requests::{NewRequest, Param, Request, RequestKind, KINDS};
+use crate::requests::{NewRequest, Param, Request, RequestKind, RequestStatus, KINDS};
 use crate::state::AppState;
-use crate::webhooks::model::OBJECT_CLASSES;
 use crate::webhooks::store::{self as webhook_store, Product};
 
 #[derive(Template)]
@@ -34,7 +35,7 @@ pub(super) async fn products(
     user: CurrentUser,
     session: Session,
 ) -> AppResult<Response> {
-    let ids: Vec<String> = webhook_store::products_for(&state.pool, &user)
+    let ids: Vec<ProductId> = webhook_store::products_for(&state.pool, &user)
         .await?
         .into_iter()
         .map(|p| p.id)
@@ -71,6 +72,7 @@ pub(super) struct ProductPage {
     can_create: bool,
     kinds: &'static [RequestKind],
     form: CreateForm,
+    /// The queue filter's choices, by their names in the query string (`class`, `status`).
     classes: Vec<(&'static str, &'static str)>,
     statuses: [&'static str; 5],
     class: String,
@@ -105,14 +107,9 @@ pub(super) async fn render_product(
     form: CreateForm,
     status_code: StatusCode,
 ) -> AppResult<Response> {
-    let class = query
-        .class
-        .filter(|c| OBJECT_CLASSES.contains(&c.as_str()))
-        .unwrap_or_default();
-    let status = query
-        .status
-        .filter(|s| STATUSES.contains(&s.as_str()))
-        .unwrap_or_default();
+    // An unknown class or status is no filter.
+    let class = query.class.as_deref().and_then(ObjectClass::parse);
+    let status = query.status.as_deref().and_then(RequestStatus::parse);
     let page = query
         .page
         .and_then(|p| p.parse::<i64>().ok())
@@ -121,8 +118,8 @@ pub(super) async fn render_product(
     let filter = QueueFilter {
         account_id: &user.account_id,
         product_id: &product.id,
-        class: &class,
-        status: &status,
+        class,
+        status,
     };
     let (total, requests) = crate::requests::store::queue_page(&state.pool, &filter, page, PAGE_SIZE).await?;
     let webhooks = webhook_store::on_product(&state.pool, &user.account_id, &product.id).await?;
@@ -132,13 +129,10 @@ pub(super) async fn render_product(
         product,
         kinds: &KINDS,
         form,
-        classes: OBJECT_CLASSES
-            .iter()
-            .map(|c| (*c, crate::requests::queue_label(c)))
-            .collect(),
-        statuses: STATUSES,
-        class,
-        status,
+        classes: ObjectClass::ALL.iter().map(|c| (c.as_str(), c.queue_label())).collect(),
+        statuses: RequestStatus::ALL.map(RequestStatus::as_str),
+        class: class.map(|c| c.as_str().to_string()).unwrap_or_default(),
+        status: status.map(|s| s.as_str().to_string()).unwrap_or_default(),
         requests,
         total,
         page,
@@ -222,12 +216,11 @@ pub(super) async fn create(
     }
     // "Create test request" on a webhook's details page: the request that makes it fire, and
     // back to the webhook afterwards.
-    let from_webhook = match form.get("from_webhook") {
-        "" => None,
-        w if crate::ids::has_shape(w, "WH", 3) => webhook_store::get(&state.pool, &user.account_id, w)
+    let from_webhook = match WebhookId::parse(form.get("from_webhook")) {
+        Some(w) => webhook_store::get(&state.pool, &user.account_id, &w)
             .await?
             .filter(|w| w.product_id == product.id),
-        _ => None,
+        None => None,
     };
     let mut typed = CreateForm {
         kind: form.get("kind").chars().take(64).collect(),
@@ -242,17 +235,18 @@ pub(super) async fn create(
         .and_then(validation::test_request_for)
     {
         typed.kind = kind.code.to_string();
-        typed.status = status.to_string();
+        typed.status = status.as_str().to_string();
     }
     let kind = RequestKind::from_code(&typed.kind);
     if kind.is_none() {
         typed.kind_error = Some("Choose the kind of request to create.".into());
     }
     let validated = kind.is_some_and(|k| k.validated);
-    match typed.status.as_str() {
-        "pending" => {}
-        "draft" | "inquiring" if validated || kind.is_none() => {}
-        "draft" | "inquiring" => {
+    let status = RequestStatus::parse(&typed.status);
+    match status {
+        Some(RequestStatus::Pending) => {}
+        Some(RequestStatus::Draft | RequestStatus::Inquiring) if validated || kind.is_none() => {}
+        Some(RequestStatus::Draft | RequestStatus::Inquiring) => {
             typed.status_error = Some(
                 "Only purchase, change and tier configuration requests start as drafts or inquiring (those are what validation webhooks check)."
                     .into(),
@@ -267,7 +261,7 @@ pub(super) async fn create(
             None
         }
     };
-    let (Some(kind), Some(params), None) = (kind, params, typed.status_error.as_ref()) else {
+    let (Some(kind), Some(params), Some(status), None) = (kind, params, status, typed.status_error.as_ref()) else {
         let query = QueueQuery::default();
         return render_product(
             &state,
@@ -293,7 +287,7 @@ pub(super) async fn create(
             object_class: kind.object_class,
             kind: kind.kind,
             tier_level: kind.tier_level,
-            status: &typed.status,
+            status,
             params: json!(params),
         },
     )
@@ -306,7 +300,7 @@ pub(super) async fn create(
         }
     } else {
         let watching =
-            webhook_store::watching_counts(&state.pool, &user.account_id, &product.id, &request.object_class).await?;
+            webhook_store::watching_counts(&state.pool, &user.account_id, &product.id, request.object_class).await?;
         let outcome = match watching {
             (_, 0) => ". No webhook watches this queue yet.".to_string(),
             (0, _) => ". The watching webhooks are disabled: the event is recorded, no call is made.".to_string(),
@@ -316,7 +310,7 @@ pub(super) async fn create(
         let message = format!(
             "Test request {} created in the {} queue{outcome}",
             request.id,
-            crate::requests::queue_label(&request.object_class)
+            request.object_class.queue_label()
         );
         flash(&session, FlashKind::Success, message).await?;
     }

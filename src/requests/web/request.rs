@@ -15,7 +15,7 @@ use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
 use crate::layout::Layout;
 use crate::requests::validation::{self};
-use crate::requests::{Param, Request};
+use crate::requests::{Param, Request, RequestAction};
 use crate::state::AppState;
 use crate::webhooks::model::WebhookType;
 
@@ -32,7 +32,7 @@ pub(super) struct RequestPage {
 }
 
 impl RequestPage {
-    fn action_label(&self, action: &&str) -> &'static str {
+    fn action_label(&self, action: &RequestAction) -> &'static str {
         action_label(action)
     }
     fn validation_ok(&self) -> bool {
@@ -52,7 +52,7 @@ pub(super) async fn request_page(
         .validation_stage()
         .and_then(|stage| validation::validator_type(r.request_kind()?, stage));
     let view = RequestPage {
-        layout: Layout::new(&user, &session, r.id.clone(), "products").await?,
+        layout: Layout::new(&user, &session, r.id.to_string(), "products").await?,
         product_name,
         params: r.param_list(),
         validation: r.validation.as_ref().map(|v| v.0.clone()),
@@ -94,24 +94,22 @@ pub(super) async fn act(
     form: FormFields,
 ) -> AppResult<Response> {
     let r = find_request(&state, &user, &id).await?;
-    if !crate::requests::ACTIONS.iter().any(|(a, _, _)| *a == action) {
-        return Err(AppError::NotFound);
-    }
+    let action = RequestAction::parse(&action).ok_or(AppError::NotFound)?;
     user.require_admin()?;
     let back = match form.get("back") {
         "product" => format!("/products/{}#queue", r.product_id),
         _ => format!("/requests/{}", r.id),
     };
-    let Some(to) = crate::requests::transition(&action, &r.status) else {
+    let Some(to) = crate::requests::transition(action, r.status) else {
         flash(
             &session,
             FlashKind::Error,
-            format!("{} is {}: it cannot be {}.", r.id, r.status, past_tense(&action)),
+            format!("{} is {}: it cannot be {}.", r.id, r.status, past_tense(action)),
         )
         .await?;
         return Ok(Redirect::to(&back).into_response());
     };
-    let Some(updated) = crate::requests::set_status(&state.pool, &user.account_id, &r.id, &r.status, to).await? else {
+    let Some(updated) = crate::requests::set_status(&state.pool, &user.account_id, &r.id, r.status, to).await? else {
         flash(
             &session,
             FlashKind::Error,
@@ -123,7 +121,7 @@ pub(super) async fn act(
         .await?;
         return Ok(Redirect::to(&back).into_response());
     };
-    tracing::info!(request = %r.id, status = to, user = %user.id, "request status changed");
+    tracing::info!(request = %r.id, status = %to, user = %user.id, "request status changed");
     flash(
         &session,
         FlashKind::Success,
@@ -136,12 +134,11 @@ pub(super) async fn act(
     Ok(Redirect::to(&back).into_response())
 }
 
-pub(super) fn past_tense(action: &str) -> &'static str {
+pub(super) fn past_tense(action: RequestAction) -> &'static str {
     match action {
-        "submit" => "submitted",
-        "approve" => "approved",
-        "fail" => "failed",
-        "inquire" => "set inquiring",
-        _ => "changed",
+        RequestAction::Submit => "submitted",
+        RequestAction::Approve => "approved",
+        RequestAction::Fail => "failed",
+        RequestAction::Inquire => "set inquiring",
     }
 }

@@ -9,24 +9,16 @@ pub use self::rules::{
     HEADER_NAME_MAX, HEADER_VALUE_MAX, NAME_MAX, RATE_LIMIT_MAX, RESERVED_HEADERS, SECRET_MAX, SECRET_MIN, URL_MAX,
 };
 
-use crate::auth::AccountKind;
+pub use crate::domain::{HttpMethod, ObjectClass};
 
-/// Object classes, as the platform API names them.
-pub const OBJECT_CLASSES: [&str; 6] = [
-    "listing_request",
-    "billing_request",
-    "fulfillment_request",
-    "tier_config_request",
-    "tier_account_request",
-    "usage_file",
-];
+use crate::auth::AccountKind;
 
 /// One row of the type table.
 pub struct TypeInfo {
     /// Stable code used in forms and URLs.
     pub code: &'static str,
     pub label: &'static str,
-    pub object_class: &'static str,
+    pub object_class: ObjectClass,
     /// The API's `type` value (`event` for queue changes, a validator kind otherwise).
     pub api_type: &'static str,
     pub vendors_only: bool,
@@ -102,41 +94,41 @@ impl WebhookType {
             description,
         };
         match self {
-            ListingRequest => t("listing_request", "Listing Request", "listing_request", "event", false, None,
+            ListingRequest => t("listing_request", "Listing Request", ObjectClass::ListingRequest, "event", false, None,
                 "Triggered on any change in the listing requests queue, e.g. a new listing has been created or an existing listing has changed status."),
-            BillingRequestQueue => t("billing_request_queue", "Subscription — Billing Request — Queue Changes", "billing_request", "event", false, None,
+            BillingRequestQueue => t("billing_request_queue", "Subscription — Billing Request — Queue Changes", ObjectClass::BillingRequest, "event", false, None,
                 "Triggered on any change in the billing requests queue."),
-            ChangeRequestDraftValidation => t("change_request_draft_validation", "Subscription — Change Request — Draft Validation", "fulfillment_request", "change_validator", true, DYNAMIC_VALIDATION,
+            ChangeRequestDraftValidation => t("change_request_draft_validation", "Subscription — Change Request — Draft Validation", ObjectClass::FulfillmentRequest, "change_validator", true, DYNAMIC_VALIDATION,
                 "Triggered when a draft subscription Change request needs real-time validation, e.g. by the shopping cart of a commerce system before the order is placed."),
-            ChangeRequestInquiringValidation => t("change_request_inquiring_validation", "Subscription — Change Request — Inquiring Validation", "fulfillment_request", "change_inquiring_validator", true, None,
+            ChangeRequestInquiringValidation => t("change_request_inquiring_validation", "Subscription — Change Request — Inquiring Validation", ObjectClass::FulfillmentRequest, "change_inquiring_validator", true, None,
                 "Triggered when the Subscription Change Request Inquiring form needs real-time validation. New values and errors are set without changing the request status."),
-            FulfillmentRequestQueue => t("fulfillment_request_queue", "Subscription — Fulfillment Requests — Queue Changes", "fulfillment_request", "event", false, None,
+            FulfillmentRequestQueue => t("fulfillment_request_queue", "Subscription — Fulfillment Requests — Queue Changes", ObjectClass::FulfillmentRequest, "event", false, None,
                 "Triggered on any change in the fulfillment requests queue, e.g. a new request has been created or an existing request has changed status."),
-            PurchaseRequestDraftValidation => t("purchase_request_draft_validation", "Subscription — Purchase Request — Draft Validation", "fulfillment_request", "validator", true, None,
+            PurchaseRequestDraftValidation => t("purchase_request_draft_validation", "Subscription — Purchase Request — Draft Validation", ObjectClass::FulfillmentRequest, "validator", true, None,
                 "Triggered when a draft subscription Purchase request needs real-time validation, e.g. by the shopping cart of a commerce system before the order is placed."),
-            PurchaseRequestInquiringValidation => t("purchase_request_inquiring_validation", "Subscription — Purchase Request — Inquiring Validation", "fulfillment_request", "inquiring_validator", true, None,
+            PurchaseRequestInquiringValidation => t("purchase_request_inquiring_validation", "Subscription — Purchase Request — Inquiring Validation", ObjectClass::FulfillmentRequest, "inquiring_validator", true, None,
                 "Triggered when the Subscription Purchase Request Inquiring form needs real-time validation. New values and errors are set without changing the request status."),
-            Tier1SetupDraftValidation => t("tier1_setup_draft_validation", "Tier 1 Config — Setup Request — Draft Validation", "tier_config_request", "draft_tcr_t1_val", true, None,
+            Tier1SetupDraftValidation => t("tier1_setup_draft_validation", "Tier 1 Config — Setup Request — Draft Validation", ObjectClass::TierConfigRequest, "draft_tcr_t1_val", true, None,
                 TIER_DRAFT),
-            Tier1SetupInquiringValidation => t("tier1_setup_inquiring_validation", "Tier 1 Config — Setup Request — Inquiring Validation", "tier_config_request", "tcr_setup_t1_inq_val", true, None,
+            Tier1SetupInquiringValidation => t("tier1_setup_inquiring_validation", "Tier 1 Config — Setup Request — Inquiring Validation", ObjectClass::TierConfigRequest, "tcr_setup_t1_inq_val", true, None,
                 "Triggered when a real-time validation of the inquiring Tier 1 Configuration Request in the queue is needed."),
-            Tier1UpdateDraftValidation => t("tier1_update_draft_validation", "Tier 1 Config — Update Request — Draft Validation", "tier_config_request", "tcr_update_t1_validator", true, None,
+            Tier1UpdateDraftValidation => t("tier1_update_draft_validation", "Tier 1 Config — Update Request — Draft Validation", ObjectClass::TierConfigRequest, "tcr_update_t1_validator", true, None,
                 TIER_DRAFT),
-            Tier1UpdateInquiringValidation => t("tier1_update_inquiring_validation", "Tier 1 Config — Update Request — Inquiring Validation", "tier_config_request", "tcr_update_t1_inq_val", true, None,
+            Tier1UpdateInquiringValidation => t("tier1_update_inquiring_validation", "Tier 1 Config — Update Request — Inquiring Validation", ObjectClass::TierConfigRequest, "tcr_update_t1_inq_val", true, None,
                 "Triggered when a real-time validation of the inquiring Tier 1 Configuration Request in the queue is needed."),
-            Tier2SetupDraftValidation => t("tier2_setup_draft_validation", "Tier 2 Config — Setup Request — Draft Validation", "tier_config_request", "draft_tcr_t2_val", true, None,
+            Tier2SetupDraftValidation => t("tier2_setup_draft_validation", "Tier 2 Config — Setup Request — Draft Validation", ObjectClass::TierConfigRequest, "draft_tcr_t2_val", true, None,
                 "Triggered when a real-time validation of the draft Tier 2 Configuration Request in the queue is needed."),
-            Tier2SetupInquiringValidation => t("tier2_setup_inquiring_validation", "Tier 2 Config — Setup Request — Inquiring Validation", "tier_config_request", "tcr_setup_t2_inq_val", true, None,
+            Tier2SetupInquiringValidation => t("tier2_setup_inquiring_validation", "Tier 2 Config — Setup Request — Inquiring Validation", ObjectClass::TierConfigRequest, "tcr_setup_t2_inq_val", true, None,
                 "Triggered when a real-time validation of the inquiring Tier 2 Configuration Request in the queue is needed."),
-            Tier2UpdateDraftValidation => t("tier2_update_draft_validation", "Tier 2 Config — Update Request — Draft Validation", "tier_config_request", "tcr_update_t2_validator", true, None,
+            Tier2UpdateDraftValidation => t("tier2_update_draft_validation", "Tier 2 Config — Update Request — Draft Validation", ObjectClass::TierConfigRequest, "tcr_update_t2_validator", true, None,
                 "Triggered when a real-time validation of the draft Tier 2 Configuration Request in the queue is needed."),
-            Tier2UpdateInquiringValidation => t("tier2_update_inquiring_validation", "Tier 2 Config — Update Request — Inquiring Validation", "tier_config_request", "tcr_update_t2_inq_val", true, None,
+            Tier2UpdateInquiringValidation => t("tier2_update_inquiring_validation", "Tier 2 Config — Update Request — Inquiring Validation", ObjectClass::TierConfigRequest, "tcr_update_t2_inq_val", true, None,
                 "Triggered when a real-time validation of the inquiring Tier 2 Configuration Request in the queue is needed."),
-            TierAccountRequestQueue => t("tier_account_request_queue", "Tier Account Request — Queue Changes", "tier_account_request", "event", false, None,
+            TierAccountRequestQueue => t("tier_account_request_queue", "Tier Account Request — Queue Changes", ObjectClass::TierAccountRequest, "event", false, None,
                 "Triggered on any change in the tier account requests queue."),
-            TierConfigRequestQueue => t("tier_config_request_queue", "Tier Configuration Request — Queue Changes", "tier_config_request", "event", false, None,
+            TierConfigRequestQueue => t("tier_config_request_queue", "Tier Configuration Request — Queue Changes", ObjectClass::TierConfigRequest, "event", false, None,
                 "Triggered on any change in the tier config requests queue."),
-            UsageFileQueue => t("usage_file_queue", "Usage File — Queue Changes", "usage_file", "event", false, None,
+            UsageFileQueue => t("usage_file_queue", "Usage File — Queue Changes", ObjectClass::UsageFile, "event", false, None,
                 "Triggered on any change in the usage file queue."),
         }
     }
@@ -153,7 +145,7 @@ impl WebhookType {
     }
 
     /// The type stored as the API's `(object_class, type)` pair.
-    pub fn from_api(object_class: &str, api_type: &str) -> Option<WebhookType> {
+    pub fn from_api(object_class: ObjectClass, api_type: &str) -> Option<WebhookType> {
         Self::ALL.into_iter().find(|t| {
             let i = t.info();
             i.object_class == object_class && i.api_type == api_type
@@ -180,28 +172,6 @@ impl WebhookType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HttpMethod {
-    Get,
-    Post,
-}
-
-impl HttpMethod {
-    pub fn parse(raw: &str) -> Option<HttpMethod> {
-        match raw.trim().to_ascii_uppercase().as_str() {
-            "GET" => Some(HttpMethod::Get),
-            "POST" => Some(HttpMethod::Post),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HttpMethod::Get => "GET",
-            HttpMethod::Post => "POST",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,7 +183,6 @@ mod tests {
             let i = t.info();
             assert_eq!(WebhookType::from_code(i.code), Some(t));
             assert_eq!(WebhookType::from_api(i.object_class, i.api_type), Some(t), "{}", i.code);
-            assert!(OBJECT_CLASSES.contains(&i.object_class));
         }
         let notifications = WebhookType::ALL.iter().filter(|t| t.is_notification()).count();
         assert_eq!(notifications, 6);

@@ -6,39 +6,42 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::PgPool;
 
+use crate::domain::{ErrorKind, ObjectClass};
+use crate::ids::{AccountId, ProductId, WebhookId};
+
 /// How many queue-change webhooks of the account watch the product's queue: (enabled, all).
 pub async fn watching_counts(
     pool: &PgPool,
-    account_id: &str,
-    product_id: &str,
-    object_class: &str,
+    account_id: &AccountId,
+    product_id: &ProductId,
+    object_class: ObjectClass,
 ) -> Result<(i64, i64), sqlx::Error> {
-    sqlx::query_as(
-        "select count(*) filter (where active), count(*) from webhooks
-         where account_id = $1 and product_id = $2 and object_class = $3 and type = 'event'",
+    let counts = sqlx::query!(
+        r#"select count(*) filter (where active) as "enabled!", count(*) as "all!" from webhooks
+           where account_id = $1 and product_id = $2 and object_class = $3 and type = 'event'"#,
+        account_id.as_str(),
+        product_id.as_str(),
+        object_class as ObjectClass,
     )
-    .bind(account_id)
-    .bind(product_id)
-    .bind(object_class)
     .fetch_one(pool)
-    .await
+    .await?;
+    Ok((counts.enabled, counts.all))
 }
 
 /// Whether a call is pending or in flight, and whether that is soon (for the auto-refresh).
-pub async fn delivery_busy(pool: &PgPool, webhook_id: &str) -> Result<Option<bool>, sqlx::Error> {
-    let row: Option<(bool,)> = sqlx::query_as(
-        "select bool_or(t.state = 'in_flight' or t.due_at <= now() + interval '60 seconds')
-         from webhook_triggers t join webhooks w on w.id = t.webhook_id
-         where t.webhook_id = $1 and (t.state = 'in_flight' or (w.active and (t.manual or not w.out_of_order)))
-         having count(*) > 0",
+pub async fn delivery_busy(pool: &PgPool, webhook_id: &WebhookId) -> Result<Option<bool>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select bool_or(t.state = 'in_flight' or t.due_at <= now() + interval '60 seconds') as "soon!"
+           from webhook_triggers t join webhooks w on w.id = t.webhook_id
+           where t.webhook_id = $1 and (t.state = 'in_flight' or (w.active and (t.manual or not w.out_of_order)))
+           having count(*) > 0"#,
+        webhook_id.as_str()
     )
-    .bind(webhook_id)
     .fetch_optional(pool)
-    .await?;
-    Ok(row.map(|r| r.0))
+    .await
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Attempt {
     pub id: i64,
     pub manual: bool,
@@ -46,7 +49,7 @@ pub struct Attempt {
     pub duration_ms: i32,
     pub success: bool,
     pub status_code: Option<i32>,
-    pub error_kind: Option<String>,
+    pub error_kind: Option<ErrorKind>,
     pub error: Option<String>,
     pub request_method: String,
     pub request_url: String,
@@ -75,18 +78,7 @@ impl Attempt {
     }
 
     pub fn error_kind_label(&self) -> &'static str {
-        match self.error_kind.as_deref() {
-            Some("dns") => "DNS error",
-            Some("refused") => "Connection refused",
-            Some("connect") => "Connection error",
-            Some("tls") => "TLS error",
-            Some("timeout") => "Timeout",
-            Some("blocked") => "Address refused by policy",
-            Some("http") => "Non-2xx response",
-            Some("body") => "Response body error",
-            Some(_) => "Error",
-            None => "",
-        }
+        self.error_kind.map_or("", ErrorKind::label)
     }
     pub fn pretty_request_body(&self) -> String {
         pretty(self.request_body.as_deref().unwrap_or(""))
@@ -104,43 +96,48 @@ fn pretty(body: &str) -> String {
         .unwrap_or_else(|| body.to_string())
 }
 
-const ATTEMPT_COLUMNS: &str = "id, manual, started_at, duration_ms, success, status_code, error_kind, error,
-    request_method, request_url, request_headers, request_body, response_headers, response_body, response_truncated,
-    trigger_id, message_id";
-
 /// A page of attempts, newest first, before the attempt `before` (keyset on id).
 pub async fn attempts(
     pool: &PgPool,
-    webhook_id: &str,
+    webhook_id: &WebhookId,
     success: Option<bool>,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<Attempt>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {ATTEMPT_COLUMNS} from webhook_attempts
-         where webhook_id = $1 and ($2::boolean is null or success = $2) and ($3::bigint is null or id < $3)
-         order by id desc limit $4"
-    ))
-    .bind(webhook_id)
-    .bind(success)
-    .bind(before)
-    .bind(limit)
+    sqlx::query_as!(
+        Attempt,
+        r#"select id, manual, started_at, duration_ms, success, status_code, error_kind as "error_kind: ErrorKind",
+              error, request_method, request_url, request_headers as "request_headers: Json<Vec<(String, String)>>",
+              request_body, response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
+              response_truncated, trigger_id, message_id
+           from webhook_attempts
+           where webhook_id = $1 and ($2::boolean is null or success = $2) and ($3::bigint is null or id < $3)
+           order by id desc limit $4"#,
+        webhook_id.as_str(),
+        success,
+        before,
+        limit,
+    )
     .fetch_all(pool)
     .await
 }
 
-pub async fn attempt(pool: &PgPool, webhook_id: &str, attempt_id: i64) -> Result<Option<Attempt>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {ATTEMPT_COLUMNS} from webhook_attempts where webhook_id = $1 and id = $2"
-    ))
-    .bind(webhook_id)
-    .bind(attempt_id)
+pub async fn attempt(pool: &PgPool, webhook_id: &WebhookId, attempt_id: i64) -> Result<Option<Attempt>, sqlx::Error> {
+    sqlx::query_as!(
+        Attempt,
+        r#"select id, manual, started_at, duration_ms, success, status_code, error_kind as "error_kind: ErrorKind",
+              error, request_method, request_url, request_headers as "request_headers: Json<Vec<(String, String)>>",
+              request_body, response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
+              response_truncated, trigger_id, message_id
+           from webhook_attempts where webhook_id = $1 and id = $2"#,
+        webhook_id.as_str(),
+        attempt_id,
+    )
     .fetch_optional(pool)
     .await
 }
 
 /// A summary of an attempt: its answer, for the API's `last_success` / `last_failure`.
-#[derive(sqlx::FromRow)]
 pub struct AttemptInfo {
     pub id: i64,
     pub status_code: Option<i32>,
@@ -151,10 +148,11 @@ pub struct AttemptInfo {
 
 /// The summaries of the attempts `ids` (any webhook's: the caller found the ids on its own).
 pub async fn attempt_summaries(pool: &PgPool, ids: &[i64]) -> Result<Vec<AttemptInfo>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        AttemptInfo,
         "select id, status_code, duration_ms, response_body as body, error from webhook_attempts where id = any($1)",
+        ids,
     )
-    .bind(ids)
     .fetch_all(pool)
     .await
 }

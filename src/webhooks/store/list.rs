@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
-use super::{Webhook, SELECT};
+use super::{get_many, Webhook};
+use crate::ids::{AccountId, ProductId, WebhookId};
 use crate::webhooks::model::WebhookType;
 
 #[derive(Debug, Default, Clone)]
@@ -11,7 +12,7 @@ pub struct ListFilter {
     pub active: Option<bool>,
     pub out_of_order: bool,
     pub webhook_type: Option<WebhookType>,
-    pub product_id: Option<String>,
+    pub product_id: Option<ProductId>,
     /// Case-insensitive part of the name, or an exact ID.
     pub search: Option<String>,
 }
@@ -20,7 +21,7 @@ pub struct ListFilter {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cursor {
     pub created_at: DateTime<Utc>,
-    pub id: String,
+    pub id: WebhookId,
 }
 
 impl Cursor {
@@ -30,9 +31,9 @@ impl Cursor {
     pub fn decode(raw: &str) -> Option<Cursor> {
         let (micros, id) = raw.split_once('_')?;
         let created_at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
-        crate::ids::has_shape(id, "WH", 3).then(|| Cursor {
+        Some(Cursor {
             created_at,
-            id: id.to_string(),
+            id: WebhookId::parse(id)?,
         })
     }
 }
@@ -50,8 +51,8 @@ pub struct ListPage {
     pub total: i64,
 }
 
-fn push_filters(q: &mut QueryBuilder<'_, Postgres>, account_id: &str, filter: &ListFilter) {
-    q.push(" where w.account_id = ").push_bind(account_id.to_string());
+fn push_filters(q: &mut QueryBuilder<'_, Postgres>, account_id: &AccountId, filter: &ListFilter) {
+    q.push(" where w.account_id = ").push_bind(account_id.clone());
     if let Some(active) = filter.active {
         q.push(" and w.active = ").push_bind(active);
     }
@@ -79,12 +80,13 @@ fn push_filters(q: &mut QueryBuilder<'_, Postgres>, account_id: &str, filter: &L
 /// One page of the account's webhooks, newest first, with keyset paging.
 pub async fn list(
     pool: &PgPool,
-    account_id: &str,
+    account_id: &AccountId,
     filter: &ListFilter,
     page: Page,
     limit: usize,
 ) -> Result<ListPage, sqlx::Error> {
-    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(SELECT);
+    // The page's ids first (the filters are dynamic), then the webhooks themselves.
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new("select w.id from webhooks w");
     push_filters(&mut q, account_id, filter);
     let backwards = matches!(page, Page::Before(_));
     match &page {
@@ -110,7 +112,8 @@ pub async fn list(
         " order by w.created_at desc, w.id desc"
     });
     q.push(" limit ").push_bind((limit + 1) as i64);
-    let mut rows: Vec<Webhook> = q.build_query_as().fetch_all(pool).await?;
+    let ids: Vec<WebhookId> = q.build_query_scalar().fetch_all(pool).await?;
+    let mut rows = in_order_of(&ids, get_many(pool, account_id, &ids).await?);
     let more = rows.len() > limit;
     rows.truncate(limit);
     if backwards {
@@ -143,6 +146,13 @@ pub async fn list(
     })
 }
 
+/// `webhooks` in the order of `ids` (a query's page order).
+pub(crate) fn in_order_of(ids: &[WebhookId], mut webhooks: Vec<Webhook>) -> Vec<Webhook> {
+    let position: std::collections::HashMap<&WebhookId, usize> = ids.iter().zip(0..).collect();
+    webhooks.sort_by_key(|w| position.get(&w.id).copied().unwrap_or(usize::MAX));
+    webhooks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,7 +162,7 @@ mod tests {
     fn cursor_round_trips() {
         let c = Cursor {
             created_at: DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
-            id: "WH-123-456-789".into(),
+            id: WebhookId::parse("WH-123-456-789").unwrap(),
         };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
         assert_eq!(Cursor::decode("nonsense"), None);

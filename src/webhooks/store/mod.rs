@@ -4,12 +4,14 @@
 
 mod deliveries;
 mod list;
+mod query;
 mod write;
 
 pub use self::deliveries::{
     attempt, attempt_summaries, attempts, delivery_busy, watching_counts, Attempt, AttemptInfo,
 };
 pub use self::list::{list, Cursor, ListFilter, ListPage, Page};
+pub use self::query::{api_list, ApiQuery, ApiQueryError};
 pub use self::write::{
     delete, insert, insert_for, set_active, update_data, update_general, update_http, update_whole, HttpSettings,
     NewWebhook, WholeUpdate,
@@ -20,12 +22,13 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::PgPool;
 
-use super::model::{HttpMethod, WebhookType};
+use super::model::{HttpMethod, ObjectClass, WebhookType};
 use crate::auth::{AccountKind, CurrentUser};
+use crate::ids::{AccountId, ProductId, UserId, WebhookId};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Product {
-    pub id: String,
+    pub id: ProductId,
     pub name: String,
     pub short_description: String,
     pub capabilities: Vec<String>,
@@ -38,50 +41,69 @@ pub async fn products_for(pool: &PgPool, user: &CurrentUser) -> Result<Vec<Produ
 
 pub async fn products_for_account(
     pool: &PgPool,
-    account_id: &str,
+    account_id: &AccountId,
     kind: AccountKind,
 ) -> Result<Vec<Product>, sqlx::Error> {
-    let sql = match kind {
+    match kind {
         AccountKind::Vendor => {
-            "select id, name, short_description, capabilities from products where vendor_account_id = $1 order by name, id"
+            sqlx::query_as!(
+                Product,
+                r#"select id as "id: ProductId", name, short_description, capabilities from products
+                   where vendor_account_id = $1 order by name, id"#,
+                account_id.as_str()
+            )
+            .fetch_all(pool)
+            .await
         }
         AccountKind::Distributor => {
-            "select p.id, p.name, p.short_description, p.capabilities from products p
-             join account_products ap on ap.product_id = p.id where ap.account_id = $1 order by p.name, p.id"
+            sqlx::query_as!(
+                Product,
+                r#"select p.id as "id: ProductId", p.name, p.short_description, p.capabilities from products p
+                   join account_products ap on ap.product_id = p.id where ap.account_id = $1 order by p.name, p.id"#,
+                account_id.as_str()
+            )
+            .fetch_all(pool)
+            .await
         }
-    };
-    sqlx::query_as(sql).bind(account_id).fetch_all(pool).await
+    }
 }
 
-pub async fn product_for(pool: &PgPool, user: &CurrentUser, product_id: &str) -> Result<Option<Product>, sqlx::Error> {
-    Ok(products_for(pool, user).await?.into_iter().find(|p| p.id == product_id))
+pub async fn product_for(
+    pool: &PgPool,
+    user: &CurrentUser,
+    product_id: &ProductId,
+) -> Result<Option<Product>, sqlx::Error> {
+    Ok(products_for(pool, user)
+        .await?
+        .into_iter()
+        .find(|p| p.id == *product_id))
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Webhook {
-    pub id: String,
-    pub account_id: String,
-    pub product_id: String,
+    pub id: WebhookId,
+    pub account_id: AccountId,
+    pub product_id: ProductId,
     pub product_name: String,
-    pub object_class: String,
-    #[sqlx(rename = "type")]
+    pub object_class: ObjectClass,
+    /// The API's `type` (`event`, `validator`, …); with the object class, the webhook type.
     pub api_type: String,
     pub label: String,
     pub description: String,
     pub active: bool,
     pub external_url: String,
     pub jwt_secret: String,
-    pub http_method: String,
+    pub http_method: HttpMethod,
     pub headers: Json<Vec<(String, String)>>,
     pub data: Json<Value>,
     /// At most this many calls per second, if set.
     pub rate_limit: Option<i32>,
     pub created_at: DateTime<Utc>,
-    pub created_by_id: Option<String>,
+    pub created_by_id: Option<UserId>,
     pub created_by_name: Option<String>,
     pub created_by_email: Option<String>,
     pub modified_at: DateTime<Utc>,
-    pub modified_by_id: Option<String>,
+    pub modified_by_id: Option<UserId>,
     pub modified_by_name: Option<String>,
     pub modified_by_email: Option<String>,
     pub events: i64,
@@ -100,13 +122,10 @@ pub struct Webhook {
 
 impl Webhook {
     pub fn webhook_type(&self) -> Option<WebhookType> {
-        WebhookType::from_api(&self.object_class, &self.api_type)
+        WebhookType::from_api(self.object_class, &self.api_type)
     }
     pub fn type_label(&self) -> &'static str {
         self.webhook_type().map(|t| t.label()).unwrap_or("Unknown type")
-    }
-    pub fn method(&self) -> HttpMethod {
-        HttpMethod::parse(&self.http_method).unwrap_or(HttpMethod::Post)
     }
     pub fn data_pretty(&self) -> String {
         serde_json::to_string_pretty(&self.data.0).unwrap_or_else(|_| "{}".to_string())
@@ -141,59 +160,80 @@ pub fn mask_secret(secret: &str) -> String {
     format!("{head}*****{tail}")
 }
 
-pub(crate) const SELECT: &str =
-    "select w.id, w.account_id, w.product_id, p.name as product_name, w.object_class, w.type, w.label,
-        w.description, w.active, w.external_url, w.jwt_secret, w.http_method, w.headers, w.data, w.rate_limit,
-        w.created_at, cu.id as created_by_id, cu.name as created_by_name, cu.email as created_by_email,
-        w.modified_at, mu.id as modified_by_id, mu.name as modified_by_name, mu.email as modified_by_email,
-        coalesce(es.events, 0) as events, w.triggers, w.success_triggers, w.failure_triggers,
-        w.failure_since_last_success, es.last_event_at,
-        (select min(t.due_at) from webhook_triggers t where t.webhook_id = w.id and t.state = 'pending'
-            and w.active and (t.manual or not w.out_of_order)) as next_trigger_at,
-        w.last_success_at, w.last_failure_at,
-        w.out_of_order, w.last_success_attempt_id, w.last_failure_attempt_id
-    from webhooks w
-    join products p on p.id = w.product_id
-    left join users cu on cu.id = w.created_by
-    left join users mu on mu.id = w.modified_by
-    left join webhook_event_stats es on es.webhook_id = w.id";
+pub async fn get(pool: &PgPool, account_id: &AccountId, id: &WebhookId) -> Result<Option<Webhook>, sqlx::Error> {
+    Ok(get_many(pool, account_id, std::slice::from_ref(id)).await?.pop())
+}
 
-pub async fn get(pool: &PgPool, account_id: &str, id: &str) -> Result<Option<Webhook>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} where w.account_id = $1 and w.id = $2"))
-        .bind(account_id)
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+/// The account's webhooks among `ids`, oldest first; ids of other accounts are not found.
+pub async fn get_many(pool: &PgPool, account_id: &AccountId, ids: &[WebhookId]) -> Result<Vec<Webhook>, sqlx::Error> {
+    sqlx::query_as!(
+        Webhook,
+        r#"select w.id as "id: WebhookId", w.account_id as "account_id: AccountId",
+              w.product_id as "product_id: ProductId", p.name as product_name,
+              w.object_class as "object_class: ObjectClass", w.type as api_type, w.label, w.description, w.active,
+              w.external_url, w.jwt_secret, w.http_method as "http_method: HttpMethod",
+              w.headers as "headers: Json<Vec<(String, String)>>", w.data as "data: Json<Value>", w.rate_limit,
+              w.created_at, cu.id as "created_by_id?: UserId", cu.name as "created_by_name?",
+              cu.email as "created_by_email?", w.modified_at, mu.id as "modified_by_id?: UserId",
+              mu.name as "modified_by_name?", mu.email as "modified_by_email?",
+              coalesce(es.events, 0) as "events!", w.triggers, w.success_triggers, w.failure_triggers,
+              w.failure_since_last_success, es.last_event_at as "last_event_at?",
+              (select min(t.due_at) from webhook_triggers t where t.webhook_id = w.id and t.state = 'pending'
+                  and w.active and (t.manual or not w.out_of_order)) as next_trigger_at,
+              w.last_success_at, w.last_failure_at,
+              w.out_of_order, w.last_success_attempt_id, w.last_failure_attempt_id
+           from webhooks w
+           join products p on p.id = w.product_id
+           left join users cu on cu.id = w.created_by
+           left join users mu on mu.id = w.modified_by
+           left join webhook_event_stats es on es.webhook_id = w.id
+           where w.account_id = $1 and w.id = any($2)
+           order by w.created_at, w.id"#,
+        account_id.as_str(),
+        ids as &[WebhookId],
+    )
+    .fetch_all(pool)
+    .await
 }
 
 /// The account's oldest enabled webhook of `webhook_type` on a product (the one a validation
 /// calls).
 pub async fn first_enabled_of_type(
     pool: &PgPool,
-    account_id: &str,
-    product_id: &str,
+    account_id: &AccountId,
+    product_id: &ProductId,
     webhook_type: WebhookType,
 ) -> Result<Option<Webhook>, sqlx::Error> {
     let info = webhook_type.info();
-    sqlx::query_as(&format!(
-        "{SELECT} where w.account_id = $1 and w.product_id = $2 and w.object_class = $3 and w.type = $4 and w.active
-         order by w.created_at, w.id limit 1"
-    ))
-    .bind(account_id)
-    .bind(product_id)
-    .bind(info.object_class)
-    .bind(info.api_type)
+    let id = sqlx::query_scalar!(
+        r#"select id as "id: WebhookId" from webhooks
+           where account_id = $1 and product_id = $2 and object_class = $3 and type = $4 and active
+           order by created_at, id limit 1"#,
+        account_id.as_str(),
+        product_id.as_str(),
+        info.object_class as ObjectClass,
+        info.api_type,
+    )
     .fetch_optional(pool)
-    .await
+    .await?;
+    match id {
+        Some(id) => get(pool, account_id, &id).await,
+        None => Ok(None),
+    }
 }
 
 /// The account's webhooks on a product, oldest first.
-pub async fn on_product(pool: &PgPool, account_id: &str, product_id: &str) -> Result<Vec<Webhook>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "{SELECT} where w.account_id = $1 and w.product_id = $2 order by w.created_at, w.id"
-    ))
-    .bind(account_id)
-    .bind(product_id)
+pub async fn on_product(
+    pool: &PgPool,
+    account_id: &AccountId,
+    product_id: &ProductId,
+) -> Result<Vec<Webhook>, sqlx::Error> {
+    let ids = sqlx::query_scalar!(
+        r#"select id as "id: WebhookId" from webhooks where account_id = $1 and product_id = $2"#,
+        account_id.as_str(),
+        product_id.as_str(),
+    )
     .fetch_all(pool)
-    .await
+    .await?;
+    get_many(pool, account_id, &ids).await
 }

@@ -28,7 +28,7 @@ pub(super) async fn trigger_now(
     user.require_admin()?;
     let w = find(&state, &user, &id).await?;
     let mut tx = state.pool.begin().await?;
-    let outcome = crate::events::record(&mut tx, &id, crate::events::Source::TriggerNow, None).await?;
+    let outcome = crate::events::record(&mut tx, &w.id, crate::events::Source::TriggerNow, None).await?;
     tx.commit().await?;
     tracing::info!(webhook = %id, user = %user.id, ?outcome, "trigger now");
     let (kind, message) = match outcome {
@@ -55,7 +55,7 @@ pub(super) async fn trigger_now(
     let back = if form.get("back") == "list" {
         "/webhooks".to_string()
     } else {
-        Tab::Statistics.path(&id)
+        Tab::Statistics.path(&w.id)
     };
     Ok(wizard::redirect(&headers, &back))
 }
@@ -74,7 +74,7 @@ async fn set_status(
 ) -> AppResult<Response> {
     user.require_admin()?;
     let w = find(state, user, id).await?;
-    store::set_active(&state.pool, user, id, active).await?;
+    store::set_active(&state.pool, user, &w.id, active).await?;
     tracing::info!(webhook = %id, user = %user.id, active, "webhook status changed");
     let verb = if active { "enabled" } else { "disabled" };
     flash(session, FlashKind::Success, format!("Webhook “{}” {verb}.", w.label)).await?;
@@ -135,7 +135,7 @@ pub(super) async fn delete(
 ) -> AppResult<Response> {
     user.require_admin()?;
     let w = find(&state, &user, &id).await?;
-    store::delete(&state.pool, &user.account_id, &id).await?;
+    store::delete(&state.pool, &user.account_id, &w.id).await?;
     tracing::info!(webhook = %id, user = %user.id, "webhook deleted");
     flash(
         &session,

@@ -12,6 +12,7 @@ use super::find;
 
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
+use crate::ids::WebhookId;
 use crate::layout::Layout;
 use crate::state::AppState;
 use crate::webhooks::store::{self, Webhook};
@@ -37,7 +38,7 @@ impl Tab {
             Tab::Deliveries => "Deliveries",
         }
     }
-    pub fn path(self, id: &str) -> String {
+    pub fn path(self, id: &WebhookId) -> String {
         match self {
             Tab::General => format!("/webhooks/{id}"),
             Tab::Statistics => format!("/webhooks/{id}/statistics"),
@@ -111,7 +112,7 @@ pub struct TabQuery {
 
 const DELIVERIES_PAGE: i64 = 25;
 
-pub(super) async fn deliveries_view(state: &AppState, id: &str, query: &TabQuery) -> AppResult<DeliveriesView> {
+pub(super) async fn deliveries_view(state: &AppState, id: &WebhookId, query: &TabQuery) -> AppResult<DeliveriesView> {
     let outcome = query.outcome.clone().unwrap_or_default();
     let success = match outcome.as_str() {
         "success" => Some(true),
@@ -153,8 +154,9 @@ pub(super) async fn details_tab(
     // Whether a call is pending is read *before* the statistics: a call recorded in between
     // then shows in the figures, or keeps the tab refreshing until it does. (Read after, a call
     // recorded in between left old figures on a tab that no longer refreshed.)
+    let webhook_id = WebhookId::parse(&id).ok_or(AppError::NotFound)?;
     let busy = match tab {
-        Tab::Statistics | Tab::Deliveries => store::delivery_busy(&state.pool, &id).await?,
+        Tab::Statistics | Tab::Deliveries => store::delivery_busy(&state.pool, &webhook_id).await?,
         _ => None,
     };
     let w = find(&state, &user, &id).await?;
@@ -164,7 +166,7 @@ pub(super) async fn details_tab(
         user.require_admin()?;
     }
     let deliveries = match tab {
-        Tab::Deliveries => deliveries_view(&state, &id, &query).await?,
+        Tab::Deliveries => deliveries_view(&state, &w.id, &query).await?,
         _ => DeliveriesView::default(),
     };
     let wants_fragment = wizard::is_htmx(&headers) && headers.get("hx-target").is_some_and(|t| t == "tabs");
@@ -235,7 +237,7 @@ pub(super) async fn attempt_view(
         .trim_start_matches("WHA-")
         .parse()
         .map_err(|_| AppError::NotFound)?;
-    let a = store::attempt(&state.pool, &id, attempt_id)
+    let a = store::attempt(&state.pool, &w.id, attempt_id)
         .await?
         .ok_or(AppError::NotFound)?;
     let layout = Layout::new(&user, &session, format!("Call WHA-{} of {}", a.id, w.label), "webhooks").await?;

@@ -80,7 +80,7 @@ impl EditValues {
             active: w.active,
             external_url: w.external_url.clone(),
             jwt_secret: w.jwt_secret.clone(),
-            http_method: w.http_method.clone(),
+            http_method: w.http_method.as_str().to_string(),
             headers: w.headers.0.clone(),
             data: w.data_pretty(),
             rate_limit: w.rate_limit.map(|n| n.to_string()).unwrap_or_default(),
@@ -149,7 +149,7 @@ pub(super) async fn edit_submit(
             model::validate_name(&v.label, &mut errors);
             model::validate_description(&v.description, &mut errors);
             errors.is_empty()
-                && store::update_general(&state.pool, &user, &id, &v.label, &v.description, v.active).await?
+                && store::update_general(&state.pool, &user, &w.id, &v.label, &v.description, v.active).await?
         }
         EditSection::Http => {
             v.external_url = form.get("external_url").to_string();
@@ -173,7 +173,7 @@ pub(super) async fn edit_submit(
                             headers: &v.headers,
                             rate_limit,
                         };
-                        store::update_http(&state.pool, &user, &id, &http).await?
+                        store::update_http(&state.pool, &user, &w.id, &http).await?
                     }
                     _ => false,
                 }
@@ -182,7 +182,7 @@ pub(super) async fn edit_submit(
         EditSection::Data => {
             v.data = form.get("data").to_string();
             match model::parse_data(&v.data, &mut errors) {
-                Some(data) if errors.is_empty() => store::update_data(&state.pool, &user, &id, &data).await?,
+                Some(data) if errors.is_empty() => store::update_data(&state.pool, &user, &w.id, &data).await?,
                 _ => false,
             }
         }
@@ -195,7 +195,7 @@ pub(super) async fn edit_submit(
             format!("{} of “{}” saved.", section.label(), v.label),
         )
         .await?;
-        return Ok(wizard::redirect(&headers, &section.tab().path(&id)));
+        return Ok(wizard::redirect(&headers, &section.tab().path(&w.id)));
     }
     let status = if errors.is_empty() {
         StatusCode::OK

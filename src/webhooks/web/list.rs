@@ -9,6 +9,7 @@ use tower_sessions::Session;
 use super::{PAGE_SIZE, SEARCH_MAX};
 use crate::auth::CurrentUser;
 use crate::error::AppResult;
+use crate::ids::ProductId;
 use crate::layout::Layout;
 use crate::state::AppState;
 use crate::webhooks::model::WebhookType;
@@ -73,7 +74,7 @@ pub(super) async fn list(
         },
         out_of_order: status == "out_of_order",
         webhook_type: WebhookType::from_code(&type_code),
-        product_id: (!product.is_empty()).then(|| product.clone()),
+        product_id: ProductId::parse(&product),
         search: (!q.is_empty()).then(|| q.clone()),
     };
     let page = match (

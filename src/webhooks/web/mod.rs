@@ -18,6 +18,7 @@ use super::store::{self, Webhook};
 use super::wizard;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
+use crate::ids::WebhookId;
 use crate::state::AppState;
 
 pub const PAGE_SIZE: usize = 25;
@@ -43,10 +44,8 @@ pub fn router() -> Router<AppState> {
 }
 
 pub(super) async fn find(state: &AppState, user: &CurrentUser, id: &str) -> AppResult<Webhook> {
-    if !crate::ids::has_shape(id, "WH", 3) {
-        return Err(AppError::NotFound);
-    }
-    store::get(&state.pool, &user.account_id, id)
+    let id = WebhookId::parse(id).ok_or(AppError::NotFound)?;
+    store::get(&state.pool, &user.account_id, &id)
         .await?
         .ok_or(AppError::NotFound)
 }

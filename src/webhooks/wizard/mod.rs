@@ -11,12 +11,13 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
-use super::model::{self, FieldErrors, HttpMethod, WebhookType};
+use super::model::{self, FieldErrors, HttpMethod, ObjectClass, WebhookType};
 use super::store::{self, NewWebhook, Product};
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
+use crate::ids::ProductId;
 use crate::layout::Layout;
 use crate::state::AppState;
 
@@ -28,7 +29,7 @@ pub struct TypeOption {
     pub code: &'static str,
     pub label: &'static str,
     pub description: &'static str,
-    pub object_class: &'static str,
+    pub object_class: ObjectClass,
     pub unavailable: Option<String>,
 }
 
@@ -294,7 +295,8 @@ async fn create(cx: &Cx<'_>, mut draft: Draft, products: &[Product]) -> AppResul
     let webhook_type = WebhookType::from_code(&draft.type_code)
         .ok_or_else(|| AppError::BadRequest("Select a webhook type.".into()))?;
     let new = NewWebhook {
-        product_id: draft.product_id.clone(),
+        product_id: ProductId::parse(&draft.product_id)
+            .ok_or_else(|| AppError::BadRequest("Select a product.".into()))?,
         webhook_type,
         label: draft.name.trim().to_string(),
         description: draft.description.clone(),

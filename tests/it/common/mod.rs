@@ -372,15 +372,44 @@ pub async fn stats(pool: &PgPool, id: &str) -> Stats {
     .expect("stats")
 }
 
+/// A webhook id the test got from the portal.
+pub fn webhook_id(id: &str) -> webhook_portal::ids::WebhookId {
+    webhook_portal::ids::WebhookId::parse(id).expect("a webhook id")
+}
+
+/// Creates a request in a product's queue as a queue change would (`class`, `status` as the
+/// platform names them).
+pub async fn create_request(
+    app: &TestApp,
+    account_id: &str,
+    product_id: &str,
+    class: &str,
+    kind: &str,
+    status: &str,
+    params: serde_json::Value,
+) -> webhook_portal::requests::Request {
+    webhook_portal::requests::create(
+        &app.pool,
+        &webhook_portal::ids::AccountId::parse(account_id).expect("an account id"),
+        &webhook_portal::ids::ProductId::parse(product_id).expect("a product id"),
+        webhook_portal::domain::ObjectClass::parse(class).expect("an object class"),
+        kind,
+        webhook_portal::requests::RequestStatus::parse(status).expect("a request status"),
+        params,
+    )
+    .await
+    .expect("create request")
+}
+
 /// Records events as a queue change would, in one transaction.
 pub async fn queue_changes(pool: &PgPool, id: &str, n: usize) {
     let mut tx = pool.begin().await.unwrap();
-    for i in 0..n {
+    for _ in 0..n {
         webhook_portal::events::record(
             &mut tx,
-            id,
+            &webhook_id(id),
             webhook_portal::events::Source::QueueChange,
-            Some(&format!("PR-{i}")),
+            Some(&webhook_portal::ids::RequestId::generate()),
         )
         .await
         .expect("record event");

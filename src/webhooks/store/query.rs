@@ -1,0 +1,109 @@
+//! The platform API's list of webhooks: RQL filters over whitelisted fields, search,
+//! ordering, limit and offset. The filters are dynamic, so the page's ids are found with a
+//! `QueryBuilder`; the webhooks themselves are read by [`get_many`].
+
+use sqlx::{PgPool, Postgres, QueryBuilder};
+
+use super::list::in_order_of;
+use super::{get_many, Webhook};
+use crate::ids::{AccountId, WebhookId};
+use crate::rql::{self, Field, Node};
+
+/// What the API's list asks for.
+pub struct ApiQuery<'a> {
+    pub filters: &'a [Node],
+    pub search: Option<&'a str>,
+    /// Field names, `-` in front for descending.
+    pub ordering: &'a [String],
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiQueryError {
+    /// The query cannot be expressed over webhooks (unknown field, bad value): a 400.
+    #[error("{0}")]
+    Query(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+fn field(name: &str) -> Option<Field> {
+    let (sql, boolean) = match name {
+        "id" => ("w.id", false),
+        "label" => ("w.label", false),
+        "description" => ("w.description", false),
+        "active" => ("w.active", true),
+        "type" => ("w.type", false),
+        "object_class" => ("w.object_class", false),
+        "product.id" => ("w.product_id", false),
+        "product.name" => ("p.name", false),
+        "external_url" => ("w.external_url", false),
+        "http_method" => ("w.http_method", false),
+        _ => return None,
+    };
+    Some(Field { sql, boolean })
+}
+
+fn order_field(name: &str) -> Option<&'static str> {
+    match name {
+        "created_at" => Some("w.created_at"),
+        "modified_at" => Some("w.modified_at"),
+        "label" => Some("w.label"),
+        "active" => Some("w.active"),
+        "type" => Some("w.type"),
+        "id" => Some("w.id"),
+        _ => None,
+    }
+}
+
+fn push_where(q: &mut QueryBuilder<'_, Postgres>, account_id: &AccountId, query: &ApiQuery<'_>) -> Result<(), String> {
+    q.push(" where w.account_id = ").push_bind(account_id.clone());
+    for f in query.filters {
+        q.push(" and ");
+        rql::push_filter(q, f, field)?;
+    }
+    if let Some(s) = query.search {
+        let pattern = format!("%{}%", crate::db::escape_like(s));
+        q.push(" and (w.label ilike ")
+            .push_bind(pattern.clone())
+            .push(" or w.id ilike ")
+            .push_bind(pattern)
+            .push(")");
+    }
+    Ok(())
+}
+
+/// One page of the account's webhooks as the API lists them, and how many match in all.
+pub async fn api_list(
+    pool: &PgPool,
+    account_id: &AccountId,
+    query: &ApiQuery<'_>,
+) -> Result<(Vec<Webhook>, i64), ApiQueryError> {
+    const FROM: &str = "from webhooks w join products p on p.id = w.product_id";
+    let mut count: QueryBuilder<Postgres> = QueryBuilder::new(format!("select count(*) {FROM}"));
+    push_where(&mut count, account_id, query).map_err(ApiQueryError::Query)?;
+    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+    if query.limit <= 0 {
+        return Ok((Vec::new(), total));
+    }
+
+    let mut page: QueryBuilder<Postgres> = QueryBuilder::new(format!("select w.id {FROM}"));
+    push_where(&mut page, account_id, query).map_err(ApiQueryError::Query)?;
+    page.push(" order by ");
+    for o in query.ordering {
+        let (desc, name) = match o.strip_prefix('-') {
+            Some(n) => (true, n),
+            None => (false, o.trim_start_matches('+')),
+        };
+        let column = order_field(name).ok_or_else(|| ApiQueryError::Query(format!("cannot order by {name}")))?;
+        page.push(column).push(if desc { " desc, " } else { " asc, " });
+    }
+    page.push("w.created_at desc, w.id desc limit ")
+        .push_bind(query.limit)
+        .push(" offset ")
+        .push_bind(query.offset);
+    let ids: Vec<WebhookId> = page.build_query_scalar().fetch_all(pool).await?;
+    let rows = in_order_of(&ids, get_many(pool, account_id, &ids).await?);
+    Ok((rows, total))
+}
