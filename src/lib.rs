@@ -6,6 +6,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod credentials;
+pub mod dates;
 pub mod db;
 pub mod delivery;
 pub mod error;

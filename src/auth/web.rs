@@ -81,9 +81,9 @@ pub async fn login_submit(
             let wait = (until - chrono::Utc::now()).num_seconds().max(1);
             let minutes = (wait + 59) / 60;
             let message = format!(
-                "Too many failed sign-in attempts. Try again in {minutes} minute{} (after {} UTC).",
+                "Too many failed sign-in attempts. Try again in {minutes} minute{} (after {}).",
                 if minutes == 1 { "" } else { "s" },
-                until.format("%H:%M")
+                crate::dates::datetime(&until)
             );
             let mut response = again(
                 StatusCode::TOO_MANY_REQUESTS,

@@ -11,6 +11,7 @@ use tower_sessions::Session;
 use super::Token;
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::CurrentUser;
+use crate::dates::filters;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
 use crate::layout::Layout;

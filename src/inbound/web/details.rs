@@ -8,6 +8,7 @@ use tower_sessions::Session;
 
 use super::{find, public_base, NEW_KEY, RECENT_MESSAGES};
 use crate::auth::CurrentUser;
+use crate::dates::filters;
 use crate::error::{AppError, AppResult};
 use crate::inbound::{InboundTrigger, Key, Message};
 use crate::layout::Layout;

@@ -7,6 +7,7 @@ use tower_sessions::Session;
 
 use super::public_base;
 use crate::auth::CurrentUser;
+use crate::dates::filters;
 use crate::error::AppResult;
 use crate::inbound::InboundTrigger;
 use crate::layout::Layout;

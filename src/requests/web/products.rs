@@ -12,6 +12,7 @@ use tower_sessions::Session;
 use super::{find_product, PAGE_SIZE, PARAMS_MAX, PARAM_ID_MAX, PARAM_VALUE_MAX, STATUSES};
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::{AccountKind, CurrentUser};
+use crate::dates::filters;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
 use crate::layout::Layout;

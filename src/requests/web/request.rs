@@ -11,6 +11,7 @@ use super::products::run_validation;
 use super::{action_label, find_request};
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::CurrentUser;
+use crate::dates::filters;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
 use crate::layout::Layout;
@@ -37,6 +38,11 @@ impl RequestPage {
     }
     fn validation_ok(&self) -> bool {
         self.validation.as_ref().and_then(|v| v["ok"].as_bool()) == Some(true)
+    }
+    /// When the validation webhook answered (kept as RFC 3339 in the request's record).
+    fn validated_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let at = self.validation.as_ref()?["at"].as_str()?;
+        chrono::DateTime::parse_from_rfc3339(at).ok().map(|t| t.to_utc())
     }
 }
 

@@ -11,6 +11,7 @@ use tower_sessions::Session;
 use super::find;
 
 use crate::auth::CurrentUser;
+use crate::dates::filters;
 use crate::error::{AppError, AppResult};
 use crate::layout::Layout;
 use crate::state::AppState;
@@ -84,7 +85,7 @@ impl DetailsView {
     }
 
     pub fn time_or_dash(&self, t: &Option<chrono::DateTime<chrono::Utc>>) -> String {
-        t.map(|t| t.format("%m/%d/%Y %H:%M:%S UTC").to_string())
+        t.map(|t| crate::dates::datetime_secs(&t).to_string())
             .unwrap_or_else(|| "—".to_string())
     }
 }

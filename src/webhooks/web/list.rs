@@ -8,6 +8,7 @@ use tower_sessions::Session;
 
 use super::{PAGE_SIZE, SEARCH_MAX};
 use crate::auth::CurrentUser;
+use crate::dates::filters;
 use crate::error::AppResult;
 use crate::layout::Layout;
 use crate::state::AppState;
