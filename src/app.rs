@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::tokens::web::router())
         .merge(crate::requests::web::router())
         .merge(crate::inbound::web::router())
+        .route_layer(middleware::from_fn(crate::layout::forget_shown_flashes))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::session::require_login,

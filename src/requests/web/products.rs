@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -15,7 +15,7 @@ use crate::auth::{AccountKind, CurrentUser};
 use crate::dates::filters;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
-use crate::layout::Layout;
+use crate::layout::{page, Layout, Nav};
 use crate::requests::store::{ProductRow, QueueFilter};
 use crate::requests::validation::{self, Outcome, Stage};
 use crate::requests::{NewRequest, Param, Request, RequestKind, KINDS};
@@ -29,20 +29,21 @@ pub(super) struct ProductsPage {
     layout: Layout,
     rows: Vec<ProductRow>,
 }
+page!(ProductsPage);
 
 pub(super) async fn products(
     State(state): State<AppState>,
     user: CurrentUser,
-    session: Session,
-) -> AppResult<Response> {
+    layout: Layout,
+) -> AppResult<ProductsPage> {
     let ids: Vec<String> = webhook_store::products_for(&state.pool, &user)
         .await?
         .into_iter()
         .map(|p| p.id)
         .collect();
     let rows = crate::requests::store::product_rows(&state.pool, &user.account_id, &ids).await?;
-    let layout = Layout::new(&user, &session, "Products", "products").await?;
-    Ok(Html(ProductsPage { layout, rows }.render()?).into_response())
+    let layout = layout.titled("Products", Nav::Products);
+    Ok(ProductsPage { layout, rows })
 }
 
 #[derive(Deserialize, Default)]
@@ -82,6 +83,7 @@ pub(super) struct ProductPage {
     pages: i64,
     webhooks: Vec<webhook_store::Webhook>,
 }
+page!(ProductPage);
 
 impl ProductPage {
     fn page_url(&self, page: &i64) -> String {
@@ -97,15 +99,15 @@ impl ProductPage {
     }
 }
 
-pub(super) async fn render_product(
+/// The product's page: a page of its queue and the create form as typed.
+pub(super) async fn product_view(
     state: &AppState,
     user: &CurrentUser,
-    session: &Session,
+    layout: Layout,
     product: Product,
     query: QueueQuery,
     form: CreateForm,
-    status_code: StatusCode,
-) -> AppResult<Response> {
+) -> AppResult<ProductPage> {
     let class = query
         .class
         .filter(|c| OBJECT_CLASSES.contains(&c.as_str()))
@@ -127,8 +129,8 @@ pub(super) async fn render_product(
     };
     let (total, requests) = crate::requests::store::queue_page(&state.pool, &filter, page, PAGE_SIZE).await?;
     let webhooks = webhook_store::on_product(&state.pool, &user.account_id, &product.id).await?;
-    let view = ProductPage {
-        layout: Layout::new(user, session, product.name.clone(), "products").await?,
+    Ok(ProductPage {
+        layout: layout.titled(product.name.clone(), Nav::Products),
         can_create: user.account_kind == AccountKind::Vendor,
         product,
         kinds: &KINDS,
@@ -145,23 +147,22 @@ pub(super) async fn render_product(
         page,
         pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
         webhooks,
-    };
-    Ok((status_code, Html(view.render()?)).into_response())
+    })
 }
 
 pub(super) async fn product_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    session: Session,
+    layout: Layout,
     Path(id): Path<String>,
     Query(query): Query<QueueQuery>,
-) -> AppResult<Response> {
+) -> AppResult<ProductPage> {
     let product = find_product(&state, &user, &id).await?;
     let form = CreateForm {
         status: "pending".into(),
         ..CreateForm::default()
     };
-    render_product(&state, &user, &session, product, query, form, StatusCode::OK).await
+    product_view(&state, &user, layout, product, query, form).await
 }
 
 /// Parses `id = value` lines; blank lines are skipped.
@@ -211,6 +212,7 @@ pub(super) async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
     session: Session,
+    layout: Layout,
     Path(id): Path<String>,
     form: FormFields,
 ) -> AppResult<Response> {
@@ -269,17 +271,8 @@ pub(super) async fn create(
         }
     };
     let (Some(kind), Some(params), None) = (kind, params, typed.status_error.as_ref()) else {
-        let query = QueueQuery::default();
-        return render_product(
-            &state,
-            &user,
-            &session,
-            product,
-            query,
-            typed,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        let page = product_view(&state, &user, layout, product, QueueQuery::default(), typed).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
     let params = if params.is_empty() {
         kind.default_params()

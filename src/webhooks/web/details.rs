@@ -3,17 +3,16 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tower_sessions::Session;
 
 use super::find;
 
 use crate::auth::CurrentUser;
 use crate::dates::filters;
 use crate::error::{AppError, AppResult};
-use crate::layout::Layout;
+use crate::layout::{html, page, Layout, Nav};
 use crate::state::AppState;
 use crate::webhooks::store::{self, Webhook};
 use crate::webhooks::wizard;
@@ -96,12 +95,14 @@ struct DetailsPage {
     layout: Layout,
     d: DetailsView,
 }
+page!(DetailsPage);
 
 #[derive(Template)]
 #[template(path = "webhooks/_tabs.html")]
 struct TabsPartial {
     d: DetailsView,
 }
+html!(TabsPartial);
 
 #[derive(Deserialize, Default)]
 pub struct TabQuery {
@@ -145,7 +146,7 @@ pub(super) async fn deliveries_view(state: &AppState, id: &str, query: &TabQuery
 pub(super) async fn details_tab(
     state: AppState,
     user: CurrentUser,
-    session: Session,
+    layout: Layout,
     headers: HeaderMap,
     id: String,
     tab: Tab,
@@ -183,17 +184,13 @@ pub(super) async fn details_tab(
         deliveries,
         test_request,
     };
-    let mut response = if wants_fragment {
-        Html(TabsPartial { d }.render()?).into_response()
+    let vary = [(header::VARY, "HX-Request, HX-Target")];
+    Ok(if wants_fragment {
+        (vary, TabsPartial { d }).into_response()
     } else {
-        let layout = Layout::new(&user, &session, d.w.label.clone(), "webhooks").await?;
-        Html(DetailsPage { layout, d }.render()?).into_response()
-    };
-    response.headers_mut().insert(
-        axum::http::header::VARY,
-        HeaderValue::from_static("HX-Request, HX-Target"),
-    );
-    Ok(response)
+        let layout = layout.titled(d.w.label.clone(), Nav::Webhooks);
+        (vary, DetailsPage { layout, d }).into_response()
+    })
 }
 
 macro_rules! tab_handler {
@@ -201,12 +198,12 @@ macro_rules! tab_handler {
         pub(super) async fn $name(
             State(s): State<AppState>,
             u: CurrentUser,
-            se: Session,
+            l: Layout,
             h: HeaderMap,
             Path(id): Path<String>,
             Query(q): Query<TabQuery>,
         ) -> AppResult<Response> {
-            details_tab(s, u, se, h, id, $tab, q).await
+            details_tab(s, u, l, h, id, $tab, q).await
         }
     };
 }
@@ -218,19 +215,20 @@ tab_handler!(tab_deliveries, Tab::Deliveries);
 
 #[derive(Template)]
 #[template(path = "webhooks/attempt.html")]
-struct AttemptPage {
+pub(super) struct AttemptPage {
     layout: Layout,
     w: Webhook,
     a: store::Attempt,
 }
+page!(AttemptPage);
 
 /// One call: the request as sent (token redacted) and the response or error.
 pub(super) async fn attempt_view(
     State(state): State<AppState>,
     user: CurrentUser,
-    session: Session,
+    layout: Layout,
     Path((id, attempt)): Path<(String, String)>,
-) -> AppResult<Response> {
+) -> AppResult<AttemptPage> {
     let w = find(&state, &user, &id).await?;
     let attempt_id: i64 = attempt
         .trim_start_matches("WHA-")
@@ -239,8 +237,8 @@ pub(super) async fn attempt_view(
     let a = store::attempt(&state.pool, &id, attempt_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let layout = Layout::new(&user, &session, format!("Call WHA-{} of {}", a.id, w.label), "webhooks").await?;
-    Ok(Html(AttemptPage { layout, w, a }.render()?).into_response())
+    let layout = layout.titled(format!("Call WHA-{} of {}", a.id, w.label), Nav::Webhooks);
+    Ok(AttemptPage { layout, w, a })
 }
 
 // ---------------------------------------------------------------------------------------
