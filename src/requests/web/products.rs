@@ -86,7 +86,13 @@ pub(super) struct ProductPage {
 page!(ProductPage);
 
 impl ProductPage {
-    fn page_url(&self, page: &i64) -> String {
+    fn prev_url(&self) -> Option<String> {
+        (self.page > 1).then(|| self.page_url(self.page - 1))
+    }
+    fn next_url(&self) -> Option<String> {
+        (self.page < self.pages).then(|| self.page_url(self.page + 1))
+    }
+    fn page_url(&self, page: i64) -> String {
         let mut s = form_urlencoded::Serializer::new(String::new());
         if !self.class.is_empty() {
             s.append_pair("class", &self.class);
