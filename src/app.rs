@@ -12,7 +12,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -44,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::tokens::web::router())
         .merge(crate::requests::web::router())
         .merge(crate::inbound::web::router())
+        .route_layer(middleware::from_fn(crate::layout::forget_shown_flashes))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::session::require_login,
@@ -68,15 +68,7 @@ pub fn router(state: AppState) -> Router {
         .layer(sessions)
         .layer(middleware::from_fn_with_state(state.clone(), session_save_failures))
         .layer(middleware::from_fn(htmx_errors))
-        .nest_service(
-            "/static",
-            ServiceBuilder::new()
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("public, max-age=3600"),
-                ))
-                .service(ServeDir::new(static_dir())),
-        )
+        .nest_service("/static", crate::assets::router())
         .layer(
             ServiceBuilder::new()
                 .layer(TraceLayer::new_for_http())
@@ -109,20 +101,6 @@ pub fn router(state: AppState) -> Router {
                 )),
         )
         .with_state(state)
-}
-
-/// Static files are found next to the crate in development and next to the binary's working
-/// directory in production (`PORTAL_STATIC_DIR` overrides both).
-fn static_dir() -> std::path::PathBuf {
-    if let Some(dir) = std::env::var_os("PORTAL_STATIC_DIR") {
-        return dir.into();
-    }
-    let beside_crate = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static");
-    if beside_crate.is_dir() {
-        beside_crate
-    } else {
-        "static".into()
-    }
 }
 
 /// For htmx requests, errors become a toast fragment swapped into the page's toast area

@@ -1,36 +1,74 @@
-//! What every signed-in page's base template needs: who is signed in, the CSRF token for
-//! forms and htmx, flash messages and the active navigation entry.
+//! The portal's shell around every signed-in page, and the one way a page becomes a response.
+//!
+//! Handlers extract [`Layout`] (who is signed in, the CSRF token, flash messages), name the
+//! page with [`Layout::titled`], and return their page struct: `page!` makes an askama struct
+//! that extends `base.html` an `IntoResponse`, `html!` any other template (fragments, the
+//! sign-in pages). A template that cannot render answers with the portal's error page.
 
+use askama::Template;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
 use tower_sessions::Session;
 
-use crate::auth::session::{csrf_token, take_flashes, Flash};
+use crate::auth::session::{csrf_token, forget_flashes, peek_flashes, Flash};
 use crate::auth::CurrentUser;
-use crate::error::AppResult;
+use crate::error::AppError;
 
+/// The entries of the side navigation.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Nav {
+    Webhooks,
+    Products,
+    Inbound,
+    Tokens,
+}
+
+impl Nav {
+    pub const ALL: [Nav; 4] = [Nav::Webhooks, Nav::Products, Nav::Inbound, Nav::Tokens];
+
+    pub fn href(self) -> &'static str {
+        match self {
+            Nav::Webhooks => "/webhooks",
+            Nav::Products => "/products",
+            Nav::Inbound => "/inbound",
+            Nav::Tokens => "/tokens",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Nav::Webhooks => "Webhooks",
+            Nav::Products => "Products",
+            Nav::Inbound => "Inbound triggers",
+            Nav::Tokens => "Tokens",
+        }
+    }
+}
+
+/// What `base.html` needs. Every page struct that extends it has a `layout: Layout` field.
+#[derive(Clone)]
 pub struct Layout {
     pub user: CurrentUser,
     pub csrf_token: String,
+    /// Read, not yet removed: they leave the session once a page has shown them.
     pub flashes: Vec<Flash>,
     pub title: String,
-    pub nav: &'static str,
+    pub nav: Nav,
     pub version: &'static str,
 }
 
 impl Layout {
-    pub async fn new(
-        user: &CurrentUser,
-        session: &Session,
-        title: impl Into<String>,
-        nav: &'static str,
-    ) -> AppResult<Self> {
-        Ok(Layout {
-            user: user.clone(),
-            csrf_token: csrf_token(session).await?,
-            flashes: take_flashes(session).await?,
-            title: title.into(),
-            nav,
-            version: env!("CARGO_PKG_VERSION"),
-        })
+    /// The page's title (the browser tab says "… · Webhook Portal") and its navigation entry.
+    pub fn titled(mut self, title: impl Into<String>, nav: Nav) -> Self {
+        self.title = title.into();
+        self.nav = nav;
+        self
+    }
+
+    pub fn nav_entries(&self) -> [Nav; 4] {
+        Nav::ALL
     }
 
     /// The user's initials for the avatar in the header.
@@ -44,3 +82,80 @@ impl Layout {
             .to_uppercase()
     }
 }
+
+impl<S: Send + Sync> FromRequestParts<S> for Layout {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|(_, why)| AppError::Internal(anyhow::anyhow!("layout: {why}")))?;
+        Ok(Layout {
+            user,
+            csrf_token: csrf_token(&session).await?,
+            flashes: peek_flashes(&session).await?,
+            title: String::new(),
+            nav: Nav::Webhooks,
+            version: env!("CARGO_PKG_VERSION"),
+        })
+    }
+}
+
+/// Put on a page's response: how many of the session's flash messages it showed.
+#[derive(Clone, Copy)]
+struct FlashesShown(usize);
+
+/// Renders a template as the response, or the error page if it cannot be rendered.
+pub fn respond(template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => AppError::from(e).into_response(),
+    }
+}
+
+/// [`respond`] for a page in the shell: its flash messages are then dropped from the session.
+pub fn respond_page(template: &impl Template, layout: &Layout) -> Response {
+    let mut response = respond(template);
+    if response.status().is_success() && !layout.flashes.is_empty() {
+        response.extensions_mut().insert(FlashesShown(layout.flashes.len()));
+    }
+    response
+}
+
+/// Drops the flash messages a page showed, once it rendered: a redirect or an htmx fragment
+/// answered meanwhile leaves them for the next page.
+pub async fn forget_shown_flashes(session: Session, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    match response.extensions().get::<FlashesShown>() {
+        Some(FlashesShown(n)) => match forget_flashes(&session, *n).await {
+            Ok(()) => response,
+            Err(e) => e.into_response(),
+        },
+        None => response,
+    }
+}
+
+/// `impl IntoResponse` for page structs that extend `base.html` (they have a `layout`).
+macro_rules! page {
+    ($($page:ty),+ $(,)?) => {$(
+        impl axum::response::IntoResponse for $page {
+            fn into_response(self) -> axum::response::Response {
+                $crate::layout::respond_page(&self, &self.layout)
+            }
+        }
+    )+};
+}
+
+/// `impl IntoResponse` for any other template: htmx fragments, the pages outside the shell.
+macro_rules! html {
+    ($($template:ty),+ $(,)?) => {$(
+        impl axum::response::IntoResponse for $template {
+            fn into_response(self) -> axum::response::Response {
+                $crate::layout::respond(&self)
+            }
+        }
+    )+};
+}
+
+pub(crate) use {html, page};

@@ -3,9 +3,11 @@
 
 pub mod api;
 pub mod app;
+pub mod assets;
 pub mod auth;
 pub mod config;
 pub mod credentials;
+pub mod dates;
 pub mod db;
 pub mod delivery;
 pub mod domain;

@@ -106,6 +106,26 @@ pub async fn take_flashes(session: &Session) -> Result<Vec<Flash>, AppError> {
         .unwrap_or_default())
 }
 
+/// The flash messages waiting for the next page, left in the session.
+pub async fn peek_flashes(session: &Session) -> Result<Vec<Flash>, AppError> {
+    Ok(session
+        .get::<Vec<Flash>>(FLASH_KEY)
+        .await
+        .map_err(session_error)?
+        .unwrap_or_default())
+}
+
+/// Removes the first `shown` flash messages (a page showed them); any added since stay.
+pub async fn forget_flashes(session: &Session, shown: usize) -> Result<(), AppError> {
+    let mut list = peek_flashes(session).await?;
+    if shown >= list.len() {
+        session.remove::<Vec<Flash>>(FLASH_KEY).await.map_err(session_error)?;
+        return Ok(());
+    }
+    list.drain(..shown);
+    session.insert(FLASH_KEY, list).await.map_err(session_error)
+}
+
 /// The signed-in user's id, if the session has one.
 pub async fn signed_in_user_id(session: &Session) -> Result<Option<UserId>, AppError> {
     Ok(session

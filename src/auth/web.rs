@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use askama::Template;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -13,32 +13,33 @@ use tower_sessions::Session;
 use super::session::{self, Flash, FlashKind};
 use super::{password, throttle, users};
 use crate::error::AppResult;
+use crate::layout::html;
 use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "login.html")]
-struct LoginPage {
+pub struct LoginPage {
     csrf_token: String,
     email: String,
     next: String,
     error: Option<String>,
     flashes: Vec<Flash>,
 }
+html!(LoginPage);
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
     next: Option<String>,
 }
 
-pub async fn login_page(session: Session, Query(q): Query<LoginQuery>) -> AppResult<Response> {
-    let page = LoginPage {
+pub async fn login_page(session: Session, Query(q): Query<LoginQuery>) -> AppResult<LoginPage> {
+    Ok(LoginPage {
         csrf_token: session::csrf_token(&session).await?,
         email: String::new(),
         next: session::safe_next(q.next.as_deref()),
         error: None,
         flashes: session::take_flashes(&session).await?,
-    };
-    Ok(Html(page.render()?).into_response())
+    })
 }
 
 #[derive(Deserialize)]
@@ -72,7 +73,7 @@ pub async fn login_submit(
             error: Some(error),
             flashes: vec![],
         };
-        Ok((status, Html(page.render()?)).into_response())
+        Ok((status, page).into_response())
     };
 
     let attempt_id = match throttle::admit(&state.pool, &email, &ip, &limits).await? {
@@ -81,9 +82,9 @@ pub async fn login_submit(
             let wait = (until - chrono::Utc::now()).num_seconds().max(1);
             let minutes = (wait + 59) / 60;
             let message = format!(
-                "Too many failed sign-in attempts. Try again in {minutes} minute{} (after {} UTC).",
+                "Too many failed sign-in attempts. Try again in {minutes} minute{} (after {}).",
                 if minutes == 1 { "" } else { "s" },
-                until.format("%H:%M")
+                crate::dates::datetime(&until)
             );
             let mut response = again(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -119,19 +120,16 @@ pub async fn login_submit(
 
 #[derive(Template)]
 #[template(path = "logout.html")]
-struct LogoutPage {
+pub struct LogoutPage {
     csrf_token: String,
 }
+html!(LogoutPage);
 
 /// A plain GET never signs out (it could be forged); it offers the button instead.
-pub async fn logout_page(session: Session) -> AppResult<Response> {
-    Ok(Html(
-        LogoutPage {
-            csrf_token: session::csrf_token(&session).await?,
-        }
-        .render()?,
-    )
-    .into_response())
+pub async fn logout_page(session: Session) -> AppResult<LogoutPage> {
+    Ok(LogoutPage {
+        csrf_token: session::csrf_token(&session).await?,
+    })
 }
 
 pub async fn logout(session: Session) -> AppResult<Response> {

@@ -2,8 +2,8 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tower_sessions::Session;
@@ -11,10 +11,11 @@ use tower_sessions::Session;
 use super::Token;
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::CurrentUser;
+use crate::dates::filters;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
 use crate::ids::TokenId;
-use crate::layout::Layout;
+use crate::layout::{page, Layout, Nav};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -33,42 +34,28 @@ struct TokensPage {
     /// The key just created, shown this once.
     new_key: Option<String>,
 }
+page!(TokensPage);
 
-async fn render(
-    state: &AppState,
-    user: &CurrentUser,
-    session: &Session,
-    status: StatusCode,
-    name: String,
-    error: Option<String>,
-    new_key: Option<String>,
-) -> AppResult<Response> {
-    let layout = Layout::new(user, session, "API tokens", "tokens").await?;
-    let tokens = super::list(&state.pool, &user.account_id).await?;
-    Ok((
-        status,
-        Html(
-            TokensPage {
-                layout,
-                tokens,
-                name,
-                error,
-                new_key,
-            }
-            .render()?,
-        ),
-    )
-        .into_response())
+impl TokensPage {
+    async fn new(state: &AppState, user: &CurrentUser, layout: Layout) -> AppResult<Self> {
+        Ok(TokensPage {
+            layout: layout.titled("API tokens", Nav::Tokens),
+            tokens: super::list(&state.pool, &user.account_id).await?,
+            name: String::new(),
+            error: None,
+            new_key: None,
+        })
+    }
 }
 
-async fn list(State(state): State<AppState>, user: CurrentUser, session: Session) -> AppResult<Response> {
-    render(&state, &user, &session, StatusCode::OK, String::new(), None, None).await
+async fn list(State(state): State<AppState>, user: CurrentUser, layout: Layout) -> AppResult<TokensPage> {
+    TokensPage::new(&state, &user, layout).await
 }
 
 async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
-    session: Session,
+    layout: Layout,
     form: FormFields,
 ) -> AppResult<Response> {
     user.require_admin()?;
@@ -83,35 +70,21 @@ async fn create(
         None
     };
     if error.is_some() {
-        return render(
-            &state,
-            &user,
-            &session,
-            StatusCode::UNPROCESSABLE_ENTITY,
+        let page = TokensPage {
             name,
             error,
-            None,
-        )
-        .await;
+            ..TokensPage::new(&state, &user, layout).await?
+        };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
     let (id, key) = super::create(&state.pool, &user, &name).await?;
     tracing::info!(token = %id, user = %user.id, "API token created");
     // Rendered directly (not redirected) so the key exists only in this one response.
-    let mut response = render(
-        &state,
-        &user,
-        &session,
-        StatusCode::CREATED,
-        String::new(),
-        None,
-        Some(key),
-    )
-    .await?;
-    response.headers_mut().insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    Ok(response)
+    let page = TokensPage {
+        new_key: Some(key),
+        ..TokensPage::new(&state, &user, layout).await?
+    };
+    Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], page).into_response())
 }
 
 async fn revoke(

@@ -17,6 +17,7 @@ mod hardening;
 mod inbound;
 mod requests_loop;
 mod startup;
+mod static_assets;
 mod test_requests;
 mod tokens;
 mod webhooks_manage;

@@ -34,7 +34,18 @@ async fn an_admin_creates_a_token_sees_it_once_and_revokes_it() {
         .unwrap()
         .expect("valid key");
     assert_eq!(caller.account_id, app.vendor_account_id);
-    assert!(!app.get_html("/tokens").await.contains("Never"), "last used shown");
+    let used: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("select last_used_at from api_tokens where id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let list = app.get_html("/tokens").await;
+    // In the portal's one date style, e.g. "05/18/2021 8:40 AM UTC".
+    let shown = webhook_portal::dates::datetime(&used).to_string();
+    assert!(
+        !list.contains("Never") && list.contains(&shown),
+        "last used {shown} shown"
+    );
     // Wrong secret, malformed keys, unknown IDs: refused.
     for bad in [
         format!("ApiKey {id}:wrong"),

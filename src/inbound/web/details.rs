@@ -2,16 +2,17 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
 use super::{find, public_base, NEW_KEY, RECENT_MESSAGES};
 use crate::auth::CurrentUser;
+use crate::dates::filters;
 use crate::error::{AppError, AppResult};
 use crate::ids::TriggerId;
 use crate::inbound::{InboundTrigger, Key, Message};
-use crate::layout::Layout;
+use crate::layout::{page, Layout, Nav};
 use crate::state::AppState;
 use crate::webhooks::store::watching_counts;
 
@@ -27,6 +28,7 @@ pub(super) struct DetailsPage {
     webhooks: (i64, i64),
     key_form: KeyForm,
 }
+page!(DetailsPage);
 
 /// The add-key form: what was typed and why it was refused, or the generated key to show once.
 #[derive(Default)]
@@ -59,8 +61,7 @@ impl DetailsPage {
 
 pub(super) async fn render_details(
     state: &AppState,
-    user: &CurrentUser,
-    session: &Session,
+    layout: Layout,
     t: InboundTrigger,
     status: StatusCode,
     key_form: KeyForm,
@@ -69,7 +70,7 @@ pub(super) async fn render_details(
     let messages = crate::inbound::messages(&state.pool, &t.id, RECENT_MESSAGES).await?;
     let webhooks = watching_counts(&state.pool, &t.account_id, &t.product_id, t.object_class).await?;
     let view = DetailsPage {
-        layout: Layout::new(user, session, t.name.clone(), "inbound").await?,
+        layout: layout.titled(t.name.clone(), Nav::Inbound),
         endpoint: format!("{}/hooks/in/{}", public_base(state), t.id),
         t,
         keys,
@@ -77,17 +78,15 @@ pub(super) async fn render_details(
         webhooks,
         key_form,
     };
-    let mut response = (status, Html(view.render()?)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    // A new key is on it (shown once): never kept in a cache.
+    Ok((status, [(header::CACHE_CONTROL, "no-store")], view).into_response())
 }
 
 pub(super) async fn details(
     State(state): State<AppState>,
     user: CurrentUser,
     session: Session,
+    layout: Layout,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     let t = find(&state, &user, &id).await?;
@@ -104,5 +103,5 @@ pub(super) async fn details(
         new_key,
         ..KeyForm::default()
     };
-    render_details(&state, &user, &session, t, StatusCode::OK, key_form).await
+    render_details(&state, layout, t, StatusCode::OK, key_form).await
 }

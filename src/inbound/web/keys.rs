@@ -11,6 +11,7 @@ use crate::auth::session::{flash, FlashKind};
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
+use crate::layout::Layout;
 use crate::state::AppState;
 
 pub(super) fn read_label(fields: &FormFields) -> Result<String, (String, String)> {
@@ -32,6 +33,7 @@ pub(super) async fn add_key(
     State(state): State<AppState>,
     user: CurrentUser,
     session: Session,
+    layout: Layout,
     Path(id): Path<String>,
     fields: FormFields,
 ) -> AppResult<Response> {
@@ -47,8 +49,7 @@ pub(super) async fn add_key(
         Err((label, message)) => {
             return render_details(
                 &state,
-                &user,
-                &session,
+                layout,
                 t,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 refused(label, message),
@@ -63,8 +64,7 @@ pub(super) async fn add_key(
         if let Err(message) = crate::inbound::check_pasted_key(&pasted) {
             return render_details(
                 &state,
-                &user,
-                &session,
+                layout,
                 t,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 refused(label, message),
@@ -82,15 +82,7 @@ pub(super) async fn add_key(
         )),
     };
     if let Some(message) = refusal {
-        return render_details(
-            &state,
-            &user,
-            &session,
-            t,
-            StatusCode::CONFLICT,
-            refused(label, message),
-        )
-        .await;
+        return render_details(&state, layout, t, StatusCode::CONFLICT, refused(label, message)).await;
     }
     tracing::info!(trigger = %t.id, user = %user.id, "inbound trigger key added");
     if generated {

@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use super::find;
@@ -14,7 +14,7 @@ use crate::error::AppResult;
 use crate::forms::FormFields;
 use crate::ids::ProductId;
 use crate::inbound::{InboundTrigger, QueryParam, Settings};
-use crate::layout::Layout;
+use crate::layout::{page, Layout, Nav};
 use crate::state::AppState;
 use crate::webhooks::store::{products_for, Product};
 
@@ -56,21 +56,22 @@ pub(super) struct FormPage {
     /// The queues to choose from: (object class, label).
     classes: Vec<(&'static str, &'static str)>,
 }
+page!(FormPage);
 
-pub(super) async fn render_form(
+/// The new or edit form, as typed.
+pub(super) async fn form_page(
     state: &AppState,
     user: &CurrentUser,
-    session: &Session,
+    layout: Layout,
     trigger: Option<InboundTrigger>,
     form: SettingsForm,
-    status: StatusCode,
-) -> AppResult<Response> {
+) -> AppResult<FormPage> {
     let title = match &trigger {
         Some(t) => format!("Edit {}", t.name),
         None => "New inbound trigger".to_string(),
     };
-    let view = FormPage {
-        layout: Layout::new(user, session, title, "inbound").await?,
+    Ok(FormPage {
+        layout: layout.titled(title, Nav::Inbound),
         trigger,
         form,
         products: products_for(&state.pool, user).await?,
@@ -78,22 +79,17 @@ pub(super) async fn render_form(
             .into_iter()
             .map(|c| (c.as_str(), c.queue_label()))
             .collect(),
-    };
-    Ok((status, Html(view.render()?)).into_response())
+    })
 }
 
-pub(super) async fn new_form(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    session: Session,
-) -> AppResult<Response> {
+pub(super) async fn new_form(State(state): State<AppState>, user: CurrentUser, layout: Layout) -> AppResult<FormPage> {
     user.require_admin()?;
     let form = SettingsForm {
         max_wait: "10".into(),
         object_class: ObjectClass::FulfillmentRequest.as_str().into(),
         ..SettingsForm::default()
     };
-    render_form(&state, &user, &session, None, form, StatusCode::OK).await
+    form_page(&state, &user, layout, None, form).await
 }
 
 /// Reads and checks the settings form. Creating (no `trigger`) also reads the product and
@@ -185,12 +181,14 @@ pub(super) async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
     session: Session,
+    layout: Layout,
     fields: FormFields,
 ) -> AppResult<Response> {
     user.require_admin()?;
     let (form, settings) = read_settings(&state, &user, &fields, None).await?;
     let Some(settings) = settings else {
-        return render_form(&state, &user, &session, None, form, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let page = form_page(&state, &user, layout, None, form).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
     let id = crate::inbound::create(&state.pool, &user, &settings).await?;
     tracing::info!(trigger = %id, user = %user.id, "inbound trigger created");
@@ -209,9 +207,9 @@ pub(super) async fn create(
 pub(super) async fn edit_form(
     State(state): State<AppState>,
     user: CurrentUser,
-    session: Session,
+    layout: Layout,
     Path(id): Path<String>,
-) -> AppResult<Response> {
+) -> AppResult<FormPage> {
     let t = find(&state, &user, &id).await?;
     user.require_admin()?;
     let form = SettingsForm {
@@ -224,13 +222,14 @@ pub(super) async fn edit_form(
         params: t.params_text(),
         ..SettingsForm::default()
     };
-    render_form(&state, &user, &session, Some(t), form, StatusCode::OK).await
+    form_page(&state, &user, layout, Some(t), form).await
 }
 
 pub(super) async fn edit(
     State(state): State<AppState>,
     user: CurrentUser,
     session: Session,
+    layout: Layout,
     Path(id): Path<String>,
     fields: FormFields,
 ) -> AppResult<Response> {
@@ -238,7 +237,8 @@ pub(super) async fn edit(
     user.require_admin()?;
     let (form, settings) = read_settings(&state, &user, &fields, Some(&t)).await?;
     let Some(settings) = settings else {
-        return render_form(&state, &user, &session, Some(t), form, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let page = form_page(&state, &user, layout, Some(t), form).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
     crate::inbound::update(&state.pool, &user.account_id, &t.id, &settings).await?;
     flash(&session, FlashKind::Success, "Settings saved.").await?;
@@ -288,17 +288,18 @@ pub(super) struct DeletePage {
     layout: Layout,
     t: InboundTrigger,
 }
+page!(DeletePage);
 
 pub(super) async fn delete_confirm(
     State(state): State<AppState>,
     user: CurrentUser,
-    session: Session,
+    layout: Layout,
     Path(id): Path<String>,
-) -> AppResult<Response> {
+) -> AppResult<DeletePage> {
     let t = find(&state, &user, &id).await?;
     user.require_admin()?;
-    let layout = Layout::new(&user, &session, format!("Delete {}", t.name), "inbound").await?;
-    Ok(Html(DeletePage { layout, t }.render()?).into_response())
+    let layout = layout.titled(format!("Delete {}", t.name), Nav::Inbound);
+    Ok(DeletePage { layout, t })
 }
 
 pub(super) async fn delete(

@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -12,11 +12,12 @@ use tower_sessions::Session;
 use super::{find_product, PAGE_SIZE, PARAMS_MAX, PARAM_ID_MAX, PARAM_VALUE_MAX};
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::{AccountKind, CurrentUser};
+use crate::dates::filters;
 use crate::domain::ObjectClass;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
 use crate::ids::{ProductId, WebhookId};
-use crate::layout::Layout;
+use crate::layout::{page, Layout, Nav};
 use crate::requests::store::{ProductRow, QueueFilter};
 use crate::requests::validation::{self, Outcome, Stage};
 use crate::requests::{NewRequest, Param, Request, RequestKind, RequestStatus, KINDS};
@@ -29,20 +30,21 @@ pub(super) struct ProductsPage {
     layout: Layout,
     rows: Vec<ProductRow>,
 }
+page!(ProductsPage);
 
 pub(super) async fn products(
     State(state): State<AppState>,
     user: CurrentUser,
-    session: Session,
-) -> AppResult<Response> {
+    layout: Layout,
+) -> AppResult<ProductsPage> {
     let ids: Vec<ProductId> = webhook_store::products_for(&state.pool, &user)
         .await?
         .into_iter()
         .map(|p| p.id)
         .collect();
     let rows = crate::requests::store::product_rows(&state.pool, &user.account_id, &ids).await?;
-    let layout = Layout::new(&user, &session, "Products", "products").await?;
-    Ok(Html(ProductsPage { layout, rows }.render()?).into_response())
+    let layout = layout.titled("Products", Nav::Products);
+    Ok(ProductsPage { layout, rows })
 }
 
 #[derive(Deserialize, Default)]
@@ -83,9 +85,16 @@ pub(super) struct ProductPage {
     pages: i64,
     webhooks: Vec<webhook_store::Webhook>,
 }
+page!(ProductPage);
 
 impl ProductPage {
-    fn page_url(&self, page: &i64) -> String {
+    fn prev_url(&self) -> Option<String> {
+        (self.page > 1).then(|| self.page_url(self.page - 1))
+    }
+    fn next_url(&self) -> Option<String> {
+        (self.page < self.pages).then(|| self.page_url(self.page + 1))
+    }
+    fn page_url(&self, page: i64) -> String {
         let mut s = form_urlencoded::Serializer::new(String::new());
         if !self.class.is_empty() {
             s.append_pair("class", &self.class);
@@ -98,15 +107,15 @@ impl ProductPage {
     }
 }
 
-pub(super) async fn render_product(
+/// The product's page: a page of its queue and the create form as typed.
+pub(super) async fn product_view(
     state: &AppState,
     user: &CurrentUser,
-    session: &Session,
+    layout: Layout,
     product: Product,
     query: QueueQuery,
     form: CreateForm,
-    status_code: StatusCode,
-) -> AppResult<Response> {
+) -> AppResult<ProductPage> {
     // An unknown class or status is no filter.
     let class = query.class.as_deref().and_then(ObjectClass::parse);
     let status = query.status.as_deref().and_then(RequestStatus::parse);
@@ -123,8 +132,8 @@ pub(super) async fn render_product(
     };
     let (total, requests) = crate::requests::store::queue_page(&state.pool, &filter, page, PAGE_SIZE).await?;
     let webhooks = webhook_store::on_product(&state.pool, &user.account_id, &product.id).await?;
-    let view = ProductPage {
-        layout: Layout::new(user, session, product.name.clone(), "products").await?,
+    Ok(ProductPage {
+        layout: layout.titled(product.name.clone(), Nav::Products),
         can_create: user.account_kind == AccountKind::Vendor,
         product,
         kinds: &KINDS,
@@ -138,23 +147,22 @@ pub(super) async fn render_product(
         page,
         pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
         webhooks,
-    };
-    Ok((status_code, Html(view.render()?)).into_response())
+    })
 }
 
 pub(super) async fn product_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    session: Session,
+    layout: Layout,
     Path(id): Path<String>,
     Query(query): Query<QueueQuery>,
-) -> AppResult<Response> {
+) -> AppResult<ProductPage> {
     let product = find_product(&state, &user, &id).await?;
     let form = CreateForm {
         status: "pending".into(),
         ..CreateForm::default()
     };
-    render_product(&state, &user, &session, product, query, form, StatusCode::OK).await
+    product_view(&state, &user, layout, product, query, form).await
 }
 
 /// Parses `id = value` lines; blank lines are skipped.
@@ -204,6 +212,7 @@ pub(super) async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
     session: Session,
+    layout: Layout,
     Path(id): Path<String>,
     form: FormFields,
 ) -> AppResult<Response> {
@@ -262,17 +271,8 @@ pub(super) async fn create(
         }
     };
     let (Some(kind), Some(params), Some(status), None) = (kind, params, status, typed.status_error.as_ref()) else {
-        let query = QueueQuery::default();
-        return render_product(
-            &state,
-            &user,
-            &session,
-            product,
-            query,
-            typed,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        let page = product_view(&state, &user, layout, product, QueueQuery::default(), typed).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
     let params = if params.is_empty() {
         kind.default_params()

@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::Value;
 
 use tower_sessions::Session;
@@ -11,9 +11,10 @@ use super::products::run_validation;
 use super::{action_label, find_request};
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::CurrentUser;
+use crate::dates::filters;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
-use crate::layout::Layout;
+use crate::layout::{page, Layout, Nav};
 use crate::requests::validation::{self};
 use crate::requests::{Param, Request, RequestAction};
 use crate::state::AppState;
@@ -30,6 +31,7 @@ pub(super) struct RequestPage {
     /// The webhook type that would validate it now, when it is a draft or inquiring.
     validator: Option<WebhookType>,
 }
+page!(RequestPage);
 
 impl RequestPage {
     fn action_label(&self, action: &RequestAction) -> &'static str {
@@ -38,28 +40,32 @@ impl RequestPage {
     fn validation_ok(&self) -> bool {
         self.validation.as_ref().and_then(|v| v["ok"].as_bool()) == Some(true)
     }
+    /// When the validation webhook answered (kept as RFC 3339 in the request's record).
+    fn validated_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let at = self.validation.as_ref()?["at"].as_str()?;
+        chrono::DateTime::parse_from_rfc3339(at).ok().map(|t| t.to_utc())
+    }
 }
 
 pub(super) async fn request_page(
     State(state): State<AppState>,
     user: CurrentUser,
-    session: Session,
+    layout: Layout,
     Path(id): Path<String>,
-) -> AppResult<Response> {
+) -> AppResult<RequestPage> {
     let r = find_request(&state, &user, &id).await?;
     let product_name = crate::requests::store::product_name(&state.pool, &r.product_id).await?;
     let validator = r
         .validation_stage()
         .and_then(|stage| validation::validator_type(r.request_kind()?, stage));
-    let view = RequestPage {
-        layout: Layout::new(&user, &session, r.id.to_string(), "products").await?,
+    Ok(RequestPage {
+        layout: layout.titled(r.id.to_string(), Nav::Products),
         product_name,
         params: r.param_list(),
         validation: r.validation.as_ref().map(|v| v.0.clone()),
         validator,
         r,
-    };
-    Ok(Html(view.render()?).into_response())
+    })
 }
 
 pub(super) async fn validate(

@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use tower_sessions::Session;
 
 use super::details::Tab;
@@ -12,7 +12,7 @@ use crate::auth::session::{flash, FlashKind};
 use crate::auth::CurrentUser;
 use crate::error::AppResult;
 use crate::forms::FormFields;
-use crate::layout::Layout;
+use crate::layout::{page, Layout, Nav};
 use crate::state::AppState;
 use crate::webhooks::store::{self, Webhook};
 use crate::webhooks::wizard;
@@ -109,21 +109,22 @@ pub(super) async fn disable(
 
 #[derive(Template)]
 #[template(path = "webhooks/delete.html")]
-struct DeletePage {
+pub(super) struct DeletePage {
     layout: Layout,
     w: Webhook,
 }
+page!(DeletePage);
 
 pub(super) async fn delete_confirm(
     State(state): State<AppState>,
     user: CurrentUser,
-    session: Session,
+    layout: Layout,
     Path(id): Path<String>,
-) -> AppResult<Response> {
+) -> AppResult<DeletePage> {
     let w = find(&state, &user, &id).await?;
     user.require_admin()?;
-    let layout = Layout::new(&user, &session, format!("Delete {}", w.label), "webhooks").await?;
-    Ok(Html(DeletePage { layout, w }.render()?).into_response())
+    let layout = layout.titled(format!("Delete {}", w.label), Nav::Webhooks);
+    Ok(DeletePage { layout, w })
 }
 
 pub(super) async fn delete(

@@ -3,17 +3,17 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tower_sessions::Session;
 
 use super::find;
 
 use crate::auth::CurrentUser;
+use crate::dates::filters;
 use crate::error::{AppError, AppResult};
 use crate::ids::WebhookId;
-use crate::layout::Layout;
+use crate::layout::{html, page, Layout, Nav};
 use crate::state::AppState;
 use crate::webhooks::store::{self, Webhook};
 use crate::webhooks::wizard;
@@ -85,7 +85,7 @@ impl DetailsView {
     }
 
     pub fn time_or_dash(&self, t: &Option<chrono::DateTime<chrono::Utc>>) -> String {
-        t.map(|t| t.format("%m/%d/%Y %H:%M:%S UTC").to_string())
+        t.map(|t| crate::dates::datetime_secs(&t).to_string())
             .unwrap_or_else(|| "—".to_string())
     }
 }
@@ -96,12 +96,14 @@ struct DetailsPage {
     layout: Layout,
     d: DetailsView,
 }
+page!(DetailsPage);
 
 #[derive(Template)]
 #[template(path = "webhooks/_tabs.html")]
 struct TabsPartial {
     d: DetailsView,
 }
+html!(TabsPartial);
 
 #[derive(Deserialize, Default)]
 pub struct TabQuery {
@@ -145,7 +147,7 @@ pub(super) async fn deliveries_view(state: &AppState, id: &WebhookId, query: &Ta
 pub(super) async fn details_tab(
     state: AppState,
     user: CurrentUser,
-    session: Session,
+    layout: Layout,
     headers: HeaderMap,
     id: String,
     tab: Tab,
@@ -184,17 +186,13 @@ pub(super) async fn details_tab(
         deliveries,
         test_request,
     };
-    let mut response = if wants_fragment {
-        Html(TabsPartial { d }.render()?).into_response()
+    let vary = [(header::VARY, "HX-Request, HX-Target")];
+    Ok(if wants_fragment {
+        (vary, TabsPartial { d }).into_response()
     } else {
-        let layout = Layout::new(&user, &session, d.w.label.clone(), "webhooks").await?;
-        Html(DetailsPage { layout, d }.render()?).into_response()
-    };
-    response.headers_mut().insert(
-        axum::http::header::VARY,
-        HeaderValue::from_static("HX-Request, HX-Target"),
-    );
-    Ok(response)
+        let layout = layout.titled(d.w.label.clone(), Nav::Webhooks);
+        (vary, DetailsPage { layout, d }).into_response()
+    })
 }
 
 macro_rules! tab_handler {
@@ -202,12 +200,12 @@ macro_rules! tab_handler {
         pub(super) async fn $name(
             State(s): State<AppState>,
             u: CurrentUser,
-            se: Session,
+            l: Layout,
             h: HeaderMap,
             Path(id): Path<String>,
             Query(q): Query<TabQuery>,
         ) -> AppResult<Response> {
-            details_tab(s, u, se, h, id, $tab, q).await
+            details_tab(s, u, l, h, id, $tab, q).await
         }
     };
 }
@@ -219,19 +217,20 @@ tab_handler!(tab_deliveries, Tab::Deliveries);
 
 #[derive(Template)]
 #[template(path = "webhooks/attempt.html")]
-struct AttemptPage {
+pub(super) struct AttemptPage {
     layout: Layout,
     w: Webhook,
     a: store::Attempt,
 }
+page!(AttemptPage);
 
 /// One call: the request as sent (token redacted) and the response or error.
 pub(super) async fn attempt_view(
     State(state): State<AppState>,
     user: CurrentUser,
-    session: Session,
+    layout: Layout,
     Path((id, attempt)): Path<(String, String)>,
-) -> AppResult<Response> {
+) -> AppResult<AttemptPage> {
     let w = find(&state, &user, &id).await?;
     let attempt_id: i64 = attempt
         .trim_start_matches("WHA-")
@@ -240,8 +239,8 @@ pub(super) async fn attempt_view(
     let a = store::attempt(&state.pool, &w.id, attempt_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let layout = Layout::new(&user, &session, format!("Call WHA-{} of {}", a.id, w.label), "webhooks").await?;
-    Ok(Html(AttemptPage { layout, w, a }.render()?).into_response())
+    let layout = layout.titled(format!("Call WHA-{} of {}", a.id, w.label), Nav::Webhooks);
+    Ok(AttemptPage { layout, w, a })
 }
 
 // ---------------------------------------------------------------------------------------

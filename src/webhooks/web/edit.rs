@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use super::details::Tab;
@@ -12,7 +12,7 @@ use crate::auth::session::{flash, FlashKind};
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
-use crate::layout::Layout;
+use crate::layout::{page, Layout, Nav};
 use crate::state::AppState;
 use crate::webhooks::model::{self, FieldErrors};
 use crate::webhooks::store::{self, Webhook};
@@ -91,13 +91,27 @@ impl EditValues {
 
 #[derive(Template)]
 #[template(path = "webhooks/edit.html")]
-struct EditPage {
+pub(super) struct EditPage {
     layout: Layout,
     w: Webhook,
     section: EditSection,
     sections: [EditSection; 3],
     v: EditValues,
     errors: FieldErrors,
+}
+page!(EditPage);
+
+impl EditPage {
+    fn new(layout: Layout, w: Webhook, section: EditSection, v: EditValues, errors: FieldErrors) -> Self {
+        EditPage {
+            layout: layout.titled(format!("Edit {}", w.label), Nav::Webhooks),
+            w,
+            section,
+            sections: EditSection::ALL,
+            v,
+            errors,
+        }
+    }
 }
 
 pub(super) async fn edit_redirect(Path(id): Path<String>) -> Redirect {
@@ -107,29 +121,21 @@ pub(super) async fn edit_redirect(Path(id): Path<String>) -> Redirect {
 pub(super) async fn edit_form(
     State(state): State<AppState>,
     user: CurrentUser,
-    session: Session,
+    layout: Layout,
     Path((id, slug)): Path<(String, String)>,
-) -> AppResult<Response> {
+) -> AppResult<EditPage> {
     let w = find(&state, &user, &id).await?;
     user.require_admin()?;
     let section = EditSection::from_slug(&slug).ok_or(AppError::NotFound)?;
-    let layout = Layout::new(&user, &session, format!("Edit {}", w.label), "webhooks").await?;
     let v = EditValues::from_webhook(&w);
-    let page = EditPage {
-        layout,
-        w,
-        section,
-        sections: EditSection::ALL,
-        v,
-        errors: FieldErrors::default(),
-    };
-    Ok(Html(page.render()?).into_response())
+    Ok(EditPage::new(layout, w, section, v, FieldErrors::default()))
 }
 
 pub(super) async fn edit_submit(
     State(state): State<AppState>,
     user: CurrentUser,
     session: Session,
+    layout: Layout,
     headers: HeaderMap,
     Path((id, slug)): Path<(String, String)>,
     form: FormFields,
@@ -202,14 +208,5 @@ pub(super) async fn edit_submit(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let layout = Layout::new(&user, &session, format!("Edit {}", w.label), "webhooks").await?;
-    let page = EditPage {
-        layout,
-        w,
-        section,
-        sections: EditSection::ALL,
-        v,
-        errors,
-    };
-    Ok((status, Html(page.render()?)).into_response())
+    Ok((status, EditPage::new(layout, w, section, v, errors)).into_response())
 }

@@ -2,15 +2,14 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
-use tower_sessions::Session;
 
 use super::{PAGE_SIZE, SEARCH_MAX};
 use crate::auth::CurrentUser;
+use crate::dates::filters;
 use crate::error::AppResult;
 use crate::ids::ProductId;
-use crate::layout::Layout;
+use crate::layout::{page, Layout, Nav};
 use crate::state::AppState;
 use crate::webhooks::model::WebhookType;
 use crate::webhooks::store::{self, Cursor, ListFilter, Page, Product, Webhook};
@@ -28,7 +27,7 @@ pub struct ListQuery {
 
 #[derive(Template)]
 #[template(path = "webhooks/list.html")]
-struct ListPageView {
+pub(super) struct ListPageView {
     layout: Layout,
     rows: Vec<Webhook>,
     total: i64,
@@ -42,13 +41,14 @@ struct ListPageView {
     next_url: Option<String>,
     prev_url: Option<String>,
 }
+page!(ListPageView);
 
 pub(super) async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
-    session: Session,
+    layout: Layout,
     Query(query): Query<ListQuery>,
-) -> AppResult<Response> {
+) -> AppResult<ListPageView> {
     let status = query.status.unwrap_or_default();
     let type_code = query.type_code.unwrap_or_default();
     let product: String = query
@@ -101,8 +101,8 @@ pub(super) async fn list(
         s.append_pair(extra.0, &extra.1);
         format!("/webhooks?{}", s.finish())
     };
-    let view = ListPageView {
-        layout: Layout::new(&user, &session, "Webhooks", "webhooks").await?,
+    Ok(ListPageView {
+        layout: layout.titled("Webhooks", Nav::Webhooks),
         total: result.total,
         next_url: result.next.map(|c| base_query(("after", c.encode()))),
         prev_url: result.prev.map(|c| base_query(("before", c.encode()))),
@@ -118,8 +118,7 @@ pub(super) async fn list(
         type_code,
         product,
         q,
-    };
-    Ok(Html(view.render()?).into_response())
+    })
 }
 
 // ---------------------------------------------------------------------------------------

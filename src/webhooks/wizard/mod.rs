@@ -7,8 +7,8 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use super::model::{self, FieldErrors, HttpMethod, ObjectClass, WebhookType};
@@ -18,7 +18,7 @@ use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
 use crate::ids::ProductId;
-use crate::layout::Layout;
+use crate::layout::{html, page, Layout, Nav};
 use crate::state::AppState;
 
 mod draft;
@@ -73,17 +73,19 @@ struct WizardPage {
     layout: Layout,
     w: WizardView,
 }
+page!(WizardPage);
 
 #[derive(Template)]
 #[template(path = "webhooks/_wizard_panel.html")]
 struct WizardPanel {
     w: WizardView,
 }
+html!(WizardPanel);
 
 async fn view(
     state: &AppState,
     user: &CurrentUser,
-    session: &Session,
+    csrf_token: &str,
     step: Step,
     draft: Draft,
     errors: FieldErrors,
@@ -116,7 +118,7 @@ async fn view(
         errors,
         products,
         types,
-        csrf_token: crate::auth::session::csrf_token(session).await?,
+        csrf_token: csrf_token.to_string(),
     })
 }
 
@@ -125,6 +127,7 @@ struct Cx<'a> {
     state: &'a AppState,
     user: &'a CurrentUser,
     session: &'a Session,
+    layout: &'a Layout,
     headers: &'a HeaderMap,
 }
 
@@ -134,33 +137,23 @@ pub fn is_htmx(headers: &HeaderMap) -> bool {
 
 /// Renders the step: the panel for htmx (and pushes its URL), the whole page otherwise.
 async fn render(cx: &Cx<'_>, status: StatusCode, step: Step, draft: Draft, errors: FieldErrors) -> AppResult<Response> {
-    let Cx {
-        state,
-        user,
-        session,
-        headers,
-    } = *cx;
-    let w = view(state, user, session, step, draft, errors).await?;
-    let mut response = if is_htmx(headers) {
-        (status, Html(WizardPanel { w }.render()?)).into_response()
-    } else {
-        let layout = Layout::new(
-            user,
-            session,
-            format!("Create webhook – Step {}", step.number()),
-            "webhooks",
-        )
-        .await?;
-        (status, Html(WizardPage { layout, w }.render()?)).into_response()
-    };
-    if is_htmx(headers) {
+    let w = view(cx.state, cx.user, &cx.layout.csrf_token, step, draft, errors).await?;
+    let mut response = if is_htmx(cx.headers) {
+        let mut panel = (status, WizardPanel { w }).into_response();
         if let Ok(v) = HeaderValue::from_str(&step.url()) {
-            response.headers_mut().insert(HeaderName::from_static("hx-push-url"), v);
+            panel.headers_mut().insert(HeaderName::from_static("hx-push-url"), v);
         }
-    }
+        panel
+    } else {
+        let layout = cx
+            .layout
+            .clone()
+            .titled(format!("Create webhook – Step {}", step.number()), Nav::Webhooks);
+        (status, WizardPage { layout, w }).into_response()
+    };
     response
         .headers_mut()
-        .insert(axum::http::header::VARY, HeaderValue::from_static("HX-Request"));
+        .insert(header::VARY, HeaderValue::from_static("HX-Request"));
     Ok(response)
 }
 
@@ -176,6 +169,7 @@ pub async fn show(
     State(state): State<AppState>,
     user: CurrentUser,
     session: Session,
+    layout: Layout,
     headers: HeaderMap,
     Path(slug): Path<String>,
 ) -> AppResult<Response> {
@@ -191,6 +185,7 @@ pub async fn show(
         state: &state,
         user: &user,
         session: &session,
+        layout: &layout,
         headers: &headers,
     };
     render(&cx, StatusCode::OK, step, draft, FieldErrors::default()).await
@@ -202,6 +197,7 @@ pub async fn submit(
     State(state): State<AppState>,
     user: CurrentUser,
     session: Session,
+    layout: Layout,
     headers: HeaderMap,
     Path(slug): Path<String>,
     form: FormFields,
@@ -220,6 +216,7 @@ pub async fn submit(
         state: &state,
         user: &user,
         session: &session,
+        layout: &layout,
         headers: &headers,
     };
     match action.as_str() {
@@ -277,6 +274,7 @@ async fn create(cx: &Cx<'_>, mut draft: Draft, products: &[Product]) -> AppResul
         user,
         session,
         headers,
+        ..
     } = *cx;
     for step in Step::ALL {
         let errors = validate(step, &draft, user, products);
