@@ -1,15 +1,15 @@
-//! The portal's shell around every signed-in page, and the one way a page becomes a response.
+//! The portal's shell around every signed-in page.
 //!
 //! Handlers extract [`Layout`] (who is signed in, the CSRF token, flash messages), name the
 //! page with [`Layout::titled`], and return their page struct: `page!` makes an askama struct
-//! that extends `base.html` an `IntoResponse`, `html!` any other template (fragments, the
-//! sign-in pages). A template that cannot render answers with the portal's error page.
+//! that extends `base.html` an `IntoResponse` (other templates: [`crate::render::html!`]). A
+//! template that cannot render answers with the portal's error page.
 
 use askama::Template;
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
 use crate::auth::session::{csrf_token, forget_flashes, peek_flashes, Flash};
@@ -106,17 +106,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Layout {
 #[derive(Clone, Copy)]
 struct FlashesShown(usize);
 
-/// Renders a template as the response, or the error page if it cannot be rendered.
-pub fn respond(template: &impl Template) -> Response {
-    match template.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => AppError::from(e).into_response(),
-    }
-}
-
-/// [`respond`] for a page in the shell: its flash messages are then dropped from the session.
+/// [`crate::render::respond`] for a page in the shell: its flash messages are then dropped from the session.
 pub fn respond_page(template: &impl Template, layout: &Layout) -> Response {
-    let mut response = respond(template);
+    let mut response = crate::render::respond(template);
     if response.status().is_success() && !layout.flashes.is_empty() {
         response.extensions_mut().insert(FlashesShown(layout.flashes.len()));
     }
@@ -147,15 +139,4 @@ macro_rules! page {
     )+};
 }
 
-/// `impl IntoResponse` for any other template: htmx fragments, the pages outside the shell.
-macro_rules! html {
-    ($($template:ty),+ $(,)?) => {$(
-        impl axum::response::IntoResponse for $template {
-            fn into_response(self) -> axum::response::Response {
-                $crate::layout::respond(&self)
-            }
-        }
-    )+};
-}
-
-pub(crate) use {html, page};
+pub(crate) use page;

@@ -18,6 +18,7 @@ pub mod ids;
 pub mod inbound;
 pub mod layout;
 pub mod net;
+pub mod render;
 pub mod requests;
 pub mod rql;
 pub mod seed;

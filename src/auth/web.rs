@@ -13,7 +13,7 @@ use tower_sessions::Session;
 use super::session::{self, Flash, FlashKind};
 use super::{password, throttle, users};
 use crate::error::AppResult;
-use crate::layout::html;
+use crate::render::html;
 use crate::state::AppState;
 
 #[derive(Template)]

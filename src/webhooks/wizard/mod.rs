@@ -18,7 +18,8 @@ use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
 use crate::ids::ProductId;
-use crate::layout::{html, page, Layout, Nav};
+use crate::layout::{page, Layout, Nav};
+use crate::render::html;
 use crate::state::AppState;
 
 mod draft;
