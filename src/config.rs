@@ -50,6 +50,8 @@ pub struct Config {
     /// `PORTAL_LOGIN_MAX_FAILURES_PER_EMAIL` / `_PER_IP`: throttle limits per 15 minutes.
     pub login_max_failures_per_email: i64,
     pub login_max_failures_per_ip: i64,
+    /// `PORTAL_RETENTION_DAYS`: calls (attempts) and events older than this are removed.
+    pub retention_days: u32,
     /// Everything about calling handlers (`PORTAL_DELIVERY_*`, `PORTAL_RETRY_*`, …).
     pub delivery: DeliveryConfig,
 }
@@ -176,6 +178,7 @@ impl Config {
         let session_max_age = Duration::from_secs(3600 * number("PORTAL_SESSION_MAX_HOURS", 12, 1, 24 * 90)?);
         let login_max_failures_per_email = number("PORTAL_LOGIN_MAX_FAILURES_PER_EMAIL", 5, 1, 1000)? as i64;
         let login_max_failures_per_ip = number("PORTAL_LOGIN_MAX_FAILURES_PER_IP", 20, 1, 100_000)? as i64;
+        let retention_days = number("PORTAL_RETENTION_DAYS", 30, 1, 3650)? as u32;
 
         let ms = |var: &'static str, default: u64, min: u64, max: u64| -> Result<Duration, ConfigError> {
             number(var, default, min, max).map(Duration::from_millis)
@@ -231,6 +234,7 @@ impl Config {
             session_max_age,
             login_max_failures_per_email,
             login_max_failures_per_ip,
+            retention_days,
         })
     }
 

@@ -52,7 +52,13 @@ pub async fn open(config: &Config) -> anyhow::Result<Database> {
         .max_connections(20)
         // When the database is unreachable a page says so within a few seconds (503).
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options.clone().log_statements(tracing::log::LevelFilter::Debug))
+        // No JIT: the portal's queries are short, and compiling one costs more than it saves.
+        .connect_with(
+            options
+                .clone()
+                .options([("jit", "off")])
+                .log_statements(tracing::log::LevelFilter::Debug),
+        )
         .await
         .with_context(|| format!("connecting to database {:?}", options.get_database().unwrap_or("?")))?;
     migrate(&pool).await?;

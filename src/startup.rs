@@ -41,7 +41,7 @@ impl Application {
             pool: database.pool.clone(),
             config: Arc::new(config),
         };
-        let session_cleanup = tokio::spawn(delete_expired_sessions(database.pool));
+        let session_cleanup = tokio::spawn(housekeeping(database.pool, state.config.retention_days));
         Ok(Application {
             listener,
             state,
@@ -91,8 +91,9 @@ impl Application {
     }
 }
 
-/// Every 5 minutes: expired sessions and sign-in attempts older than a day go.
-async fn delete_expired_sessions(pool: PgPool) {
+/// Every 5 minutes: expired sessions, sign-in attempts older than a day, and calls and events
+/// older than the retention period go.
+async fn housekeeping(pool: PgPool, retention_days: u32) {
     use tower_sessions::ExpiredDeletion;
     let sessions = crate::auth::store::sessions::PostgresSessions::new(pool.clone());
     let mut ticks = tokio::time::interval(std::time::Duration::from_secs(300));
@@ -103,6 +104,19 @@ async fn delete_expired_sessions(pool: PgPool) {
         }
         if let Err(e) = crate::auth::throttle::forget_old(&pool).await {
             tracing::warn!(error = %e, "removing old sign-in attempts failed");
+        }
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(retention_days));
+        match crate::webhooks::store::retention::forget_before(&pool, cutoff).await {
+            Ok(f) if f.attempts + f.events > 0 => {
+                tracing::info!(
+                    attempts = f.attempts,
+                    events = f.events,
+                    retention_days,
+                    "old history removed"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "removing old history failed"),
         }
     }
 }

@@ -163,6 +163,8 @@ pub struct Paging {
     pub search: Option<String>,
     pub ordering: Vec<String>,
     pub filters: Vec<rql::Node>,
+    /// A keyset cursor from a previous page's `Link: …; rel="next"` (deep paging).
+    pub after: Option<String>,
 }
 
 pub const DEFAULT_LIMIT: i64 = 100;
@@ -181,6 +183,7 @@ impl Paging {
             search: None,
             ordering: Vec::new(),
             filters: Vec::new(),
+            after: None,
         };
         let raw = raw.unwrap_or("");
         if raw.len() > MAX_QUERY_BYTES {
@@ -206,6 +209,8 @@ impl Paging {
                     .min(MAX_LIMIT);
             } else if let Some(v) = part.strip_prefix("offset=") {
                 paging.offset = v.parse::<i64>().ok().filter(|o| *o >= 0).unwrap_or(0);
+            } else if let Some(v) = part.strip_prefix("after=") {
+                paging.after = Some(decode(v));
             } else if let Some(v) = part.strip_prefix("search=") {
                 paging.search = Some(decode(&v.replace('+', " "))).filter(|s| !s.is_empty());
             } else {

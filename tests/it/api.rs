@@ -217,3 +217,59 @@ async fn errors_are_json_with_codes_and_tenancy_holds() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "scheduled");
 }
+
+#[tokio::test]
+async fn deep_pages_follow_a_keyset_cursor_in_the_link_header() {
+    let app = spawn_app().await;
+    let key = api_key(&app).await;
+    let (product, _) = plain_and_capable_products(&app).await;
+    let client = reqwest::Client::new();
+    let url = app.url("/public/v1/notifications/webhooks");
+    for i in 0..7 {
+        let r = client
+            .post(&url)
+            .header("Authorization", &key)
+            .json(&body(&product, &format!("Paged {i}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    // Filters travel with the cursor; each page is the next three, newest first.
+    let mut next = Some(format!("{url}?eq(active,true)&limit=3&offset=2"));
+    let mut seen: Vec<String> = Vec::new();
+    let mut pages = 0;
+    while let Some(page) = next.take() {
+        let r = client.get(&page).header("Authorization", &key).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{page}");
+        next = r.headers().get("link").map(|l| {
+            let l = l.to_str().unwrap();
+            assert!(l.ends_with(">; rel=\"next\""), "{l}");
+            assert!(l.contains("eq(active,true)") && !l.contains("offset="), "{l}");
+            l.trim_start_matches('<').split('>').next().unwrap().to_string()
+        });
+        let cursor_page = page.contains("after=");
+        assert_eq!(r.headers().contains_key("content-range"), !cursor_page, "{page}");
+        let rows: Vec<Value> = r.json().await.unwrap();
+        seen.extend(rows.iter().map(|w| w["label"].as_str().unwrap().to_string()));
+        pages += 1;
+    }
+    assert_eq!(pages, 2, "offset 2, then a cursor page");
+    let expected: Vec<String> = (0..5).rev().map(|i| format!("Paged {i}")).collect();
+    assert_eq!(seen, expected, "every row once, in order, from the offset on");
+
+    for bad in [
+        "after=nonsense",
+        "after=1700000000000000_WH-123-456-789&ordering(label)",
+    ] {
+        let r = client
+            .get(format!("{url}?{bad}"))
+            .header("Authorization", &key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["error_code"], "VAL_001", "{e}");
+    }
+}

@@ -16,6 +16,7 @@ mod delivery_processes;
 mod hardening;
 mod inbound;
 mod requests_loop;
+mod retention;
 mod startup;
 mod static_assets;
 mod test_requests;

@@ -45,13 +45,27 @@ async fn list(State(state): State<AppState>, caller: ApiCaller, RawQuery(raw): R
         search,
         ordering,
         filters,
+        after,
     } = super::Paging::from_query(raw.as_deref())?;
+    let after = match after.as_deref() {
+        None => None,
+        Some(_) if !ordering.is_empty() => {
+            return Err(ApiError::validation(vec![
+                "after: a cursor pages the default order only, not ordering()".into(),
+            ]))
+        }
+        Some(raw) => Some(
+            store::Cursor::decode(raw)
+                .ok_or_else(|| ApiError::validation(vec![format!("after: {raw} is not a cursor of this list")]))?,
+        ),
+    };
     let query = store::ApiQuery {
         filters: &filters,
         search: search.as_deref(),
         ordering: &ordering,
         limit,
         offset,
+        after: after.as_ref(),
     };
     let (rows, total) = store::api_list(&state.pool, &caller.account_id, &query)
         .await
@@ -63,8 +77,33 @@ async fn list(State(state): State<AppState>, caller: ApiCaller, RawQuery(raw): R
     let api_url = state.config.api_url();
     let body: Vec<Value> = rows.iter().map(|w| to_json(w, &caller, &api_url, &attempts)).collect();
     let mut response = Json(body).into_response();
-    if let Ok(v) = HeaderValue::from_str(&super::content_range(offset, rows.len(), total)) {
-        response.headers_mut().insert("content-range", v);
+    // Offset paging as the platform (Content-Range); a cursor page has no offset to state.
+    if after.is_none() {
+        if let Ok(v) = HeaderValue::from_str(&super::content_range(offset, rows.len(), total)) {
+            response.headers_mut().insert("content-range", v);
+        }
+    }
+    // Beside it, a cursor to the next page in the default order: deep pages cost no more
+    // than the first.
+    let full_page = limit > 0 && rows.len() as i64 == limit;
+    if let (true, true, Some(last)) = (ordering.is_empty(), full_page, rows.last()) {
+        let cursor = store::Cursor {
+            created_at: last.created_at,
+            id: last.id.clone(),
+        };
+        let kept = raw
+            .as_deref()
+            .unwrap_or("")
+            .split('&')
+            .filter(|p| !p.is_empty() && !p.starts_with("offset=") && !p.starts_with("after="));
+        let next: Vec<String> = kept
+            .map(str::to_string)
+            .chain([format!("after={}", cursor.encode())])
+            .collect();
+        let link = format!("<{api_url}notifications/webhooks?{}>; rel=\"next\"", next.join("&"));
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert("link", v);
+        }
     }
     Ok(response)
 }

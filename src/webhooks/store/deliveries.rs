@@ -96,7 +96,9 @@ fn pretty(body: &str) -> String {
         .unwrap_or_else(|| body.to_string())
 }
 
-/// A page of attempts, newest first, before the attempt `before` (keyset on id).
+/// A page of attempts, newest first, before the attempt `before` (keyset on id). One query
+/// per outcome, so each keeps a plan that walks the webhook's attempts newest first (failures
+/// from an index of their own: a webhook that never fails has none to walk past).
 pub async fn attempts(
     pool: &PgPool,
     webhook_id: &WebhookId,
@@ -104,22 +106,61 @@ pub async fn attempts(
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<Attempt>, sqlx::Error> {
-    sqlx::query_as!(
-        Attempt,
-        r#"select id, manual, started_at, duration_ms, success, status_code, error_kind as "error_kind: ErrorKind",
-              error, request_method, request_url, request_headers as "request_headers: Json<Vec<(String, String)>>",
-              request_body, response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
-              response_truncated, trigger_id, message_id
-           from webhook_attempts
-           where webhook_id = $1 and ($2::boolean is null or success = $2) and ($3::bigint is null or id < $3)
-           order by id desc limit $4"#,
-        webhook_id.as_str(),
-        success,
-        before,
-        limit,
-    )
-    .fetch_all(pool)
-    .await
+    let before = before.unwrap_or(i64::MAX);
+    let webhook_id = webhook_id.as_str();
+    match success {
+        None => {
+            sqlx::query_as!(
+                Attempt,
+                r#"select id, manual, started_at, duration_ms, success, status_code,
+                      error_kind as "error_kind: ErrorKind", error, request_method, request_url,
+                      request_headers as "request_headers: Json<Vec<(String, String)>>", request_body,
+                      response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
+                      response_truncated, trigger_id, message_id
+                   from webhook_attempts where webhook_id = $1 and id < $2
+                   order by id desc limit $3"#,
+                webhook_id,
+                before,
+                limit,
+            )
+            .fetch_all(pool)
+            .await
+        }
+        Some(true) => {
+            sqlx::query_as!(
+                Attempt,
+                r#"select id, manual, started_at, duration_ms, success, status_code,
+                      error_kind as "error_kind: ErrorKind", error, request_method, request_url,
+                      request_headers as "request_headers: Json<Vec<(String, String)>>", request_body,
+                      response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
+                      response_truncated, trigger_id, message_id
+                   from webhook_attempts where webhook_id = $1 and id < $2 and success
+                   order by id desc limit $3"#,
+                webhook_id,
+                before,
+                limit,
+            )
+            .fetch_all(pool)
+            .await
+        }
+        Some(false) => {
+            sqlx::query_as!(
+                Attempt,
+                r#"select id, manual, started_at, duration_ms, success, status_code,
+                      error_kind as "error_kind: ErrorKind", error, request_method, request_url,
+                      request_headers as "request_headers: Json<Vec<(String, String)>>", request_body,
+                      response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
+                      response_truncated, trigger_id, message_id
+                   from webhook_attempts where webhook_id = $1 and id < $2 and not success
+                   order by id desc limit $3"#,
+                webhook_id,
+                before,
+                limit,
+            )
+            .fetch_all(pool)
+            .await
+        }
+    }
 }
 
 pub async fn attempt(pool: &PgPool, webhook_id: &WebhookId, attempt_id: i64) -> Result<Option<Attempt>, sqlx::Error> {

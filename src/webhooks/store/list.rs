@@ -48,8 +48,14 @@ pub struct ListPage {
     pub rows: Vec<Webhook>,
     pub next: Option<Cursor>,
     pub prev: Option<Cursor>,
+    /// How many webhooks match, counted up to [`COUNT_CAP`] (more: `total_capped`).
     pub total: i64,
+    pub total_capped: bool,
 }
+
+/// The list counts its matches no further than this: a count's work stays bounded however
+/// many webhooks an account has ("10,000+ webhooks").
+pub const COUNT_CAP: i64 = 10_000;
 
 fn push_filters(q: &mut QueryBuilder<'_, Postgres>, account_id: &AccountId, filter: &ListFilter) {
     q.push(" where w.account_id = ").push_bind(account_id.clone());
@@ -68,12 +74,13 @@ fn push_filters(q: &mut QueryBuilder<'_, Postgres>, account_id: &AccountId, filt
         q.push(" and w.product_id = ").push_bind(product.clone());
     }
     if let Some(search) = &filter.search {
+        // A name part (from the trigram index), or a webhook's exact id (from its key).
         let pattern = format!("%{}%", crate::db::escape_like(search));
-        q.push(" and (w.label ilike ")
-            .push_bind(pattern)
-            .push(" or upper(w.id) = ")
-            .push_bind(search.to_uppercase())
-            .push(")");
+        q.push(" and (w.label ilike ").push_bind(pattern);
+        if let Some(id) = WebhookId::parse(&search.trim().to_uppercase()) {
+            q.push(" or w.id = ").push_bind(id);
+        }
+        q.push(")");
     }
 }
 
@@ -135,14 +142,16 @@ pub async fn list(
         ),
     };
 
-    let mut count: QueryBuilder<Postgres> = QueryBuilder::new("select count(*) from webhooks w");
+    let mut count: QueryBuilder<Postgres> = QueryBuilder::new("select count(*) from (select 1 from webhooks w");
     push_filters(&mut count, account_id, filter);
-    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+    count.push(" limit ").push_bind(COUNT_CAP + 1).push(") capped");
+    let counted: i64 = count.build_query_scalar().fetch_one(pool).await?;
     Ok(ListPage {
         rows,
         next,
         prev,
-        total,
+        total: counted.min(COUNT_CAP),
+        total_capped: counted > COUNT_CAP,
     })
 }
 

@@ -5,6 +5,7 @@
 mod deliveries;
 mod list;
 mod query;
+pub mod retention;
 mod write;
 
 pub use self::deliveries::{

@@ -4,7 +4,7 @@
 
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
-use super::list::in_order_of;
+use super::list::{in_order_of, Cursor};
 use super::{get_many, Webhook};
 use crate::ids::{AccountId, WebhookId};
 use crate::rql::{self, Field, Node};
@@ -17,6 +17,8 @@ pub struct ApiQuery<'a> {
     pub ordering: &'a [String],
     pub limit: i64,
     pub offset: i64,
+    /// Rows after this one in the default order (newest first), instead of an offset.
+    pub after: Option<&'a Cursor>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +92,13 @@ pub async fn api_list(
 
     let mut page: QueryBuilder<Postgres> = QueryBuilder::new(format!("select w.id {FROM}"));
     push_where(&mut page, account_id, query).map_err(ApiQueryError::Query)?;
+    if let Some(c) = query.after {
+        page.push(" and (w.created_at, w.id) < (")
+            .push_bind(c.created_at)
+            .push(", ")
+            .push_bind(c.id.clone())
+            .push(")");
+    }
     page.push(" order by ");
     for o in query.ordering {
         let (desc, name) = match o.strip_prefix('-') {
@@ -102,7 +111,7 @@ pub async fn api_list(
     page.push("w.created_at desc, w.id desc limit ")
         .push_bind(query.limit)
         .push(" offset ")
-        .push_bind(query.offset);
+        .push_bind(if query.after.is_some() { 0 } else { query.offset });
     let ids: Vec<WebhookId> = page.build_query_scalar().fetch_all(pool).await?;
     let rows = in_order_of(&ids, get_many(pool, account_id, &ids).await?);
     Ok((rows, total))

@@ -73,6 +73,8 @@ pub struct DeliveriesView {
     pub attempts: Vec<store::Attempt>,
     pub outcome: String,
     pub next_url: Option<String>,
+    /// How far back calls go (`PORTAL_RETENTION_DAYS`).
+    pub retention_days: u32,
 }
 
 impl DetailsView {
@@ -142,6 +144,7 @@ pub(super) async fn deliveries_view(state: &AppState, id: &WebhookId, query: &Ta
         attempts,
         outcome,
         next_url,
+        retention_days: state.config.retention_days,
     })
 }
 

@@ -30,7 +30,8 @@ pub struct ListQuery {
 pub(super) struct ListPageView {
     layout: Layout,
     rows: Vec<Webhook>,
-    total: i64,
+    /// "30 webhooks", "2,345 webhooks", "10,000+ webhooks".
+    total: String,
     products: Vec<Product>,
     types: Vec<(&'static str, &'static str)>,
     status: String,
@@ -103,7 +104,7 @@ pub(super) async fn list(
     };
     Ok(ListPageView {
         layout: layout.titled("Webhooks", Nav::Webhooks),
-        total: result.total,
+        total: count_label(result.total, result.total_capped),
         next_url: result.next.map(|c| base_query(("after", c.encode()))),
         prev_url: result.prev.map(|c| base_query(("before", c.encode()))),
         rows: result.rows,
@@ -123,3 +124,31 @@ pub(super) async fn list(
 
 // ---------------------------------------------------------------------------------------
 // Details: header and the four tabs.
+
+/// How many webhooks match, as the list's foot says it.
+fn count_label(total: i64, capped: bool) -> String {
+    let digits = total.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let more = if capped { "+" } else { "" };
+    let noun = if total == 1 && !capped { "webhook" } else { "webhooks" };
+    format!("{grouped}{more} {noun}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_label;
+
+    #[test]
+    fn counts_read_as_people_write_them() {
+        assert_eq!(count_label(1, false), "1 webhook");
+        assert_eq!(count_label(30, false), "30 webhooks");
+        assert_eq!(count_label(2345, false), "2,345 webhooks");
+        assert_eq!(count_label(10_000, true), "10,000+ webhooks");
+    }
+}

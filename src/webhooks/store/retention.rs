@@ -1,0 +1,63 @@
+//! Retention: calls (attempts) and events older than the retention period are removed, a
+//! bounded batch at a time, so no statement holds locks for long or touches much at once. The
+//! statistics are counters on the webhook rows, so they stay whole. A webhook's last success
+//! and last failure are kept, however old: its Statistics tab still links their answers.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+/// Rows removed per statement.
+const BATCH: i64 = 5_000;
+/// A breath between batches, so that deliveries and pages keep their share of the database.
+const PAUSE: Duration = Duration::from_millis(20);
+
+/// How many rows [`forget_before`] removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Forgotten {
+    pub attempts: u64,
+    pub events: u64,
+}
+
+/// Removes the attempts and events from before `cutoff`.
+pub async fn forget_before(pool: &PgPool, cutoff: DateTime<Utc>) -> Result<Forgotten, sqlx::Error> {
+    let mut forgotten = Forgotten::default();
+    loop {
+        let removed = sqlx::query!(
+            "delete from webhook_attempts where id in (
+                 select a.id from webhook_attempts a
+                 where a.started_at < $1
+                   and not exists (select 1 from webhooks w where w.id = a.webhook_id
+                                   and a.id in (w.last_success_attempt_id, w.last_failure_attempt_id))
+                 limit $2)",
+            cutoff,
+            BATCH,
+        )
+        .execute(pool)
+        .await?
+        .rows_affected();
+        forgotten.attempts += removed;
+        if removed < BATCH as u64 {
+            break;
+        }
+        tokio::time::sleep(PAUSE).await;
+    }
+    loop {
+        let removed = sqlx::query!(
+            "delete from webhook_events where id in (
+                 select id from webhook_events where created_at < $1 limit $2)",
+            cutoff,
+            BATCH,
+        )
+        .execute(pool)
+        .await?
+        .rows_affected();
+        forgotten.events += removed;
+        if removed < BATCH as u64 {
+            break;
+        }
+        tokio::time::sleep(PAUSE).await;
+    }
+    Ok(forgotten)
+}
