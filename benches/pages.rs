@@ -193,7 +193,7 @@ async fn seed() -> anyhow::Result<()> {
          select 'WH-' || to_char(w / 1000000 % 1000, 'FM000') || '-' || to_char(w / 1000 % 1000, 'FM000') || '-'
                     || to_char(w % 1000, 'FM000'),
                 'queue_change', now() - make_interval(secs => (i % 2419200)::double precision)
-         from generate_series(1, 500000) i, lateral (select (i * 104729) % $1 as w) pick",
+         from generate_series(1, 500000) i, lateral (select (i::bigint * 104729) % $1 as w) pick",
     )
     .bind(webhooks)
     .execute(&pool)

@@ -19,3 +19,7 @@ create index webhook_attempts_webhook_failed on webhook_attempts (webhook_id, id
 -- which a BRIN index (a few pages) serves.
 create index webhook_attempts_started_brin on webhook_attempts using brin (started_at);
 create index webhook_events_created_brin on webhook_events using brin (created_at);
+
+-- A product's webhooks (the product pages, the list's product filter) without walking the
+-- account's others.
+create index webhooks_account_product on webhooks (account_id, product_id, created_at desc, id desc);

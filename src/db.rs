@@ -15,6 +15,10 @@ use crate::config::{Config, DEFAULT_DATABASE_URL};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// Lists and summaries count no further than this, so that their work stays bounded however
+/// many rows an account has; pages say "10,000+".
+pub const COUNT_CAP: i64 = 10_000;
+
 /// How long a request waits for a database connection before answering 503.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 

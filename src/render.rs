@@ -5,6 +5,7 @@
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};
 
+use crate::db::COUNT_CAP;
 use crate::error::AppError;
 
 /// Renders a template as the response, or the error page if it cannot be rendered.
@@ -27,3 +28,35 @@ macro_rules! html {
 }
 
 pub(crate) use html;
+
+/// A count as people write it: `2,345`, and `10,000+` past [`COUNT_CAP`].
+pub fn count(n: impl std::borrow::Borrow<i64>) -> String {
+    let n = *n.borrow();
+    let shown = n.min(COUNT_CAP);
+    let digits = shown.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    if n > COUNT_CAP {
+        grouped.push('+');
+    }
+    grouped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn counts_read_as_people_write_them() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(30), "30");
+        assert_eq!(count(2345), "2,345");
+        assert_eq!(count(10_000), "10,000");
+        assert_eq!(count(10_001), "10,000+");
+    }
+}

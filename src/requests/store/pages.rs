@@ -5,6 +5,7 @@ use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use crate::domain::ObjectClass;
+use crate::db::COUNT_CAP;
 use crate::ids::{AccountId, ProductId, RequestId};
 use crate::requests::{Request, RequestStatus};
 use crate::rql::{self, Field, Node};
@@ -19,7 +20,7 @@ pub struct ProductRow {
 }
 
 /// The products `ids` (those the account may see) with the account's open requests and
-/// webhooks on each.
+/// webhooks on each, counted up to just past [`COUNT_CAP`].
 pub async fn product_rows(
     pool: &PgPool,
     account_id: &AccountId,
@@ -28,13 +29,15 @@ pub async fn product_rows(
     sqlx::query_as!(
         ProductRow,
         r#"select p.id as "id: ProductId", p.name, p.short_description,
-                  (select count(*) from requests r where r.product_id = p.id and r.account_id = $2
-                      and r.status = any($3)) as "open_requests!",
-                  (select count(*) from webhooks w where w.product_id = p.id and w.account_id = $2) as "webhooks!"
+                  (select count(*) from (select from requests r where r.product_id = p.id and r.account_id = $2
+                      and r.status = any($3) limit $4) open) as "open_requests!",
+                  (select count(*) from (select from webhooks w where w.product_id = p.id and w.account_id = $2
+                      limit $4) hooks) as "webhooks!"
            from products p where p.id = any($1) order by p.name, p.id"#,
         ids as &[ProductId],
         account_id.as_str(),
         &RequestStatus::OPEN[..] as &[RequestStatus],
+        COUNT_CAP + 1,
     )
     .fetch_all(pool)
     .await

@@ -83,8 +83,13 @@ pub(super) struct ProductPage {
     total: i64,
     page: i64,
     pages: i64,
+    /// The newest few; the list filtered by product has them all.
     webhooks: Vec<webhook_store::Webhook>,
+    webhook_count: i64,
 }
+
+/// How many of its webhooks the product page lists.
+const PRODUCT_WEBHOOKS_SHOWN: i64 = 10;
 page!(ProductPage);
 
 impl ProductPage {
@@ -131,7 +136,8 @@ pub(super) async fn product_view(
         status,
     };
     let (total, requests) = crate::requests::store::queue_page(&state.pool, &filter, page, PAGE_SIZE).await?;
-    let webhooks = webhook_store::on_product(&state.pool, &user.account_id, &product.id).await?;
+    let (webhooks, webhook_count) =
+        webhook_store::newest_on_product(&state.pool, &user.account_id, &product.id, PRODUCT_WEBHOOKS_SHOWN).await?;
     Ok(ProductPage {
         layout: layout.titled(product.name.clone(), Nav::Products),
         can_create: user.account_kind == AccountKind::Vendor,
@@ -147,6 +153,7 @@ pub(super) async fn product_view(
         page,
         pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
         webhooks,
+        webhook_count,
     })
 }
 

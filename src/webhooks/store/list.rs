@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use super::{get_many, Webhook};
+use crate::db::COUNT_CAP;
 use crate::ids::{AccountId, ProductId, WebhookId};
 use crate::webhooks::model::WebhookType;
 
@@ -53,9 +54,6 @@ pub struct ListPage {
     pub total_capped: bool,
 }
 
-/// The list counts its matches no further than this: a count's work stays bounded however
-/// many webhooks an account has ("10,000+ webhooks").
-pub const COUNT_CAP: i64 = 10_000;
 
 fn push_filters(q: &mut QueryBuilder<'_, Postgres>, account_id: &AccountId, filter: &ListFilter) {
     q.push(" where w.account_id = ").push_bind(account_id.clone());

@@ -25,6 +25,7 @@ use sqlx::PgPool;
 
 use super::model::{HttpMethod, ObjectClass, WebhookType};
 use crate::auth::{AccountKind, CurrentUser};
+use crate::db::COUNT_CAP;
 use crate::ids::{AccountId, ProductId, UserId, WebhookId};
 
 #[derive(Debug, Clone)]
@@ -223,18 +224,31 @@ pub async fn first_enabled_of_type(
     }
 }
 
-/// The account's webhooks on a product, oldest first.
-pub async fn on_product(
+/// The account's `limit` newest webhooks on a product, newest first, and how many it has there
+/// (counted up to just past [`COUNT_CAP`]).
+pub async fn newest_on_product(
     pool: &PgPool,
     account_id: &AccountId,
     product_id: &ProductId,
-) -> Result<Vec<Webhook>, sqlx::Error> {
+    limit: i64,
+) -> Result<(Vec<Webhook>, i64), sqlx::Error> {
     let ids = sqlx::query_scalar!(
-        r#"select id as "id: WebhookId" from webhooks where account_id = $1 and product_id = $2"#,
+        r#"select id as "id: WebhookId" from webhooks where account_id = $1 and product_id = $2
+           order by created_at desc, id desc limit $3"#,
         account_id.as_str(),
         product_id.as_str(),
+        limit,
     )
     .fetch_all(pool)
     .await?;
-    get_many(pool, account_id, &ids).await
+    let count = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from (select from webhooks where account_id = $1 and product_id = $2
+           limit $3) capped"#,
+        account_id.as_str(),
+        product_id.as_str(),
+        COUNT_CAP + 1,
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((list::in_order_of(&ids, get_many(pool, account_id, &ids).await?), count))
 }

