@@ -106,6 +106,7 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     // The portal under test.
+    let _database = DroppedAtEnd::new(&server, &database_url);
     let mut portal = start_portal(&database_url, &[("PORTAL_REQUEST_TIMEOUT_MS", "5000")])?;
     let pool = wait_for_database(&database_url).await?;
 
@@ -131,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
     }
     println!(
         "portal pid {}, {webhooks} webhooks, handler at {handler_addr}",
-        portal.id()
+        portal.0.id()
     );
 
     // 1. Latency, one event at a time.
@@ -233,9 +234,8 @@ async fn main() -> anyhow::Result<()> {
     let successes: i64 = sqlx::query_scalar("select count(*) from webhook_attempts where success")
         .fetch_one(&pool)
         .await?;
-    let peak = peak_memory_kib(portal.id());
-    let _ = portal.kill();
-    let _ = portal.wait();
+    let peak = peak_memory_kib(portal.0.id());
+    portal.stop();
 
     println!();
     println!(
@@ -269,13 +269,62 @@ async fn main() -> anyhow::Result<()> {
         println!("portal peak memory (VmHWM): {:.1} MiB", kib as f64 / 1024.0);
     }
     pool.close().await;
-    drop_database(&server, &database_url).await?;
 
     fairness(&server, env_or("BENCH_HUNG", 1000), handler_addr, seen).await
 }
 
+/// A portal process, stopped when dropped (also when the benchmark fails half-way).
+struct Portal(std::process::Child);
+
+impl Portal {
+    fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Portal {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A benchmark database, dropped when this is (after its portal, declared later, stopped),
+/// whether the benchmark finished or failed.
+struct DroppedAtEnd {
+    server: String,
+    database_url: String,
+}
+
+impl DroppedAtEnd {
+    fn new(server: &str, database_url: &str) -> Self {
+        DroppedAtEnd {
+            server: server.to_string(),
+            database_url: database_url.to_string(),
+        }
+    }
+}
+
+impl Drop for DroppedAtEnd {
+    fn drop(&mut self) {
+        let (server, url) = (self.server.clone(), self.database_url.clone());
+        // Drop cannot await inside the benchmark's runtime: a runtime of its own, on a thread.
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(drop_database(&server, &url)))
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop {}", self.database_url);
+        }
+    }
+}
+
 /// A release portal on `database_url` that may call local handlers.
-fn start_portal(database_url: &str, settings: &[(&str, &str)]) -> std::io::Result<std::process::Child> {
+fn start_portal(database_url: &str, settings: &[(&str, &str)]) -> std::io::Result<Portal> {
     Command::new(BIN)
         .env("DATABASE_URL", database_url)
         .env("BIND_ADDR", "127.0.0.1:0")
@@ -286,6 +335,7 @@ fn start_portal(database_url: &str, settings: &[(&str, &str)]) -> std::io::Resul
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
+        .map(Portal)
 }
 
 /// Drops a benchmark database (its portal has stopped).
@@ -324,6 +374,7 @@ async fn fairness(
     tokio::spawn(async move { axum::serve(hung_listener, hang).await });
 
     let database_url = format!("{server}/wp_bench_{}", uuid::Uuid::new_v4().simple());
+    let _database = DroppedAtEnd::new(server, &database_url);
     let mut portal = start_portal(
         &database_url,
         &[
@@ -417,10 +468,9 @@ async fn fairness(
         percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1000.0
     );
-    let _ = portal.kill();
-    let _ = portal.wait();
+    portal.stop();
     pool.close().await;
-    drop_database(server, &database_url).await
+    Ok(())
 }
 
 async fn wait_for_database(url: &str) -> anyhow::Result<PgPool> {

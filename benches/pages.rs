@@ -8,7 +8,10 @@
 //!
 //! `cargo bench --bench pages` starts the portal (release build) on that database and prints
 //! p50/p99 of every page and API list (BENCH_ROUNDS, 100, sequential requests each after a
-//! warm-up), and the portal's memory. `cargo bench --bench pages -- drop` removes the database.
+//! warm-up), and the portal's memory. `cargo bench --bench pages -- retention` then shows the
+//! database staying the same size under a steady load: day after day, a day's calls arrive
+//! (BENCH_SCALE_ATTEMPTS / 28) and retention removes those past 28 days.
+//! `cargo bench --bench pages -- drop` removes the database.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -41,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("seed") => seed().await,
         Some("drop") => drop_database().await,
+        Some("retention") => retention().await,
         _ => measure().await,
     }
 }
@@ -176,7 +180,7 @@ async fn seed() -> anyhow::Result<()> {
         sqlx::query(&format!(
             "insert into webhook_attempts (webhook_id, manual, started_at, duration_ms, success, status_code,
                  error_kind, error, request_method, request_url, request_body, response_body)
-             select (select {chooser}), false, now() - make_interval(secs => (i % 2419200)::double precision),
+             select (select {chooser}), false, now() - make_interval(secs => i::double precision * 2419200 / $1),
                     20 + i % 200, i % 10 <> 0, case when i % 10 <> 0 then 200 else 500 end,
                     case when i % 10 = 0 then 'http' end, case when i % 10 = 0 then 'HTTP 500' end,
                     'POST', 'https://hooks.example.com/webhook', '{{\"webhook_id\": \"x\"}}', '{{\"status\": \"ok\"}}'
@@ -192,7 +196,7 @@ async fn seed() -> anyhow::Result<()> {
         "insert into webhook_events (webhook_id, source, created_at)
          select 'WH-' || to_char(w / 1000000 % 1000, 'FM000') || '-' || to_char(w / 1000 % 1000, 'FM000') || '-'
                     || to_char(w % 1000, 'FM000'),
-                'queue_change', now() - make_interval(secs => (i % 2419200)::double precision)
+                'queue_change', now() - make_interval(secs => i::double precision * 2419200 / 500000)
          from generate_series(1, 500000) i, lateral (select (i::bigint * 104729) % $1 as w) pick",
     )
     .bind(webhooks)
@@ -301,6 +305,20 @@ async fn measure() -> anyhow::Result<()> {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("authorization", format!("ApiKey {key}").parse()?);
     let api = reqwest::Client::builder().default_headers(headers).build()?;
+    // The cursor of the page after offset 89,900, from its Link header.
+    let deep = api
+        .get(format!(
+            "{base}/public/v1/notifications/webhooks?limit=100&offset=89900"
+        ))
+        .send()
+        .await?;
+    let cursor_path = deep
+        .headers()
+        .get("link")
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| l.trim_start_matches('<').split('>').next())
+        .and_then(|url| url.find("/public/").map(|i| url[i..].to_string()))
+        .ok_or_else(|| anyhow::anyhow!("no Link header on a full page"))?;
 
     let product: String = sqlx::query_scalar("select id from products order by id limit 1")
         .fetch_one(&pool)
@@ -333,6 +351,7 @@ async fn measure() -> anyhow::Result<()> {
         ),
         ("API RQL eq(active,false)", format!("{v1}?eq(active,false)&limit=100")),
         ("API offset=90000", format!("{v1}?limit=100&offset=90000")),
+        ("API cursor page (after=, at 90000)", cursor_path),
         ("API requests list", "/public/v1/requests?limit=100".into()),
     ];
 
@@ -355,5 +374,51 @@ async fn measure() -> anyhow::Result<()> {
         rss / 1024,
         peak / 1024
     );
+    Ok(())
+}
+
+/// A steady load against retention: each simulated day adds a day's calls (dated that day) and
+/// removes those older than 28 days, as the portal's housekeeping does; the attempts table
+/// (with its indexes) should stay the same size once the freed space is reused.
+async fn retention() -> anyhow::Result<()> {
+    let url = database_url();
+    let pool = PgPool::connect(&url)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}: seed first with `cargo bench --bench pages -- seed`"))?;
+    let per_day = env_or("BENCH_SCALE_ATTEMPTS", 2_000_000) / 28;
+    let size = |pool: PgPool| async move {
+        sqlx::query_scalar::<_, i64>("select pg_total_relation_size('webhook_attempts')")
+            .fetch_one(&pool)
+            .await
+    };
+    println!("| day | calls added | calls removed | removed in | attempts table |");
+    println!("|---:|---:|---:|---:|---:|");
+    println!("| 0 | | | | {} MiB |", size(pool.clone()).await? / 1024 / 1024);
+    for day in 1..=10 {
+        sqlx::query(
+            "insert into webhook_attempts (webhook_id, started_at, duration_ms, success, status_code, request_method,
+                 request_url, request_body, response_body)
+             select 'WH-000-000-' || to_char(i % 1000, 'FM000'),
+                    now() + make_interval(days => $2::int, secs => (i % 86400)::double precision), 20, true, 200,
+                    'POST', 'https://hooks.example.com/webhook', '{\"webhook_id\": \"x\"}', '{\"status\": \"ok\"}'
+             from generate_series(1, $1) i",
+        )
+        .bind(per_day)
+        .bind(day as i32 - 1)
+        .execute(&pool)
+        .await?;
+        let started = Instant::now();
+        let cutoff = chrono::Utc::now() + chrono::Duration::days(day) - chrono::Duration::days(28);
+        let removed = webhook_portal::webhooks::store::retention::forget_before(&pool, cutoff).await?;
+        let took = started.elapsed();
+        // What autovacuum does between two days: the freed space becomes reusable.
+        sqlx::query("vacuum webhook_attempts").execute(&pool).await?;
+        println!(
+            "| {day} | {per_day} | {} | {:.1} s | {} MiB |",
+            removed.attempts,
+            took.as_secs_f64(),
+            size(pool.clone()).await? / 1024 / 1024
+        );
+    }
     Ok(())
 }

@@ -23,3 +23,8 @@ create index webhook_events_created_brin on webhook_events using brin (created_a
 -- A product's webhooks (the product pages, the list's product filter) without walking the
 -- account's others.
 create index webhooks_account_product on webhooks (account_id, product_id, created_at desc, id desc);
+
+-- The list's type and status filters (and the API's eq(type,…), eq(active,…)), newest first,
+-- and their counts, without walking the account's other webhooks.
+create index webhooks_account_type on webhooks (account_id, object_class, type, created_at desc, id desc);
+create index webhooks_account_active on webhooks (account_id, active, created_at desc, id desc);

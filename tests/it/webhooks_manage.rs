@@ -461,3 +461,48 @@ async fn another_accounts_webhook_is_404_on_every_route() {
     // Malformed IDs are 404 too.
     assert_eq!(app.get("/webhooks/WH-1/statistics").await.status(), 404);
 }
+
+#[tokio::test]
+async fn big_accounts_get_bounded_pages_counts_stop_at_ten_thousand() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    let (product, _) = plain_and_capable_products(&app).await;
+    // 10,050 webhooks on one product, made the way the seed of a scale test makes them.
+    sqlx::query(
+        "insert into webhooks (id, account_id, product_id, object_class, type, label, active, external_url,
+             jwt_secret, http_method, created_at)
+         select 'WH-900-' || to_char(i / 1000, 'FM000') || '-' || to_char(i % 1000, 'FM000'), $1, $2,
+                'fulfillment_request', 'event', 'Bulk ' || i, true, 'https://handler.example.com/hook',
+                'JWT-0123456789abcdef', 'POST', now() - make_interval(secs => i)
+         from generate_series(0, 10049) i",
+    )
+    .bind(&app.vendor_account_id)
+    .bind(&product)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+
+    let list = text_of(&app.get_html("/webhooks").await);
+    assert!(list.contains("10,000+ webhooks"), "{list}");
+    let found = text_of(&app.get_html("/webhooks?q=Bulk%2010049").await);
+    assert!(found.contains("1 webhook") && found.contains("Bulk 10049"), "{found}");
+
+    // The product page lists the newest 10 and links to the rest.
+    let page = app.get_html(&format!("/products/{product}")).await;
+    let shown = page.matches("/statistics\" class=\"strong\"").count();
+    assert_eq!(shown, 10, "the 10 newest webhooks of the product");
+    assert!(page.contains("Bulk 0<"), "the newest first");
+    assert!(
+        page.contains(&format!(
+            "href=\"/webhooks?product={product}\" id=\"all-product-webhooks\""
+        )),
+        "a link to all of them"
+    );
+    assert!(
+        text_of(&page).contains("All 10,000+ webhooks on this product"),
+        "{}",
+        text_of(&page)
+    );
+    let products = text_of(&app.get_html("/products").await);
+    assert!(products.contains("10,000+"), "{products}");
+}

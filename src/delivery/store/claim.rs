@@ -147,21 +147,31 @@ pub async fn claim(
 /// When the next pending trigger that this process could claim falls due, if any.
 pub async fn next_due(pool: &PgPool, caps: Caps, load: &Snapshot) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     let saturated = load.saturated(caps);
-    // The same candidates as [`claim`]'s.
+    // The same candidates as [`claim`]'s, read in due order and no further than 64: a
+    // candidate's time is never before its due time, so past the 64th nothing is earlier than
+    // that one's due time. The answer may be early (then the task looks again), never late, and
+    // its cost does not grow with the number of pending triggers.
     sqlx::query_scalar!(
-        r#"select min(case when w2.rate_limit is null then t2.due_at
-    else greatest(t2.due_at, greatest(w2.last_success_at, w2.last_failure_at)
-                             + make_interval(secs => 1.0 / w2.rate_limit)) end) from webhook_triggers t2 join webhooks w2 on w2.id = t2.webhook_id
-             where t2.state = 'pending' and w2.active and (t2.manual or not w2.out_of_order)
-    and not exists (select 1 from webhook_triggers f where f.webhook_id = t2.webhook_id and f.state = 'in_flight')
-    and (not t2.ordered
-         or not exists (select 1 from webhook_triggers e where e.webhook_id = t2.webhook_id and e.state = 'pending'
-                        and e.ordered and e.id < t2.id)) and w2.account_id <> all($1::text[]) and coalesce(w2.endpoint_host, '') <> all($2::text[])
-                   and (w2.account_id || ' ' || coalesce(w2.endpoint_host, '')) <> all($3::text[])"#,
+        r#"select least(min(effective), max(due_at)) from (
+               select t2.due_at,
+                      case when w2.rate_limit is null then t2.due_at
+                           else greatest(t2.due_at, greatest(w2.last_success_at, w2.last_failure_at)
+                                                    + make_interval(secs => 1.0 / w2.rate_limit)) end as effective
+               from webhook_triggers t2 join webhooks w2 on w2.id = t2.webhook_id
+               where t2.state = 'pending' and w2.active and (t2.manual or not w2.out_of_order)
+                 and not exists (select 1 from webhook_triggers f where f.webhook_id = t2.webhook_id
+                                 and f.state = 'in_flight')
+                 and (not t2.ordered
+                      or not exists (select 1 from webhook_triggers e where e.webhook_id = t2.webhook_id
+                                     and e.state = 'pending' and e.ordered and e.id < t2.id))
+                 and w2.account_id <> all($1::text[]) and coalesce(w2.endpoint_host, '') <> all($2::text[])
+                 and (w2.account_id || ' ' || coalesce(w2.endpoint_host, '')) <> all($3::text[])
+               order by t2.due_at, t2.id
+               limit 64) first"#,
         &saturated.accounts,
         &saturated.hosts,
         &saturated.account_hosts,
     )
     .fetch_one(pool)
-        .await
+    .await
 }

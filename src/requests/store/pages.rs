@@ -4,8 +4,8 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
-use crate::domain::ObjectClass;
 use crate::db::COUNT_CAP;
+use crate::domain::ObjectClass;
 use crate::ids::{AccountId, ProductId, RequestId};
 use crate::requests::{Request, RequestStatus};
 use crate::rql::{self, Field, Node};

@@ -97,8 +97,10 @@ fn pretty(body: &str) -> String {
 }
 
 /// A page of attempts, newest first, before the attempt `before` (keyset on id). One query
-/// per outcome, so each keeps a plan that walks the webhook's attempts newest first (failures
-/// from an index of their own: a webhook that never fails has none to walk past).
+/// per outcome, each walking the webhook's attempts newest first from its index (failures from
+/// one of their own: a webhook that never fails has none to walk past). The plan is the generic
+/// one: planned for a webhook's actual value, a busy webhook (half of all calls) looks cheaper to
+/// find by walking every webhook's calls backwards, which under skew reads millions of rows.
 pub async fn attempts(
     pool: &PgPool,
     webhook_id: &WebhookId,
@@ -108,7 +110,11 @@ pub async fn attempts(
 ) -> Result<Vec<Attempt>, sqlx::Error> {
     let before = before.unwrap_or(i64::MAX);
     let webhook_id = webhook_id.as_str();
-    match success {
+    let mut tx = pool.begin().await?;
+    sqlx::query!("set local plan_cache_mode = force_generic_plan")
+        .execute(&mut *tx)
+        .await?;
+    let page = match success {
         None => {
             sqlx::query_as!(
                 Attempt,
@@ -123,8 +129,8 @@ pub async fn attempts(
                 before,
                 limit,
             )
-            .fetch_all(pool)
-            .await
+            .fetch_all(&mut *tx)
+            .await?
         }
         Some(true) => {
             sqlx::query_as!(
@@ -140,8 +146,8 @@ pub async fn attempts(
                 before,
                 limit,
             )
-            .fetch_all(pool)
-            .await
+            .fetch_all(&mut *tx)
+            .await?
         }
         Some(false) => {
             sqlx::query_as!(
@@ -157,10 +163,12 @@ pub async fn attempts(
                 before,
                 limit,
             )
-            .fetch_all(pool)
-            .await
+            .fetch_all(&mut *tx)
+            .await?
         }
-    }
+    };
+    tx.commit().await?;
+    Ok(page)
 }
 
 pub async fn attempt(pool: &PgPool, webhook_id: &WebhookId, attempt_id: i64) -> Result<Option<Attempt>, sqlx::Error> {

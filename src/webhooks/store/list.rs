@@ -54,7 +54,6 @@ pub struct ListPage {
     pub total_capped: bool,
 }
 
-
 fn push_filters(q: &mut QueryBuilder<'_, Postgres>, account_id: &AccountId, filter: &ListFilter) {
     q.push(" where w.account_id = ").push_bind(account_id.clone());
     if let Some(active) = filter.active {
