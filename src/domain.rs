@@ -40,6 +40,20 @@ impl ObjectClass {
         Self::ALL.into_iter().find(|c| c.as_str() == raw)
     }
 
+    /// The name calls to handlers carry (the payload's and token's `object_class`), as the
+    /// platform's article shows it: the plural, `fulfillment_requests`. The public API's
+    /// webhook object keeps the singular of [`ObjectClass::as_str`].
+    pub fn payload_name(self) -> &'static str {
+        match self {
+            ObjectClass::ListingRequest => "listing_requests",
+            ObjectClass::BillingRequest => "billing_requests",
+            ObjectClass::FulfillmentRequest => "fulfillment_requests",
+            ObjectClass::TierConfigRequest => "tier_config_requests",
+            ObjectClass::TierAccountRequest => "tier_account_requests",
+            ObjectClass::UsageFile => "usage_files",
+        }
+    }
+
     /// A human name for the class's queue.
     pub fn queue_label(self) -> &'static str {
         match self {
@@ -67,6 +81,7 @@ crate::db::text_column!(ObjectClass);
 pub enum HttpMethod {
     Get,
     Post,
+    Put,
 }
 
 impl HttpMethod {
@@ -74,6 +89,7 @@ impl HttpMethod {
         match raw.trim().to_ascii_uppercase().as_str() {
             "GET" => Some(HttpMethod::Get),
             "POST" => Some(HttpMethod::Post),
+            "PUT" => Some(HttpMethod::Put),
             _ => None,
         }
     }
@@ -81,6 +97,7 @@ impl HttpMethod {
         match self {
             HttpMethod::Get => "GET",
             HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
         }
     }
 }
@@ -94,9 +111,9 @@ impl std::fmt::Display for HttpMethod {
 crate::db::text_column!(HttpMethod);
 
 impl HttpMethod {
-    /// Only POST calls carry the payload as a body (and so the custom data).
-    pub fn is_post(self) -> bool {
-        self == HttpMethod::Post
+    /// POST and PUT calls carry the payload as a body (and so the custom data); GET has none.
+    pub fn sends_body(self) -> bool {
+        matches!(self, HttpMethod::Post | HttpMethod::Put)
     }
 }
 
@@ -105,6 +122,7 @@ impl From<HttpMethod> for reqwest::Method {
         match method {
             HttpMethod::Get => reqwest::Method::GET,
             HttpMethod::Post => reqwest::Method::POST,
+            HttpMethod::Put => reqwest::Method::PUT,
         }
     }
 }
@@ -193,6 +211,8 @@ mod tests {
             assert_eq!(ErrorKind::parse(k.as_str()), Some(k));
         }
         assert_eq!(HttpMethod::parse(" get "), Some(HttpMethod::Get));
+        assert_eq!(HttpMethod::parse("put"), Some(HttpMethod::Put));
+        assert!(HttpMethod::Put.sends_body() && !HttpMethod::Get.sends_body());
         assert_eq!(ObjectClass::parse("subscription"), None);
     }
 }

@@ -13,6 +13,8 @@ use crate::ids::{AccountId, ProductId, WebhookId};
 pub struct Payload {
     pub webhook_id: WebhookId,
     pub webhook_name: String,
+    /// Sent by its payload name, `fulfillment_requests` (the article's), not the API's singular.
+    #[serde(serialize_with = "payload_name")]
     pub object_class: ObjectClass,
     pub account_id: AccountId,
     pub product_id: ProductId,
@@ -26,6 +28,10 @@ pub struct Payload {
     /// (`trigger_id`, `message_id`, `method`, `query`, `content_type`, `body`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inbound: Option<Value>,
+}
+
+fn payload_name<S: serde::Serializer>(class: &ObjectClass, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(class.payload_name())
 }
 
 #[derive(Serialize)]
@@ -99,5 +105,6 @@ mod tests {
         assert_eq!(keys.len(), 12);
         assert_eq!(claims["exp"], 1622109843);
         assert_eq!(claims["last_success_at"], Value::Null);
+        assert_eq!(claims["object_class"], "fulfillment_requests", "the article's plural");
     }
 }

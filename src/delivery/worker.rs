@@ -14,7 +14,6 @@ use super::liveness::Liveness;
 use super::payload::{sign, timestamp, Payload};
 use super::store::{self, ClaimedTrigger, SentRequest, Success};
 use crate::config::Config;
-use crate::domain::HttpMethod;
 use crate::ids::WebhookId;
 
 /// How long a call's recording is retried (the database may be down for a while).
@@ -77,8 +76,7 @@ impl Worker {
             data: job.data.0.clone(),
             inbound: job.inbound.as_ref().map(|m| inbound_claim(&m.0)),
         };
-        let is_post = job.http_method == HttpMethod::Post;
-        let body = if is_post {
+        let body = if job.http_method.sends_body() {
             serde_json::to_string(&payload).ok()
         } else {
             None

@@ -273,3 +273,44 @@ async fn deep_pages_follow_a_keyset_cursor_in_the_link_header() {
         assert_eq!(e["error_code"], "VAL_001", "{e}");
     }
 }
+
+#[tokio::test]
+async fn put_is_a_method_other_verbs_are_refused() {
+    let app = spawn_app().await;
+    let key = api_key(&app).await;
+    let (product, _) = plain_and_capable_products(&app).await;
+    let client = reqwest::Client::new();
+    let url = app.url("/public/v1/notifications/webhooks");
+    let mut put = body(&product, "With PUT");
+    put["http_method"] = json!("PUT");
+    put["data"] = json!({"k": "v"});
+    let r = client
+        .post(&url)
+        .header("Authorization", &key)
+        .json(&put)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(created["http_method"], "PUT");
+    assert_eq!(created["data"], json!({"k": "v"}));
+
+    let mut delete = body(&product, "With DELETE");
+    delete["http_method"] = json!("DELETE");
+    let r = client
+        .post(&url)
+        .header("Authorization", &key)
+        .json(&delete)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.unwrap();
+    assert!(e["errors"].to_string().contains("GET, POST or PUT"), "{e}");
+    let count: i64 = sqlx::query_scalar("select count(*) from webhooks where label = 'With DELETE'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 0, "nothing created");
+}

@@ -92,7 +92,10 @@ async fn a_post_call_is_signed_and_carries_the_payload_and_custom_headers() {
     );
     assert_eq!(claims["webhook_id"], id.as_str());
     assert_eq!(claims["webhook_name"], "Delivery test");
-    assert_eq!(claims["object_class"], "fulfillment_request");
+    assert_eq!(
+        claims["object_class"], "fulfillment_requests",
+        "as the article shows handlers"
+    );
     assert_eq!(claims["account_id"], app.vendor_account_id.as_str());
     assert_eq!(claims["api_url"], format!("{}/public/v1/", app.base));
     assert_eq!(claims["processing_timeout"], 600);
@@ -180,6 +183,35 @@ async fn a_get_call_has_no_body() {
         id.as_str(),
         "everything a handler needs is in the token"
     );
+}
+
+#[tokio::test]
+async fn a_put_call_carries_the_payload_like_post() {
+    let handler = Handler::start().await;
+    let app = spawn_app_with(&FAST_DELIVERY).await;
+    app.login_admin().await;
+    let id = webhook_calling(
+        &app,
+        &handler.url("/put-hook"),
+        "PUT",
+        json!([["X-Custom-Header", "v1"]]),
+        json!({"purpose": "demo"}),
+    )
+    .await;
+    trigger_now(&app, &id).await;
+    let call = handler.wait_for(1).await.remove(0);
+    assert_eq!(call.method, "PUT");
+    assert_eq!(call.headers["content-type"], "application/json");
+    assert_eq!(call.headers["x-custom-header"], "v1");
+    let body: Value = serde_json::from_slice(&call.body).expect("a JSON body");
+    let claims = verified_claims(&call.headers, SECRET);
+    assert_eq!(body["webhook_id"], id.as_str());
+    assert_eq!(body["data"], json!({"purpose": "demo"}), "custom data travels with PUT");
+    assert_eq!(claims["data"], body["data"]);
+    assert_eq!(body["object_class"], "fulfillment_requests");
+    // The tab says PUT, and the API shows it.
+    let tab = app.get_html(&format!("/webhooks/{id}/http")).await;
+    assert!(tab.contains(">PUT<"), "the HTTP settings tab shows the method");
 }
 
 /// Waits for the n-th attempt and returns its (success, error_kind, error, status).

@@ -92,7 +92,7 @@ async fn a_get_webhook_skips_additional_data() {
     }
     let step5 = app.get_html("/webhooks/new/data").await;
     assert!(
-        step5.contains("Additional data is sent only with the POST method"),
+        step5.contains("Additional data is sent only with the POST and PUT methods"),
         "the step says it is not used"
     );
     assert!(!step5.contains("name=\"data\""));

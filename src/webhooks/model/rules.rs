@@ -163,7 +163,7 @@ pub fn validate_http(
     validate_secret(secret, errors);
     let method = HttpMethod::parse(method);
     if method.is_none() {
-        errors.add("http_method", "Choose GET or POST.");
+        errors.add("http_method", "Choose GET, POST or PUT.");
     }
     validate_headers(headers, errors);
     method

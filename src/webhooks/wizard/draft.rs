@@ -221,7 +221,7 @@ pub(super) fn validate(step: Step, draft: &Draft, user: &CurrentUser, products: 
             model::parse_rate_limit(&draft.rate_limit, &mut errors);
         }
         Step::Data => {
-            if draft.method() == HttpMethod::Post {
+            if draft.method().sends_body() {
                 model::parse_data(&draft.data, &mut errors);
             }
         }

@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
-use super::model::{self, FieldErrors, HttpMethod, ObjectClass, WebhookType};
+use super::model::{self, FieldErrors, ObjectClass, WebhookType};
 use super::store::{self, NewWebhook, Product};
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::CurrentUser;
@@ -55,8 +55,8 @@ impl WizardView {
             ""
         }
     }
-    pub fn is_post(&self) -> bool {
-        self.draft.method() == HttpMethod::Post
+    pub fn sends_body(&self) -> bool {
+        self.draft.method().sends_body()
     }
     pub fn selected_product(&self) -> Option<&Product> {
         self.products.iter().find(|p| p.id == self.draft.product_id)
@@ -288,8 +288,8 @@ async fn create(cx: &Cx<'_>, mut draft: Draft, products: &[Product]) -> AppResul
     let method = draft.method();
     let mut ignored = FieldErrors::default();
     let data = match method {
-        HttpMethod::Post => model::parse_data(&draft.data, &mut ignored).unwrap_or_default(),
-        HttpMethod::Get => serde_json::Map::new(),
+        m if m.sends_body() => model::parse_data(&draft.data, &mut ignored).unwrap_or_default(),
+        _ => serde_json::Map::new(),
     };
     let webhook_type = WebhookType::from_code(&draft.type_code)
         .ok_or_else(|| AppError::BadRequest("Select a webhook type.".into()))?;
