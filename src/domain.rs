@@ -127,6 +127,59 @@ impl From<HttpMethod> for reqwest::Method {
     }
 }
 
+/// How a call's body carries the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PayloadFormat {
+    /// The platform's JSON payload (the default).
+    Json,
+    /// `application/x-www-form-urlencoded`, nested keys as `data[purpose]=demo`.
+    Form,
+    /// `application/xml`, `<notification>…</notification>`.
+    Xml,
+}
+
+impl PayloadFormat {
+    pub const ALL: [PayloadFormat; 3] = [PayloadFormat::Json, PayloadFormat::Form, PayloadFormat::Xml];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayloadFormat::Json => "json",
+            PayloadFormat::Form => "form",
+            PayloadFormat::Xml => "xml",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<PayloadFormat> {
+        let raw = raw.trim().to_ascii_lowercase();
+        Self::ALL.into_iter().find(|f| f.as_str() == raw)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            PayloadFormat::Json => "JSON",
+            PayloadFormat::Form => "Form",
+            PayloadFormat::Xml => "XML",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            PayloadFormat::Json => "application/json",
+            PayloadFormat::Form => "application/x-www-form-urlencoded",
+            PayloadFormat::Xml => "application/xml",
+        }
+    }
+}
+
+impl std::fmt::Display for PayloadFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+crate::db::text_column!(PayloadFormat);
+
 /// Why a call failed, as attempts record it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 
+use super::body::Body;
 use super::policy::EndpointPolicy;
 use crate::config::DeliveryConfig;
 use crate::domain::{ErrorKind, HttpMethod};
@@ -82,7 +83,7 @@ pub struct OutgoingCall<'a> {
     pub url: &'a str,
     pub token: &'a str,
     pub custom_headers: &'a [(String, String)],
-    pub body: Option<String>,
+    pub body: Option<Body>,
     /// Shorter than the client's request timeout, for calls someone waits for.
     pub timeout: Option<Duration>,
 }
@@ -166,9 +167,9 @@ impl HttpCaller {
                 shown.push((name.clone(), value.clone()));
             }
         }
-        if call.body.is_some() {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            shown.push(("content-type".into(), "application/json".into()));
+        if let Some(body) = &call.body {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(body.content_type));
+            shown.push(("content-type".into(), body.content_type.into()));
         }
         shown.push((USER_AGENT.as_str().to_string(), PORTAL_USER_AGENT.to_string()));
 
@@ -198,7 +199,7 @@ impl HttpCaller {
         }
         let mut request = self.client.request(call.method.into(), url).headers(headers);
         if let Some(body) = call.body {
-            request = request.body(body);
+            request = request.body(body.text);
         }
         if let Some(timeout) = call.timeout {
             // Replaces the client's timeout for this call: never make it longer.

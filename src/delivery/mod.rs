@@ -8,6 +8,7 @@
 //! back within seconds ([`liveness`]); claims are fair across accounts and hosts
 //! ([`fairness`]). The task wakes on `LISTEN/NOTIFY`; a slow poll is only a safety net.
 
+pub mod body;
 pub mod fairness;
 pub mod http;
 pub mod liveness;

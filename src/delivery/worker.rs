@@ -77,7 +77,9 @@ impl Worker {
             inbound: job.inbound.as_ref().map(|m| inbound_claim(&m.0)),
         };
         let body = if job.http_method.sends_body() {
-            serde_json::to_string(&payload).ok()
+            serde_json::to_value(&payload)
+                .ok()
+                .map(|p| super::body::encode(&p, job.payload_format, job.md5_wrap))
         } else {
             None
         };
@@ -130,7 +132,7 @@ impl Worker {
             let sent = SentRequest {
                 method: job.http_method,
                 url: &job.external_url,
-                body: body.as_deref(),
+                body: body.as_ref().map(|b| b.text.as_str()),
                 started_at,
             };
             self.keep_trying("a failed call", &job.webhook_id, || {
@@ -146,7 +148,7 @@ impl Worker {
             response_headers: serde_json::to_value(&result.response_headers).unwrap_or_default(),
             response_body: result.response_body,
             response_truncated: result.response_truncated,
-            request_body: body,
+            request_body: body.map(|b| b.text),
             webhook_id: job.webhook_id,
             trigger_id: job.trigger_id,
             claimed_until: job.claimed_until,

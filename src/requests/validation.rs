@@ -183,7 +183,10 @@ async fn call(state: &AppState, webhook: &Webhook, started_at: chrono::DateTime<
                     url: &webhook.external_url,
                     token: &token,
                     custom_headers: &webhook.headers.0,
-                    body: Some(body),
+                    body: Some(crate::delivery::body::Body {
+                        content_type: "application/json",
+                        text: body,
+                    }),
                     timeout: Some(VALIDATION_TIMEOUT),
                 })
                 .await

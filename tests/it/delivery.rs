@@ -664,3 +664,118 @@ async fn trigger_now_is_for_admins_of_the_account_only() {
     .await;
     assert_eq!(stats(&app.pool, &id).await.events, 0);
 }
+
+/// The md5 of a wrapped body, checked as the README tells handlers to: Some(payload bytes)
+/// when the digest matches.
+fn md5_checked(content_type: &str, raw: &[u8]) -> Option<Vec<u8>> {
+    use md5::{Digest, Md5};
+    let hex = |b: &[u8]| -> String { Md5::digest(b).iter().map(|x| format!("{x:02x}")).collect() };
+    let (payload, digest): (&[u8], String) = match content_type {
+        "application/json" => {
+            let body: Value = serde_json::from_slice(raw).ok()?;
+            (&raw[11..raw.len() - 42], body["md5"].as_str()?.to_string())
+        }
+        "application/x-www-form-urlencoded" => {
+            let at = raw.windows(5).rposition(|w| w == b"&md5=")?;
+            (&raw[..at], String::from_utf8(raw[at + 5..].to_vec()).ok()?)
+        }
+        "application/xml" => {
+            let text = std::str::from_utf8(raw).ok()?;
+            let start = text.find("<payload>")?;
+            let end = text.find("</payload>")? + "</payload>".len();
+            let digest = text[end..].strip_prefix("<md5>")?.split('<').next()?.to_string();
+            (&raw[start..end], digest)
+        }
+        _ => return None,
+    };
+    (hex(payload) == digest).then(|| payload.to_vec())
+}
+
+#[tokio::test]
+async fn each_payload_format_with_and_without_md5_reaches_the_handler_checkably() {
+    let handler = Handler::start().await;
+    let app = spawn_app_with(&FAST_DELIVERY).await;
+    app.login_admin().await;
+    let key = app.api_key("Formats").await;
+    let (product, _) = plain_and_capable_products(&app).await;
+    let client = reqwest::Client::new();
+    let url = app.url("/public/v1/notifications/webhooks");
+    let cases = [
+        ("json", false, "application/json"),
+        ("json", true, "application/json"),
+        ("form", false, "application/x-www-form-urlencoded"),
+        ("form", true, "application/x-www-form-urlencoded"),
+        ("xml", false, "application/xml"),
+        ("xml", true, "application/xml"),
+    ];
+    for (n, (format, wrap, content_type)) in cases.into_iter().enumerate() {
+        let created: Value = client
+            .post(&url)
+            .header("Authorization", &key)
+            .json(&json!({"label": format!("{format} {wrap}"), "product_id": product, "object_class": "fulfillment_request",
+                          "external_url": handler.url("/formats"), "jwt_secret": SECRET, "active": true,
+                          "http_method": if n % 2 == 0 { "POST" } else { "PUT" },
+                          "payload_format": format, "md5_wrap": wrap, "data": {"purpose": "demo <&>"}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (created["payload_format"].as_str(), created["md5_wrap"].as_bool()),
+            (Some(format), Some(wrap))
+        );
+        let id = created["id"].as_str().unwrap().to_string();
+        let r = client
+            .post(format!("{url}/{id}/trigger"))
+            .header("Authorization", &key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let call = handler.wait_for(n + 1).await.remove(n);
+        assert_eq!(call.headers["content-type"], content_type, "{format}");
+        let claims = verified_claims(&call.headers, SECRET);
+        assert_eq!(
+            claims["webhook_id"],
+            id.as_str(),
+            "the token is sent whatever the format"
+        );
+        let text = String::from_utf8(call.body.to_vec()).unwrap();
+        let payload = if wrap {
+            String::from_utf8(md5_checked(content_type, &call.body).unwrap_or_else(|| panic!("md5 of {text}"))).unwrap()
+        } else {
+            assert!(!text.contains("md5"), "{text}");
+            text.clone()
+        };
+        match format {
+            "json" => {
+                let p: Value = serde_json::from_str(&payload).unwrap();
+                assert_eq!(
+                    (p["webhook_id"].as_str(), p["data"]["purpose"].as_str()),
+                    (Some(id.as_str()), Some("demo <&>"))
+                );
+            }
+            "form" => {
+                let pairs: Vec<(String, String)> = form_urlencoded::parse(payload.as_bytes()).into_owned().collect();
+                let name = |k: &str| if wrap { format!("payload[{k}]") } else { k.to_string() };
+                assert!(pairs.contains(&(name("webhook_id"), id.clone())), "{pairs:?}");
+                let purpose = if wrap {
+                    "payload[data][purpose]"
+                } else {
+                    "data[purpose]"
+                };
+                assert!(
+                    pairs.contains(&(purpose.to_string(), "demo <&>".to_string())),
+                    "{pairs:?}"
+                );
+            }
+            _ => {
+                assert!(payload.contains(&format!("<webhook_id>{id}</webhook_id>")), "{payload}");
+                assert!(payload.contains("<purpose>demo &lt;&amp;&gt;</purpose>"), "{payload}");
+                assert!(text.starts_with("<?xml") && text.contains("<notification>"), "{text}");
+            }
+        }
+    }
+}

@@ -195,10 +195,24 @@ async fn jwt_secret_and_method_rules() {
         &[
             ("external_url", "https://ok.example.com/"),
             ("jwt_secret", "0123456789abcdef"),
-            ("http_method", "PUT"),
+            ("http_method", "DELETE"),
             ("action", "next"),
         ],
-        "Choose GET or POST.",
+        "Choose GET, POST or PUT.",
+        "",
+    )
+    .await;
+    expect_rejected(
+        &app,
+        "http",
+        &[
+            ("external_url", "https://ok.example.com/"),
+            ("jwt_secret", "0123456789abcdef"),
+            ("http_method", "POST"),
+            ("payload_format", "yaml"),
+            ("action", "next"),
+        ],
+        "Choose JSON, Form or XML.",
         "",
     )
     .await;

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::api::ApiError;
+use crate::domain::PayloadFormat;
 use crate::webhooks::model::{self, FieldErrors};
 
 /// Reads a JSON object body; anything else is a clear 400.
@@ -33,6 +34,8 @@ pub(super) struct Fields {
     pub(super) data: Option<Map<String, Value>>,
     /// `Some(None)`: `null`, no limit.
     pub(super) rate_limit: Option<Option<i32>>,
+    pub(super) payload_format: Option<PayloadFormat>,
+    pub(super) md5_wrap: Option<bool>,
 }
 
 pub(super) fn read_fields(m: &Map<String, Value>, errors: &mut Vec<String>) -> Fields {
@@ -68,6 +71,18 @@ pub(super) fn read_fields(m: &Map<String, Value>, errors: &mut Vec<String>) -> F
         None => {}
         Some(Value::Bool(b)) => f.active = Some(*b),
         Some(_) => errors.push("active: must be true or false.".into()),
+    }
+    match m.get("payload_format") {
+        None => {}
+        Some(v) => match v.as_str().and_then(PayloadFormat::parse) {
+            Some(format) => f.payload_format = Some(format),
+            None => errors.push("payload_format: must be \"json\", \"form\" or \"xml\".".into()),
+        },
+    }
+    match m.get("md5_wrap") {
+        None => {}
+        Some(Value::Bool(b)) => f.md5_wrap = Some(*b),
+        Some(_) => errors.push("md5_wrap: must be true or false.".into()),
     }
     match m.get("headers") {
         None | Some(Value::Null) => {}

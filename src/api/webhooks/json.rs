@@ -63,6 +63,8 @@ pub(super) fn to_json(w: &Webhook, caller: &ApiCaller, api_url: &str, attempts: 
         "account": {"id": w.account_id, "name": caller.account_name},
         "external_url": w.external_url,
         "http_method": w.http_method,
+        "payload_format": w.payload_format.as_str(),
+        "md5_wrap": w.md5_wrap,
         "rate_limit": w.rate_limit,
         "jwt_secret": w.jwt_secret,
         "headers": headers,

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use self::body::{object, read_fields, validate};
 use self::json::{attempt_infos, render_one, to_json};
 use super::ApiError;
+use crate::domain::PayloadFormat;
 use crate::ids::WebhookId;
 use crate::state::AppState;
 use crate::tokens::ApiCaller;
@@ -180,6 +181,8 @@ async fn create(
         external_url: url,
         jwt_secret: secret,
         http_method: HttpMethod::parse(&method).unwrap_or(HttpMethod::Post),
+        payload_format: f.payload_format.unwrap_or(PayloadFormat::Json),
+        md5_wrap: f.md5_wrap.unwrap_or(false),
         headers,
         data: f.data.unwrap_or_default(),
         rate_limit: f.rate_limit.flatten(),
@@ -233,6 +236,8 @@ async fn update(
             external_url: &url,
             jwt_secret: &secret,
             method: HttpMethod::parse(&method).unwrap_or(HttpMethod::Post),
+            payload_format: f.payload_format.unwrap_or(w.payload_format),
+            md5_wrap: f.md5_wrap.unwrap_or(w.md5_wrap),
             headers: &headers,
             rate_limit,
         },

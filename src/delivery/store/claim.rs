@@ -9,7 +9,7 @@ use sqlx::types::Json;
 use sqlx::PgPool;
 
 use crate::delivery::fairness::{Caps, Snapshot};
-use crate::domain::{HttpMethod, ObjectClass};
+use crate::domain::{HttpMethod, ObjectClass, PayloadFormat};
 use crate::ids::{AccountId, ProductId, WebhookId};
 
 /// A claimed trigger with everything needed to make the call.
@@ -30,6 +30,8 @@ pub struct ClaimedTrigger {
     pub endpoint_host: Option<String>,
     pub jwt_secret: String,
     pub http_method: HttpMethod,
+    pub payload_format: PayloadFormat,
+    pub md5_wrap: bool,
     pub headers: Json<Vec<(String, String)>>,
     pub data: Json<Value>,
     pub last_success_at: Option<DateTime<Utc>>,
@@ -118,6 +120,7 @@ pub async fn claim(
                        w.object_class as "object_class: ObjectClass", w.account_id as "account_id: AccountId",
                        w.product_id as "product_id: ProductId", w.external_url, w.endpoint_host,
                        w.jwt_secret, w.http_method as "http_method: HttpMethod",
+                       w.payload_format as "payload_format: PayloadFormat", w.md5_wrap,
                        w.headers as "headers: Json<Vec<(String, String)>>", w.data as "data: Json<Value>",
                        w.last_success_at, w.last_failure_at, t.message_id,
                        (select jsonb_build_object('trigger_id', m.trigger_id, 'message_id', m.id, 'method', m.method,

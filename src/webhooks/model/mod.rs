@@ -4,9 +4,10 @@
 mod rules;
 
 pub use self::rules::{
-    generate_secret, parse_data, parse_rate_limit, too_long, validate_description, validate_headers, validate_http,
-    validate_name, validate_secret, validate_url, FieldErrors, DATA_MAX_BYTES, DESCRIPTION_MAX, HEADERS_MAX,
-    HEADER_NAME_MAX, HEADER_VALUE_MAX, NAME_MAX, RATE_LIMIT_MAX, RESERVED_HEADERS, SECRET_MAX, SECRET_MIN, URL_MAX,
+    generate_secret, parse_data, parse_payload_format, parse_rate_limit, too_long, validate_description,
+    validate_headers, validate_http, validate_name, validate_secret, validate_url, FieldErrors, DATA_MAX_BYTES,
+    DESCRIPTION_MAX, HEADERS_MAX, HEADER_NAME_MAX, HEADER_VALUE_MAX, NAME_MAX, RATE_LIMIT_MAX, RESERVED_HEADERS,
+    SECRET_MAX, SECRET_MIN, URL_MAX,
 };
 
 pub use crate::domain::{HttpMethod, ObjectClass};

@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::HttpMethod;
+use crate::domain::PayloadFormat;
 
 // Limits (each has a test in tests/it/webhooks_validation.rs).
 pub const NAME_MAX: usize = 128;
@@ -67,6 +68,19 @@ pub fn too_long(max: usize, n: usize) -> String {
 
 /// The highest per-webhook rate limit, in calls per second.
 pub const RATE_LIMIT_MAX: i32 = 1000;
+
+/// The payload format as chosen: `json`, `form` or `xml`; none chosen is JSON, the default
+/// (a form posted without the field keeps today's payload).
+pub fn parse_payload_format(raw: &str, errors: &mut FieldErrors) -> Option<PayloadFormat> {
+    if raw.trim().is_empty() {
+        return Some(PayloadFormat::Json);
+    }
+    let format = PayloadFormat::parse(raw);
+    if format.is_none() {
+        errors.add("payload_format", "Choose JSON, Form or XML.");
+    }
+    format
+}
 
 /// The optional rate limit as typed: empty means none; otherwise calls per second, 1–1000.
 pub fn parse_rate_limit(raw: &str, errors: &mut FieldErrors) -> Option<i32> {

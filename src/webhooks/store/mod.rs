@@ -26,6 +26,7 @@ use sqlx::PgPool;
 use super::model::{HttpMethod, ObjectClass, WebhookType};
 use crate::auth::{AccountKind, CurrentUser};
 use crate::db::COUNT_CAP;
+use crate::domain::PayloadFormat;
 use crate::ids::{AccountId, ProductId, UserId, WebhookId};
 
 #[derive(Debug, Clone)]
@@ -96,6 +97,8 @@ pub struct Webhook {
     pub external_url: String,
     pub jwt_secret: String,
     pub http_method: HttpMethod,
+    pub payload_format: PayloadFormat,
+    pub md5_wrap: bool,
     pub headers: Json<Vec<(String, String)>>,
     pub data: Json<Value>,
     /// At most this many calls per second, if set.
@@ -174,6 +177,7 @@ pub async fn get_many(pool: &PgPool, account_id: &AccountId, ids: &[WebhookId]) 
               w.product_id as "product_id: ProductId", p.name as product_name,
               w.object_class as "object_class: ObjectClass", w.type as api_type, w.label, w.description, w.active,
               w.external_url, w.jwt_secret, w.http_method as "http_method: HttpMethod",
+              w.payload_format as "payload_format: PayloadFormat", w.md5_wrap,
               w.headers as "headers: Json<Vec<(String, String)>>", w.data as "data: Json<Value>", w.rate_limit,
               w.created_at, cu.id as "created_by_id?: UserId", cu.name as "created_by_name?",
               cu.email as "created_by_email?", w.modified_at, mu.id as "modified_by_id?: UserId",

@@ -5,6 +5,7 @@ use sqlx::types::Json;
 use sqlx::PgPool;
 
 use crate::auth::CurrentUser;
+use crate::domain::PayloadFormat;
 use crate::ids::{AccountId, ProductId, UserId, WebhookId};
 use crate::webhooks::model::{HttpMethod, ObjectClass, WebhookType};
 
@@ -13,6 +14,8 @@ pub struct HttpSettings<'a> {
     pub external_url: &'a str,
     pub jwt_secret: &'a str,
     pub method: HttpMethod,
+    pub payload_format: PayloadFormat,
+    pub md5_wrap: bool,
     pub headers: &'a [(String, String)],
     pub rate_limit: Option<i32>,
 }
@@ -27,6 +30,8 @@ pub struct NewWebhook {
     pub external_url: String,
     pub jwt_secret: String,
     pub http_method: HttpMethod,
+    pub payload_format: PayloadFormat,
+    pub md5_wrap: bool,
     pub headers: Vec<(String, String)>,
     pub data: Map<String, Value>,
     pub rate_limit: Option<i32>,
@@ -48,8 +53,9 @@ pub async fn insert_for(
         let id = WebhookId::generate();
         let result = sqlx::query!(
             "insert into webhooks (id, account_id, product_id, object_class, type, label, description, active,
-                external_url, jwt_secret, http_method, headers, data, created_by, modified_by, rate_limit)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)",
+                external_url, jwt_secret, http_method, headers, data, created_by, modified_by, rate_limit,
+                payload_format, md5_wrap)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17)",
             id.as_str(),
             account_id.as_str(),
             new.product_id.as_str(),
@@ -65,6 +71,8 @@ pub async fn insert_for(
             Json(&new.data) as _,
             user_id.map(UserId::as_str),
             new.rate_limit,
+            new.payload_format as PayloadFormat,
+            new.md5_wrap,
         )
         .execute(pool)
         .await;
@@ -111,7 +119,7 @@ pub async fn update_http(
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
         "update webhooks set external_url = $3, jwt_secret = $4, http_method = $5, headers = $6,
-            modified_at = now(), modified_by = $7, rate_limit = $8
+            modified_at = now(), modified_by = $7, rate_limit = $8, payload_format = $9, md5_wrap = $10
          where account_id = $1 and id = $2",
         user.account_id.as_str(),
         id.as_str(),
@@ -121,6 +129,8 @@ pub async fn update_http(
         Json(http.headers) as _,
         user.id.as_str(),
         http.rate_limit,
+        http.payload_format as PayloadFormat,
+        http.md5_wrap,
     )
     .execute(pool)
     .await?;
@@ -164,7 +174,8 @@ pub async fn update_whole(
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
         "update webhooks set label = $3, description = $4, external_url = $5, jwt_secret = $6, http_method = $7,
-             headers = $8, data = $9, active = $10, rate_limit = $11, modified_at = now(), modified_by = null,
+             headers = $8, data = $9, active = $10, rate_limit = $11, payload_format = $12, md5_wrap = $13,
+             modified_at = now(), modified_by = null,
              out_of_order = out_of_order and not ($10 and not active),
              failures_since_reset = case when $10 and not active then 0 else failures_since_reset end
          where account_id = $1 and id = $2",
@@ -179,6 +190,8 @@ pub async fn update_whole(
         Json(w.data) as _,
         w.active,
         w.http.rate_limit,
+        w.http.payload_format as PayloadFormat,
+        w.http.md5_wrap,
     )
     .execute(pool)
     .await?;

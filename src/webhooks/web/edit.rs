@@ -66,6 +66,8 @@ pub struct EditValues {
     pub external_url: String,
     pub jwt_secret: String,
     pub http_method: String,
+    pub payload_format: String,
+    pub md5_wrap: bool,
     pub headers: Vec<(String, String)>,
     pub data: String,
     pub rate_limit: String,
@@ -81,6 +83,8 @@ impl EditValues {
             external_url: w.external_url.clone(),
             jwt_secret: w.jwt_secret.clone(),
             http_method: w.http_method.as_str().to_string(),
+            payload_format: w.payload_format.as_str().to_string(),
+            md5_wrap: w.md5_wrap,
             headers: w.headers.0.clone(),
             data: w.data_pretty(),
             rate_limit: w.rate_limit.map(|n| n.to_string()).unwrap_or_default(),
@@ -161,6 +165,8 @@ pub(super) async fn edit_submit(
             v.external_url = form.get("external_url").to_string();
             v.jwt_secret = form.get("jwt_secret").to_string();
             v.http_method = form.get("http_method").to_string();
+            v.payload_format = form.get("payload_format").to_string();
+            v.md5_wrap = form.checked("md5_wrap");
             v.rate_limit = form.get("rate_limit").to_string();
             v.headers = wizard::read_headers(&form);
             if wizard::apply_http_action(action, &mut v.jwt_secret, &mut v.headers) {
@@ -170,12 +176,15 @@ pub(super) async fn edit_submit(
                 let method =
                     model::validate_http(&v.external_url, &v.jwt_secret, &v.http_method, &v.headers, &mut errors);
                 let rate_limit = model::parse_rate_limit(&v.rate_limit, &mut errors);
-                match method {
-                    Some(method) if errors.is_empty() => {
+                let format = model::parse_payload_format(&v.payload_format, &mut errors);
+                match (method, format) {
+                    (Some(method), Some(payload_format)) if errors.is_empty() => {
                         let http = store::HttpSettings {
                             external_url: &v.external_url,
                             jwt_secret: &v.jwt_secret,
                             method,
+                            payload_format,
+                            md5_wrap: v.md5_wrap,
                             headers: &v.headers,
                             rate_limit,
                         };

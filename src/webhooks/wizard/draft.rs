@@ -79,6 +79,15 @@ pub struct Draft {
     /// Calls per second, as typed; empty for no limit.
     #[serde(default)]
     pub rate_limit: String,
+    /// `json`, `form` or `xml`, as chosen.
+    #[serde(default = "json")]
+    pub payload_format: String,
+    #[serde(default)]
+    pub md5_wrap: bool,
+}
+
+fn json() -> String {
+    "json".to_string()
 }
 
 impl Default for Draft {
@@ -93,6 +102,8 @@ impl Default for Draft {
             external_url: String::new(),
             jwt_secret: model::generate_secret(),
             http_method: "POST".to_string(),
+            payload_format: json(),
+            md5_wrap: false,
             headers: Vec::new(),
             data: "{}".to_string(),
             rate_limit: String::new(),
@@ -132,6 +143,8 @@ impl Draft {
                 self.external_url = typed(form.get("external_url"));
                 self.jwt_secret = typed(form.get("jwt_secret"));
                 self.http_method = take(form.get("http_method"), 8);
+                self.payload_format = take(form.get("payload_format"), 8);
+                self.md5_wrap = form.checked("md5_wrap");
                 self.rate_limit = take(form.get("rate_limit"), 16);
                 self.headers = read_headers(form);
             }
@@ -219,6 +232,7 @@ pub(super) fn validate(step: Step, draft: &Draft, user: &CurrentUser, products: 
                 &mut errors,
             );
             model::parse_rate_limit(&draft.rate_limit, &mut errors);
+            model::parse_payload_format(&draft.payload_format, &mut errors);
         }
         Step::Data => {
             if draft.method().sends_body() {

@@ -15,6 +15,7 @@ use super::model::{self, FieldErrors, ObjectClass, WebhookType};
 use super::store::{self, NewWebhook, Product};
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::CurrentUser;
+use crate::domain::PayloadFormat;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
 use crate::ids::ProductId;
@@ -303,6 +304,8 @@ async fn create(cx: &Cx<'_>, mut draft: Draft, products: &[Product]) -> AppResul
         external_url: draft.external_url.trim().to_string(),
         jwt_secret: draft.jwt_secret.clone(),
         http_method: method,
+        payload_format: model::parse_payload_format(&draft.payload_format, &mut ignored).unwrap_or(PayloadFormat::Json),
+        md5_wrap: draft.md5_wrap,
         headers: draft.headers.clone(),
         data,
         rate_limit: model::parse_rate_limit(&draft.rate_limit, &mut ignored),

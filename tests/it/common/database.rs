@@ -103,6 +103,15 @@ async fn template() -> String {
     if !exists {
         build_template(&mut admin, &name).await;
     }
+    // Note its last use: templates of other versions of the code (another checkout testing on
+    // the same server) are only removed once unused for an hour, never from under their runs.
+    sqlx::query(&format!(
+        "comment on database \"{name}\" is 'used {}'",
+        chrono::Utc::now().timestamp()
+    ))
+    .execute(&mut admin)
+    .await
+    .expect("note the template's use");
     sqlx::query("select pg_advisory_unlock(hashtext('webhook-portal test template'))")
         .execute(&mut admin)
         .await
@@ -111,10 +120,15 @@ async fn template() -> String {
 }
 
 async fn build_template(admin: &mut PgConnection, name: &str) {
-    // Templates of earlier migrations or seeds are of no use any more, nor is a half-built one
-    // left by a test process that died while building (the lock says none is building now).
+    // Templates of earlier migrations or seeds unused for an hour are of no use any more, nor
+    // is a half-built one left by a test process that died while building (the lock says none
+    // is building now).
     let stale: Vec<String> = sqlx::query_scalar(
-        "select datname from pg_database where datname like 'wp_template_%' or datname like 'wp_tpl_building_%'",
+        "select datname from pg_database
+         where datname like 'wp_tpl_building_%'
+            or (datname like 'wp_template_%'
+                and coalesce(substring(shobj_description(oid, 'pg_database') from '^used ([0-9]+)$')::bigint, 0)
+                    < extract(epoch from now()) - 3600)",
     )
     .fetch_all(&mut *admin)
     .await
