@@ -10,7 +10,7 @@ use sqlx::types::Json;
 
 use super::{Param, Request, RequestKind, RequestStatus};
 use crate::delivery::http::{CallResult, OutgoingCall};
-use crate::delivery::payload::{sign, timestamp, Payload};
+use crate::delivery::payload::{sign, timestamp};
 use crate::delivery::store::{record_validation_call, SentRequest};
 use crate::domain::{HttpMethod, ObjectClass};
 use crate::events::{self, Source};
@@ -160,20 +160,11 @@ pub async fn validate(state: &AppState, request: &Request, stage: Stage) -> Resu
 
 /// Signs and sends the request object to the webhook (always POST: it carries a body).
 async fn call(state: &AppState, webhook: &Webhook, started_at: chrono::DateTime<Utc>, body: String) -> CallResult {
-    let payload = Payload {
-        webhook_id: webhook.id.clone(),
-        webhook_name: webhook.label.clone(),
-        object_class: webhook.object_class,
-        account_id: webhook.account_id.clone(),
-        product_id: webhook.product_id.clone(),
-        api_url: state.config.api_url(),
-        triggered_at: timestamp(started_at),
-        last_success_at: webhook.last_success_at.map(timestamp),
-        last_failure_at: webhook.last_failure_at.map(timestamp),
-        processing_timeout: state.config.delivery.processing_timeout,
-        data: webhook.data.0.clone(),
-        inbound: None,
-    };
+    let payload = webhook.payload(
+        state.config.api_url(),
+        state.config.delivery.processing_timeout,
+        started_at,
+    );
     match sign(&payload, started_at, &webhook.jwt_secret) {
         Ok(token) => {
             state

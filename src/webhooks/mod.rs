@@ -1,6 +1,7 @@
 //! Webhooks: the type table and validation (model), SQL (store), pages (web).
 
 pub mod model;
+pub mod ping;
 pub mod store;
 pub mod web;
 pub mod wizard;

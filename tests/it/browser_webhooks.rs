@@ -250,3 +250,36 @@ async fn trigger_now_in_a_browser_updates_the_statistics_by_itself() {
     browser.screenshot("details-5-deliveries").await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn send_test_ping_in_a_browser_shows_the_answer_when_it_comes() {
+    let handler = crate::common::handler::Handler::start().await;
+    // The handler takes a moment, so the page first says the ping is on its way.
+    handler.set(crate::common::handler::Behaviour {
+        delay: std::time::Duration::from_millis(1500),
+        ..Default::default()
+    });
+    let mut settings = FAST_DELIVERY.to_vec();
+    settings.retain(|(k, _)| *k != "PORTAL_REQUEST_TIMEOUT_MS");
+    settings.push(("PORTAL_REQUEST_TIMEOUT_MS", "15000"));
+    let app = spawn_app_with(&settings).await;
+    let id = webhook_calling(
+        &app,
+        &handler.url("/ping"),
+        "POST",
+        serde_json::json!([]),
+        serde_json::json!({}),
+    )
+    .await;
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    sign_in(c, &app).await;
+    c.goto(&app.url(&format!("/webhooks/{id}"))).await.unwrap();
+    click(c, "#send-test-ping").await;
+    wait_for_text(c, "#ping-result", "Sending test ping").await;
+    // No reload: htmx asks for the panel until the answer is there.
+    wait_for_text(c, "#ping-result", "Test ping: 200").await;
+    browser.screenshot("ping-result").await;
+    assert_eq!(handler.count(), 1);
+    browser.close().await;
+}

@@ -343,6 +343,7 @@ async fn enable_disable_and_delete_with_confirmation() {
 fn change_routes(id: &str) -> Vec<(String, Vec<(&'static str, &'static str)>)> {
     vec![
         (format!("/webhooks/{id}/enable"), vec![]),
+        (format!("/webhooks/{id}/ping"), vec![]),
         (format!("/webhooks/{id}/disable"), vec![]),
         (format!("/webhooks/{id}/delete"), vec![]),
         (

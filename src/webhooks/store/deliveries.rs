@@ -61,12 +61,16 @@ pub struct Attempt {
     /// None for a validation call (made while someone waited, not from the queue).
     pub trigger_id: Option<i64>,
     pub message_id: Option<i64>,
+    /// A test ping: listed, but counted in no statistics.
+    pub test: bool,
 }
 
 impl Attempt {
     /// Why the call was made, when it was not an ordinary queue-change trigger.
     pub fn cause(&self) -> Option<String> {
-        if self.trigger_id.is_none() {
+        if self.test {
+            Some("Test ping".to_string())
+        } else if self.trigger_id.is_none() {
             Some("Validation".to_string())
         } else if let Some(m) = self.message_id {
             Some(format!("Inbound message #{m}"))
@@ -122,7 +126,7 @@ pub async fn attempts(
                       error_kind as "error_kind: ErrorKind", error, request_method, request_url,
                       request_headers as "request_headers: Json<Vec<(String, String)>>", request_body,
                       response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
-                      response_truncated, trigger_id, message_id
+                      response_truncated, trigger_id, message_id, test
                    from webhook_attempts where webhook_id = $1 and id < $2
                    order by id desc limit $3"#,
                 webhook_id,
@@ -139,7 +143,7 @@ pub async fn attempts(
                       error_kind as "error_kind: ErrorKind", error, request_method, request_url,
                       request_headers as "request_headers: Json<Vec<(String, String)>>", request_body,
                       response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
-                      response_truncated, trigger_id, message_id
+                      response_truncated, trigger_id, message_id, test
                    from webhook_attempts where webhook_id = $1 and id < $2 and success
                    order by id desc limit $3"#,
                 webhook_id,
@@ -156,7 +160,7 @@ pub async fn attempts(
                       error_kind as "error_kind: ErrorKind", error, request_method, request_url,
                       request_headers as "request_headers: Json<Vec<(String, String)>>", request_body,
                       response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
-                      response_truncated, trigger_id, message_id
+                      response_truncated, trigger_id, message_id, test
                    from webhook_attempts where webhook_id = $1 and id < $2 and not success
                    order by id desc limit $3"#,
                 webhook_id,
@@ -177,7 +181,7 @@ pub async fn attempt(pool: &PgPool, webhook_id: &WebhookId, attempt_id: i64) -> 
         r#"select id, manual, started_at, duration_ms, success, status_code, error_kind as "error_kind: ErrorKind",
               error, request_method, request_url, request_headers as "request_headers: Json<Vec<(String, String)>>",
               request_body, response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
-              response_truncated, trigger_id, message_id
+              response_truncated, trigger_id, message_id, test
            from webhook_attempts where webhook_id = $1 and id = $2"#,
         webhook_id.as_str(),
         attempt_id,

@@ -4,6 +4,7 @@
 
 mod deliveries;
 mod list;
+pub mod ping;
 mod query;
 pub mod retention;
 mod write;
@@ -26,6 +27,7 @@ use sqlx::PgPool;
 use super::model::{HttpMethod, ObjectClass, WebhookType};
 use crate::auth::{AccountKind, CurrentUser};
 use crate::db::COUNT_CAP;
+use crate::delivery::payload::{timestamp, Payload};
 use crate::domain::PayloadFormat;
 use crate::ids::{AccountId, ProductId, UserId, WebhookId};
 
@@ -147,6 +149,23 @@ impl Webhook {
             )
         } else {
             ("chip-on", "Enabled", "")
+        }
+    }
+    /// The payload (and token claims) of a call of this webhook made `at`.
+    pub fn payload(&self, api_url: String, processing_timeout: i64, at: DateTime<Utc>) -> Payload {
+        Payload {
+            webhook_id: self.id.clone(),
+            webhook_name: self.label.clone(),
+            object_class: self.object_class,
+            account_id: self.account_id.clone(),
+            product_id: self.product_id.clone(),
+            api_url,
+            triggered_at: timestamp(at),
+            last_success_at: self.last_success_at.map(timestamp),
+            last_failure_at: self.last_failure_at.map(timestamp),
+            processing_timeout,
+            data: self.data.0.clone(),
+            inbound: None,
         }
     }
     pub fn secret_masked(&self) -> String {

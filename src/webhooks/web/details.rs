@@ -65,6 +65,8 @@ pub struct DetailsView {
     /// "Create test request": the request kind and starting status that make this webhook fire.
     /// Offer "Create test request" (it goes to the requests feature with the webhook's id).
     pub test_request: bool,
+    /// The latest test ping, if one was ever sent.
+    pub ping: Option<crate::webhooks::store::ping::PingStatus>,
 }
 
 /// The Deliveries tab: a page of attempts with its filter and paging links.
@@ -179,7 +181,14 @@ pub(super) async fn details_tab(
     // Every webhook type has a test request that makes it fire (the requests feature knows
     // which); vendors create test requests in their products' queues.
     let test_request = user.account_kind == crate::auth::AccountKind::Vendor && w.webhook_type().is_some();
+    // The ping panel is part of the page, not of the tabs a fragment swaps.
+    let ping = if wants_fragment {
+        None
+    } else {
+        store::ping::ping_status(&state.pool, &w.id).await?
+    };
     let d = DetailsView {
+        ping,
         w,
         tab,
         tabs: Tab::ALL,

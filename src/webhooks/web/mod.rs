@@ -5,6 +5,7 @@ mod actions;
 mod details;
 mod edit;
 mod list;
+mod ping;
 
 use self::actions::{delete, delete_confirm, disable, enable, trigger_now};
 use self::details::{attempt_view, tab_data, tab_deliveries, tab_general, tab_http, tab_statistics};
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/{id}/deliveries", get(tab_deliveries))
         .route("/webhooks/{id}/deliveries/{attempt}", get(attempt_view))
         .route("/webhooks/{id}/trigger", post(trigger_now))
+        .route("/webhooks/{id}/ping", get(ping::ping_panel).post(ping::send_ping))
         .route("/webhooks/{id}/enable", post(enable))
         .route("/webhooks/{id}/disable", post(disable))
         .route("/webhooks/{id}/delete", get(delete_confirm).post(delete))
