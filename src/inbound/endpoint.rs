@@ -49,6 +49,59 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("apikey") || scheme.eq_ignore_ascii_case("bearer")).then_some(key.trim())
 }
 
+/// A body past the limit is still read (and thrown away) up to this much, so that a client
+/// that writes its whole body before reading the answer gets its 413, not a broken pipe.
+const DRAIN_MAX: usize = 16 * 1024 * 1024;
+
+/// The body, or `None` when it is over `max` bytes (read on and discarded up to [`DRAIN_MAX`]).
+async fn read_bounded(mut body: Body, max: usize) -> Result<Option<Bytes>, axum::Error> {
+    use http_body_util::BodyExt;
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            total += data.len();
+            if total <= max {
+                kept.extend_from_slice(&data);
+            } else if total > DRAIN_MAX {
+                break;
+            }
+        }
+    }
+    Ok((total <= max).then(|| Bytes::from(kept)))
+}
+
+/// Refuses a query string that is not strict percent-encoded UTF-8 (`%zz`, `%ff`), as a body
+/// that is not UTF-8 is refused: lenient decoding would pass on something else than was sent.
+fn check_query_encoding(raw: &str) -> Result<(), String> {
+    for part in raw.split('&').filter(|p| !p.is_empty()) {
+        for piece in part.splitn(2, '=') {
+            let bytes = piece.as_bytes();
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'%' {
+                    let hex = bytes.get(i + 1..i + 3).unwrap_or_default();
+                    if hex.len() < 2 || !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return Err(format!(
+                            "The query string has an invalid percent-encoding in `{piece}`."
+                        ));
+                    }
+                    i += 3;
+                } else {
+                    i += 1;
+                }
+            }
+            if percent_encoding::percent_decode_str(&piece.replace('+', " "))
+                .decode_utf8()
+                .is_err()
+            {
+                return Err(format!("The query string is not UTF-8 once decoded (`{piece}`)."));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The configured parameters: each from the query, else its default; unknown or repeated
 /// parameters and missing required ones are refused.
 fn resolve_query(trigger: &InboundTrigger, raw: Option<&str>) -> Result<Map<String, Value>, String> {
@@ -171,17 +224,27 @@ async fn handle(
             "The API key is not valid for this trigger.",
         ));
     };
+    if let Err(message) = check_query_encoding(raw_query.unwrap_or("")) {
+        return Ok(refuse(StatusCode::BAD_REQUEST, "VAL_001", message));
+    }
     let query = match resolve_query(&trigger, raw_query) {
         Ok(q) => q,
         Err(message) => return Ok(refuse(StatusCode::BAD_REQUEST, "VAL_001", message)),
     };
-    let bytes: Bytes = match axum::body::to_bytes(body, BODY_MAX).await {
-        Ok(b) => b,
-        Err(_) => {
+    let bytes: Bytes = match read_bounded(body, BODY_MAX).await {
+        Ok(Some(b)) => b,
+        Ok(None) => {
             return Ok(refuse(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "VAL_002",
                 format!("The body is larger than {} KiB.", BODY_MAX / 1024),
+            ))
+        }
+        Err(_) => {
+            return Ok(refuse(
+                StatusCode::BAD_REQUEST,
+                "VAL_002",
+                "The body could not be read to its end.",
             ))
         }
     };

@@ -185,6 +185,22 @@ async fn bad_calls_get_clear_4xx_and_record_nothing() {
         ),
         (call("?order=1&order=2"), 400, "Query parameter `order` is given twice."),
         (
+            call("?order=%ZZ"),
+            400,
+            "The query string has an invalid percent-encoding in `%ZZ`.",
+        ),
+        (
+            call("?order=%FF"),
+            400,
+            "The query string is not UTF-8 once decoded (`%FF`).",
+        ),
+        (
+            // Written whole before the answer is read: the 413 arrives, not a broken pipe.
+            call("?order=1").body(vec![b'x'; 10 * 1024 * 1024]),
+            413,
+            "The body is larger than 4 KiB.",
+        ),
+        (
             call("?order=1").body(vec![b'x'; 5 * 1024]),
             413,
             "The body is larger than 4 KiB.",
