@@ -209,20 +209,26 @@ async fn handle(
     let Some(trigger) = find(&state.pool, &trigger_id).await?.filter(|t| t.active) else {
         return Ok(not_found());
     };
-    let Some(key) = presented_key(headers).filter(|k| !k.is_empty()) else {
-        return Ok(refuse(
-            StatusCode::UNAUTHORIZED,
-            "AUTH_001",
-            "Send the trigger's API key as `X-Api-Key: <key>` or `Authorization: ApiKey <key>`.",
-        ));
-    };
-    let key_id = store::use_key(&state.pool, &trigger.id, &key_hash(key)).await?;
-    let Some(key_id) = key_id else {
-        return Ok(refuse(
-            StatusCode::UNAUTHORIZED,
-            "AUTH_001",
-            "The API key is not valid for this trigger.",
-        ));
+    // An open trigger takes calls without a key; a key that is sent must still be valid.
+    let key_id = match presented_key(headers).filter(|k| !k.is_empty()) {
+        None if trigger.open => None,
+        None => {
+            return Ok(refuse(
+                StatusCode::UNAUTHORIZED,
+                "AUTH_001",
+                "Send the trigger's API key as `X-Api-Key: <key>` or `Authorization: ApiKey <key>`.",
+            ))
+        }
+        Some(key) => match store::use_key(&state.pool, &trigger.id, &key_hash(key)).await? {
+            Some(key_id) => Some(key_id),
+            None => {
+                return Ok(refuse(
+                    StatusCode::UNAUTHORIZED,
+                    "AUTH_001",
+                    "The API key is not valid for this trigger.",
+                ))
+            }
+        },
     };
     if let Err(message) = check_query_encoding(raw_query.unwrap_or("")) {
         return Ok(refuse(StatusCode::BAD_REQUEST, "VAL_001", message));
@@ -330,7 +336,7 @@ async fn handle(
 async fn record(
     state: &AppState,
     trigger: &InboundTrigger,
-    key_id: i64,
+    key_id: Option<i64>,
     method: &Method,
     query: Map<String, Value>,
     content_type: Option<String>,

@@ -55,6 +55,8 @@ pub struct InboundTrigger {
     pub object_class: ObjectClass,
     pub name: String,
     pub active: bool,
+    /// Calls without a key are accepted (chosen explicitly; the pages warn about it).
+    pub open: bool,
     pub ordered: bool,
     pub request_response: bool,
     pub max_wait_seconds: i32,
@@ -141,6 +143,7 @@ pub struct Settings {
     pub request_response: bool,
     pub max_wait_seconds: i32,
     pub query_params: Vec<QueryParam>,
+    pub open: bool,
 }
 
 pub fn key_hash(key: &str) -> Vec<u8> {

@@ -14,7 +14,7 @@ pub async fn list(pool: &PgPool, account_id: &AccountId) -> Result<Vec<InboundTr
         InboundTrigger,
         r#"select t.id as "id: TriggerId", t.account_id as "account_id: AccountId",
                   t.product_id as "product_id: ProductId", p.name as product_name,
-                  t.object_class as "object_class: ObjectClass", t.name, t.active, t.ordered, t.request_response,
+                  t.object_class as "object_class: ObjectClass", t.name, t.active, t.open, t.ordered, t.request_response,
                   t.max_wait_seconds, t.query_params as "query_params: Json<Vec<QueryParam>>", t.messages,
                   t.last_message_at
            from inbound_triggers t join products p on p.id = t.product_id
@@ -31,7 +31,7 @@ pub async fn get(pool: &PgPool, account_id: &AccountId, id: &TriggerId) -> Resul
         InboundTrigger,
         r#"select t.id as "id: TriggerId", t.account_id as "account_id: AccountId",
                   t.product_id as "product_id: ProductId", p.name as product_name,
-                  t.object_class as "object_class: ObjectClass", t.name, t.active, t.ordered, t.request_response,
+                  t.object_class as "object_class: ObjectClass", t.name, t.active, t.open, t.ordered, t.request_response,
                   t.max_wait_seconds, t.query_params as "query_params: Json<Vec<QueryParam>>", t.messages,
                   t.last_message_at
            from inbound_triggers t join products p on p.id = t.product_id
@@ -49,7 +49,7 @@ pub async fn find(pool: &PgPool, id: &TriggerId) -> Result<Option<InboundTrigger
         InboundTrigger,
         r#"select t.id as "id: TriggerId", t.account_id as "account_id: AccountId",
                   t.product_id as "product_id: ProductId", p.name as product_name,
-                  t.object_class as "object_class: ObjectClass", t.name, t.active, t.ordered, t.request_response,
+                  t.object_class as "object_class: ObjectClass", t.name, t.active, t.open, t.ordered, t.request_response,
                   t.max_wait_seconds, t.query_params as "query_params: Json<Vec<QueryParam>>", t.messages,
                   t.last_message_at
            from inbound_triggers t join products p on p.id = t.product_id
@@ -65,8 +65,8 @@ pub async fn create(pool: &PgPool, user: &CurrentUser, s: &Settings) -> Result<T
         let id = TriggerId::generate();
         let r = sqlx::query!(
             "insert into inbound_triggers (id, account_id, product_id, object_class, name, ordered, request_response,
-                 max_wait_seconds, query_params, created_by)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 max_wait_seconds, query_params, created_by, open)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             id.as_str(),
             user.account_id.as_str(),
             s.product_id.as_str(),
@@ -77,6 +77,7 @@ pub async fn create(pool: &PgPool, user: &CurrentUser, s: &Settings) -> Result<T
             s.max_wait_seconds,
             Json(&s.query_params) as _,
             user.id.as_str(),
+            s.open,
         )
         .execute(pool)
         .await;
@@ -92,7 +93,7 @@ pub async fn create(pool: &PgPool, user: &CurrentUser, s: &Settings) -> Result<T
 pub async fn update(pool: &PgPool, account_id: &AccountId, id: &TriggerId, s: &Settings) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
         "update inbound_triggers set name = $3, ordered = $4, request_response = $5, max_wait_seconds = $6,
-             query_params = $7, modified_at = now()
+             query_params = $7, open = $8, modified_at = now()
          where account_id = $1 and id = $2",
         account_id.as_str(),
         id.as_str(),
@@ -101,6 +102,7 @@ pub async fn update(pool: &PgPool, account_id: &AccountId, id: &TriggerId, s: &S
         s.request_response,
         s.max_wait_seconds,
         Json(&s.query_params) as _,
+        s.open,
     )
     .execute(pool)
     .await?;
@@ -254,7 +256,8 @@ pub async fn backlog(pool: &PgPool, trigger_id: &TriggerId, max: i64) -> Result<
 /// An accepted call, to store as a message.
 pub struct NewMessage<'a> {
     pub trigger_id: &'a TriggerId,
-    pub key_id: i64,
+    /// `None` for a call of an open trigger made without a key.
+    pub key_id: Option<i64>,
     /// The call's HTTP method, as sent.
     pub method: &'a str,
     pub query: serde_json::Value,

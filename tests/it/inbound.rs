@@ -623,3 +623,42 @@ async fn the_backlog_counts_messages_not_deliveries() {
     let e: Value = r.json().await.unwrap();
     assert!(e["errors"][0].as_str().unwrap().contains("1000 messages"), "{e}");
 }
+
+#[tokio::test]
+async fn an_open_trigger_takes_calls_without_a_key_but_not_with_a_wrong_one() {
+    let (app, handler, hook, _product, trigger) = setup(&[("open", "true")]).await;
+    let client = reqwest::Client::new();
+    let url = app.url(&format!("/hooks/in/{trigger}"));
+
+    let r = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{\"order\": 7}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202, "no key needed");
+    let call = handler.wait_for(1).await.remove(0);
+    assert_eq!(claims_of(&call)["webhook_id"], hook.as_str());
+    assert_eq!(claims_of(&call)["inbound"]["body"], json!({"order": 7}));
+
+    let r = client.post(&url).header("X-Api-Key", "ik_wrong").send().await.unwrap();
+    assert_eq!(r.status(), 401, "a key that is sent must be valid");
+
+    // The pages warn, in the list and on the trigger.
+    let list = text_of(&app.get_html("/inbound").await);
+    assert!(list.contains("Open"), "{list}");
+    let page = app.get_html(&format!("/inbound/{trigger}")).await;
+    assert!(page.contains("id=\"open-warning\"") && !page.contains("id=\"no-keys\""));
+
+    // Closed again, calls without a key are refused.
+    let r = app
+        .post_form(
+            &format!("/inbound/{trigger}/edit"),
+            &[("name", "Web shop orders"), ("max_wait", "5")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let r = client.post(&url).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+}

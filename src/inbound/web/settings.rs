@@ -26,6 +26,7 @@ pub(super) struct SettingsForm {
     object_class: String,
     ordered: bool,
     request_response: bool,
+    open: bool,
     max_wait: String,
     params: String,
     name_error: Option<String>,
@@ -106,6 +107,7 @@ pub(super) async fn read_settings(
         object_class: fields.get("object_class").chars().take(32).collect(),
         ordered: fields.checked("ordered"),
         request_response: fields.checked("request_response"),
+        open: fields.checked("open"),
         max_wait: fields.get("max_wait").trim().chars().take(8).collect(),
         params: fields.get("params").chars().take(32 * 1024).collect(),
         ..SettingsForm::default()
@@ -171,6 +173,7 @@ pub(super) async fn read_settings(
         object_class,
         ordered: form.ordered,
         request_response: form.request_response,
+        open: form.open,
         max_wait_seconds: max_wait,
         query_params: params,
     };
@@ -217,6 +220,7 @@ pub(super) async fn edit_form(
         product_id: t.product_id.to_string(),
         object_class: t.object_class.as_str().to_string(),
         ordered: t.ordered,
+        open: t.open,
         request_response: t.request_response,
         max_wait: t.max_wait_seconds.to_string(),
         params: t.params_text(),
