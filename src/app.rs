@@ -58,6 +58,12 @@ pub fn router(state: AppState) -> Router {
                 .post(crate::inbound::endpoint::receive)
                 .fallback(crate::inbound::endpoint::wrong_method),
         )
+        .route(
+            "/hooks/in/{account}/{name}",
+            get(crate::inbound::endpoint::receive_named)
+                .post(crate::inbound::endpoint::receive_named)
+                .fallback(crate::inbound::endpoint::wrong_method),
+        )
         .route("/healthz", get(healthz));
 
     Router::new()

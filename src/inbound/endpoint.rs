@@ -20,7 +20,7 @@ use super::{find, key_hash, InboundTrigger, BACKLOG_MAX, BODY_MAX, MESSAGE_MAX, 
 use crate::api::ApiError;
 use crate::domain::ErrorKind;
 use crate::events;
-use crate::ids::TriggerId;
+use crate::ids::{AccountId, TriggerId};
 use crate::state::AppState;
 
 /// A refusal, with the API's error body.
@@ -151,7 +151,44 @@ pub async fn receive(
     RawQuery(raw_query): RawQuery,
     body: Body,
 ) -> Response {
-    match handle(&state, &id, method, &headers, raw_query.as_deref(), body).await {
+    let trigger = match TriggerId::parse(&id) {
+        Some(trigger_id) => find(&state.pool, &trigger_id).await,
+        None => Ok(None),
+    };
+    respond(&state, &id, trigger, method, &headers, raw_query.as_deref(), body).await
+}
+
+/// `/hooks/in/{account}/{name}`: the same call, by the trigger's readable URL.
+pub async fn receive_named(
+    State(state): State<AppState>,
+    Path((account, name)): Path<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw_query): RawQuery,
+    body: Body,
+) -> Response {
+    let trigger = match AccountId::parse(&account) {
+        Some(account_id) => store::find_named(&state.pool, &account_id, &name).await,
+        None => Ok(None),
+    };
+    let shown = format!("{account}/{name}");
+    respond(&state, &shown, trigger, method, &headers, raw_query.as_deref(), body).await
+}
+
+async fn respond(
+    state: &AppState,
+    id: &str,
+    trigger: Result<Option<InboundTrigger>, sqlx::Error>,
+    method: Method,
+    headers: &HeaderMap,
+    raw_query: Option<&str>,
+    body: Body,
+) -> Response {
+    let handled = match trigger {
+        Ok(trigger) => handle(state, id, trigger, method, headers, raw_query, body).await,
+        Err(e) => Err(e),
+    };
+    match handled {
         Ok(response) => response,
         Err(e) if crate::error::is_unavailable(&e) => {
             tracing::warn!(trigger = %id, error = %e, "inbound call refused: database unavailable");
@@ -187,6 +224,7 @@ fn method_not_allowed() -> Response {
 async fn handle(
     state: &AppState,
     id: &str,
+    trigger: Option<InboundTrigger>,
     method: Method,
     headers: &HeaderMap,
     raw_query: Option<&str>,
@@ -203,10 +241,7 @@ async fn handle(
             format!("Inbound trigger `{id}` not found or disabled."),
         )
     };
-    let Some(trigger_id) = TriggerId::parse(id) else {
-        return Ok(not_found());
-    };
-    let Some(trigger) = find(&state.pool, &trigger_id).await?.filter(|t| t.active) else {
+    let Some(trigger) = trigger.filter(|t| t.active) else {
         return Ok(not_found());
     };
     // An open trigger takes calls without a key; a key that is sent must still be valid.

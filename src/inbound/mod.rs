@@ -54,6 +54,8 @@ pub struct InboundTrigger {
     pub product_name: String,
     pub object_class: ObjectClass,
     pub name: String,
+    /// The last part of the readable URL `/hooks/in/<account>/<path name>`, if set.
+    pub path_name: Option<String>,
     pub active: bool,
     /// Calls without a key are accepted (chosen explicitly; the pages warn about it).
     pub open: bool,
@@ -144,6 +146,16 @@ pub struct Settings {
     pub max_wait_seconds: i32,
     pub query_params: Vec<QueryParam>,
     pub open: bool,
+    pub path_name: Option<String>,
+}
+
+/// A path name for the readable URL: 1–64 letters, digits, `-` and `_`, starting with a
+/// letter or digit (`CreateCustomerRecord`).
+pub fn valid_path_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && name.len() <= 64
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 pub fn key_hash(key: &str) -> Vec<u8> {

@@ -14,7 +14,8 @@ pub async fn list(pool: &PgPool, account_id: &AccountId) -> Result<Vec<InboundTr
         InboundTrigger,
         r#"select t.id as "id: TriggerId", t.account_id as "account_id: AccountId",
                   t.product_id as "product_id: ProductId", p.name as product_name,
-                  t.object_class as "object_class: ObjectClass", t.name, t.active, t.open, t.ordered, t.request_response,
+                  t.object_class as "object_class: ObjectClass", t.name, t.path_name, t.active, t.open, t.ordered,
+                  t.request_response,
                   t.max_wait_seconds, t.query_params as "query_params: Json<Vec<QueryParam>>", t.messages,
                   t.last_message_at
            from inbound_triggers t join products p on p.id = t.product_id
@@ -31,7 +32,8 @@ pub async fn get(pool: &PgPool, account_id: &AccountId, id: &TriggerId) -> Resul
         InboundTrigger,
         r#"select t.id as "id: TriggerId", t.account_id as "account_id: AccountId",
                   t.product_id as "product_id: ProductId", p.name as product_name,
-                  t.object_class as "object_class: ObjectClass", t.name, t.active, t.open, t.ordered, t.request_response,
+                  t.object_class as "object_class: ObjectClass", t.name, t.path_name, t.active, t.open, t.ordered,
+                  t.request_response,
                   t.max_wait_seconds, t.query_params as "query_params: Json<Vec<QueryParam>>", t.messages,
                   t.last_message_at
            from inbound_triggers t join products p on p.id = t.product_id
@@ -43,13 +45,51 @@ pub async fn get(pool: &PgPool, account_id: &AccountId, id: &TriggerId) -> Resul
     .await
 }
 
+/// A trigger by its readable URL (`/hooks/in/<account>/<path name>`), for the public endpoint.
+pub async fn find_named(
+    pool: &PgPool,
+    account_id: &AccountId,
+    path_name: &str,
+) -> Result<Option<InboundTrigger>, sqlx::Error> {
+    let id = sqlx::query_scalar!(
+        r#"select id as "id: TriggerId" from inbound_triggers where account_id = $1 and path_name = $2"#,
+        account_id.as_str(),
+        path_name,
+    )
+    .fetch_optional(pool)
+    .await?;
+    match id {
+        Some(id) => find(pool, &id).await,
+        None => Ok(None),
+    }
+}
+
+/// Whether another trigger of the account has this path name.
+pub async fn path_name_taken(
+    pool: &PgPool,
+    account_id: &AccountId,
+    path_name: &str,
+    except: Option<&TriggerId>,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from inbound_triggers where account_id = $1 and path_name = $2
+                          and id is distinct from $3) as "taken!""#,
+        account_id.as_str(),
+        path_name,
+        except.map(TriggerId::as_str),
+    )
+    .fetch_one(pool)
+    .await
+}
+
 /// Any account's trigger, for the public endpoint.
 pub async fn find(pool: &PgPool, id: &TriggerId) -> Result<Option<InboundTrigger>, sqlx::Error> {
     sqlx::query_as!(
         InboundTrigger,
         r#"select t.id as "id: TriggerId", t.account_id as "account_id: AccountId",
                   t.product_id as "product_id: ProductId", p.name as product_name,
-                  t.object_class as "object_class: ObjectClass", t.name, t.active, t.open, t.ordered, t.request_response,
+                  t.object_class as "object_class: ObjectClass", t.name, t.path_name, t.active, t.open, t.ordered,
+                  t.request_response,
                   t.max_wait_seconds, t.query_params as "query_params: Json<Vec<QueryParam>>", t.messages,
                   t.last_message_at
            from inbound_triggers t join products p on p.id = t.product_id
@@ -65,8 +105,8 @@ pub async fn create(pool: &PgPool, user: &CurrentUser, s: &Settings) -> Result<T
         let id = TriggerId::generate();
         let r = sqlx::query!(
             "insert into inbound_triggers (id, account_id, product_id, object_class, name, ordered, request_response,
-                 max_wait_seconds, query_params, created_by, open)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 max_wait_seconds, query_params, created_by, open, path_name)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             id.as_str(),
             user.account_id.as_str(),
             s.product_id.as_str(),
@@ -78,6 +118,7 @@ pub async fn create(pool: &PgPool, user: &CurrentUser, s: &Settings) -> Result<T
             Json(&s.query_params) as _,
             user.id.as_str(),
             s.open,
+            s.path_name.as_deref(),
         )
         .execute(pool)
         .await;
@@ -93,7 +134,7 @@ pub async fn create(pool: &PgPool, user: &CurrentUser, s: &Settings) -> Result<T
 pub async fn update(pool: &PgPool, account_id: &AccountId, id: &TriggerId, s: &Settings) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
         "update inbound_triggers set name = $3, ordered = $4, request_response = $5, max_wait_seconds = $6,
-             query_params = $7, open = $8, modified_at = now()
+             query_params = $7, open = $8, path_name = $9, modified_at = now()
          where account_id = $1 and id = $2",
         account_id.as_str(),
         id.as_str(),
@@ -103,6 +144,7 @@ pub async fn update(pool: &PgPool, account_id: &AccountId, id: &TriggerId, s: &S
         s.max_wait_seconds,
         Json(&s.query_params) as _,
         s.open,
+        s.path_name.as_deref(),
     )
     .execute(pool)
     .await?;

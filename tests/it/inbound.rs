@@ -662,3 +662,71 @@ async fn an_open_trigger_takes_calls_without_a_key_but_not_with_a_wrong_one() {
     let r = client.post(&url).send().await.unwrap();
     assert_eq!(r.status(), 401);
 }
+
+#[tokio::test]
+async fn a_trigger_answers_at_its_readable_url_too() {
+    let (app, handler, _hook, product, trigger) = setup(&[("path_name", "CreateCustomerRecord")]).await;
+    let key = add_key(&app, &trigger, "Shop", "").await;
+    let client = reqwest::Client::new();
+    let readable = app.url(&format!("/hooks/in/{}/CreateCustomerRecord", app.vendor_account_id));
+    let page = app.get_html(&format!("/inbound/{trigger}")).await;
+    assert!(page.contains(&readable), "the page shows the readable URL");
+
+    let r = client.post(&readable).header("X-Api-Key", &key).send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    handler.wait_for(1).await;
+    let r = client.post(&readable).send().await.unwrap();
+    assert_eq!(r.status(), 401, "the same checks as by ID");
+    for unknown in [
+        format!("/hooks/in/{}/NoSuchName", app.vendor_account_id),
+        format!("/hooks/in/{}/CreateCustomerRecord", app.distributor_account_id),
+        "/hooks/in/not-an-account/CreateCustomerRecord".to_string(),
+    ] {
+        let r = client
+            .post(app.url(&unknown))
+            .header("X-Api-Key", &key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{unknown}");
+    }
+
+    // Unique in the account, and a name a URL can carry.
+    for (name, message) in [
+        (
+            "CreateCustomerRecord",
+            "Another trigger of this account has this name in its URL.",
+        ),
+        (
+            "has space",
+            "Use 1–64 letters, digits, - and _, starting with a letter or digit.",
+        ),
+    ] {
+        let r = app
+            .post_form(
+                "/inbound/new",
+                &[
+                    ("name", "Second"),
+                    ("product", product.as_str()),
+                    ("object_class", "fulfillment_request"),
+                    ("path_name", name),
+                    ("max_wait", "5"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), 422, "{name}");
+        assert!(r.text().await.unwrap().contains(message), "{name}");
+    }
+    // Its own name is not "taken" when the trigger is saved again.
+    let r = app
+        .post_form(
+            &format!("/inbound/{trigger}/edit"),
+            &[
+                ("name", "Web shop orders"),
+                ("path_name", "CreateCustomerRecord"),
+                ("max_wait", "5"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+}

@@ -22,6 +22,8 @@ pub(super) struct DetailsPage {
     layout: Layout,
     t: InboundTrigger,
     endpoint: String,
+    /// `/hooks/in/<account>/<path name>`, when the trigger has a name in its URL.
+    readable_endpoint: Option<String>,
     keys: Vec<Key>,
     messages: Vec<Message>,
     /// Webhooks of the product and class: (enabled, total).
@@ -48,10 +50,11 @@ impl DetailsPage {
             .iter()
             .map(|p| format!("{}={}", p.name, p.default.as_deref().unwrap_or("…")))
             .collect();
+        let endpoint = self.readable_endpoint.as_ref().unwrap_or(&self.endpoint);
         let url = if query.is_empty() {
-            self.endpoint.clone()
+            endpoint.clone()
         } else {
-            format!("{}?{}", self.endpoint, query.join("&"))
+            format!("{endpoint}?{}", query.join("&"))
         };
         format!(
             "curl -X POST '{url}' \\\n  -H 'X-Api-Key: <key>' \\\n  -H 'Content-Type: application/json' \\\n  -d '{{\"order\": \"WO-1001\"}}'"
@@ -72,6 +75,10 @@ pub(super) async fn render_details(
     let view = DetailsPage {
         layout: layout.titled(t.name.clone(), Nav::Inbound),
         endpoint: format!("{}/hooks/in/{}", public_base(state), t.id),
+        readable_endpoint: t
+            .path_name
+            .as_ref()
+            .map(|name| format!("{}/hooks/in/{}/{name}", public_base(state), t.account_id)),
         t,
         keys,
         messages,

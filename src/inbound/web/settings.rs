@@ -27,9 +27,11 @@ pub(super) struct SettingsForm {
     ordered: bool,
     request_response: bool,
     open: bool,
+    path_name: String,
     max_wait: String,
     params: String,
     name_error: Option<String>,
+    path_name_error: Option<String>,
     product_error: Option<String>,
     class_error: Option<String>,
     max_wait_error: Option<String>,
@@ -39,6 +41,7 @@ pub(super) struct SettingsForm {
 impl SettingsForm {
     fn has_errors(&self) -> bool {
         self.name_error.is_some()
+            || self.path_name_error.is_some()
             || self.product_error.is_some()
             || self.class_error.is_some()
             || self.max_wait_error.is_some()
@@ -108,6 +111,7 @@ pub(super) async fn read_settings(
         ordered: fields.checked("ordered"),
         request_response: fields.checked("request_response"),
         open: fields.checked("open"),
+        path_name: fields.get("path_name").trim().chars().take(100).collect(),
         max_wait: fields.get("max_wait").trim().chars().take(8).collect(),
         params: fields.get("params").chars().take(32 * 1024).collect(),
         ..SettingsForm::default()
@@ -121,6 +125,20 @@ pub(super) async fn read_settings(
         ));
     } else if form.name.chars().any(char::is_control) {
         form.name_error = Some("Control characters are not allowed.".into());
+    }
+    if !form.path_name.is_empty() {
+        if !crate::inbound::valid_path_name(&form.path_name) {
+            form.path_name_error = Some("Use 1–64 letters, digits, - and _, starting with a letter or digit.".into());
+        } else if crate::inbound::store::path_name_taken(
+            &state.pool,
+            &user.account_id,
+            &form.path_name,
+            trigger.map(|t| &t.id),
+        )
+        .await?
+        {
+            form.path_name_error = Some("Another trigger of this account has this name in its URL.".into());
+        }
     }
     let (product_id, object_class) = match trigger {
         Some(t) => {
@@ -174,6 +192,7 @@ pub(super) async fn read_settings(
         ordered: form.ordered,
         request_response: form.request_response,
         open: form.open,
+        path_name: (!form.path_name.is_empty()).then(|| form.path_name.clone()),
         max_wait_seconds: max_wait,
         query_params: params,
     };
@@ -221,6 +240,7 @@ pub(super) async fn edit_form(
         object_class: t.object_class.as_str().to_string(),
         ordered: t.ordered,
         open: t.open,
+        path_name: t.path_name.clone().unwrap_or_default(),
         request_response: t.request_response,
         max_wait: t.max_wait_seconds.to_string(),
         params: t.params_text(),
