@@ -141,7 +141,8 @@ impl SeedReport {
             out.push_str(&format!("  {:<27} {:<30} password: {}\n", login.who, login.email, pw));
         }
         out.push_str("\nThese generated passwords are shown only now. Change one with\n");
-        out.push_str("  webhook-portal user set-password --email <email>\n");
+        out.push_str("  cargo run --release -- user set-password --email <email>\n");
+        out.push_str("(or `webhook-portal user set-password …` with an installed binary)\n");
         out.push_str("==============================================================\n");
         out
     }

@@ -507,3 +507,24 @@ async fn big_accounts_get_bounded_pages_counts_stop_at_ten_thousand() {
     let products = text_of(&app.get_html("/products").await);
     assert!(products.contains("10,000+"), "{products}");
 }
+
+#[tokio::test]
+async fn a_distributor_filters_by_the_types_it_can_have() {
+    let app = spawn_app().await;
+    app.login_distributor().await;
+    let page = app.get_html("/webhooks").await;
+    assert!(
+        page.contains("value=\"fulfillment_request_queue\""),
+        "queue changes are offered"
+    );
+    assert!(
+        !page.contains("value=\"purchase_request_draft_validation\""),
+        "vendor-only validation types are not"
+    );
+    let vendor = spawn_app().await;
+    vendor.login_admin().await;
+    assert!(vendor
+        .get_html("/webhooks")
+        .await
+        .contains("value=\"purchase_request_draft_validation\""));
+}

@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use serde::Deserialize;
 
 use super::{PAGE_SIZE, SEARCH_MAX};
-use crate::auth::CurrentUser;
+use crate::auth::{AccountKind, CurrentUser};
 use crate::dates::filters;
 use crate::error::AppResult;
 use crate::ids::ProductId;
@@ -109,7 +109,12 @@ pub(super) async fn list(
         prev_url: result.prev.map(|c| base_query(("before", c.encode()))),
         rows: result.rows,
         products: store::products_for(&state.pool, &user).await?,
-        types: WebhookType::ALL.iter().map(|t| (t.code(), t.label())).collect(),
+        // A distributor is offered only the types it can have (no vendor-only validators).
+        types: WebhookType::ALL
+            .iter()
+            .filter(|t| user.account_kind == AccountKind::Vendor || !t.info().vendors_only)
+            .map(|t| (t.code(), t.label()))
+            .collect(),
         filtered: filter.active.is_some()
             || filter.out_of_order
             || filter.webhook_type.is_some()
