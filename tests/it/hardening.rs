@@ -649,10 +649,22 @@ mod fuzz {
             "\u{0}",
             "é",
         ]);
+        // Valid filters among the noise, so that the answers are sure to include a 200 (the
+        // requests really reach the list) however the random ones fall.
+        let valid = prop::sample::select(vec![
+            "eq(active,true)",
+            "ilike(label,*x*)",
+            "ordering(-created_at)",
+            "limit=5&offset=1",
+            "and(eq(active,true),ne(type,x))",
+            "select(id)&eq(product.name,x)",
+        ])
+        .prop_map(str::to_string);
         prop_oneof![
-            prop::collection::vec(words, 0..60).prop_map(|w| w.concat()),
-            any::<String>(),
-            (
+            1 => valid,
+            1 => prop::collection::vec(words, 0..60).prop_map(|w| w.concat()),
+            1 => any::<String>(),
+            1 => (
                 1usize..3000,
                 prop::sample::select(vec!["(", "not(", "a=", "and(eq(a,b),"])
             )
