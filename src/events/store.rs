@@ -111,56 +111,33 @@ pub async fn record(
     // Trigger now makes due at once. The delivery task is notified (at commit) when a trigger
     // is new. The webhook row is only read: the delivery task writes it, and an event must
     // never wait for a call to be recorded.
-    let state = if manual {
-        sqlx::query!(
-            r#"with hook as (select active, out_of_order from webhooks where id = $1),
-                    event as (insert into webhook_events (webhook_id, source, object_id)
-                              select $1, $2::text, $3::text from hook),
-                    counted as (insert into webhook_event_stats (webhook_id, events, last_event_at)
-                                select $1, 1, clock_timestamp() from hook
-                                on conflict (webhook_id) do update set events = webhook_event_stats.events + 1,
-                                                                       last_event_at = excluded.last_event_at),
-                    pending as (insert into webhook_triggers (webhook_id, state, due_at, manual)
-                                select $1, 'pending', now(), true from hook where active
-                                on conflict (webhook_id) where state = 'pending' and message_id is null
-                                do update set manual = true, due_at = least(webhook_triggers.due_at, excluded.due_at)
-                                returning 1)
-               select active as "active!", out_of_order as "out_of_order!",
-                      (select count(pg_notify($4, '')) from pending) as "notified!"
-               from hook"#,
-            webhook_id.as_str(),
-            source as Source,
-            object_id,
-            CHANNEL,
-        )
-        .fetch_optional(&mut *conn)
-        .await?
-        .map(|r| (r.active, r.out_of_order))
-    } else {
-        sqlx::query!(
-            r#"with hook as (select active, out_of_order from webhooks where id = $1),
-                    event as (insert into webhook_events (webhook_id, source, object_id)
-                              select $1, $2::text, $3::text from hook),
-                    counted as (insert into webhook_event_stats (webhook_id, events, last_event_at)
-                                select $1, 1, clock_timestamp() from hook
-                                on conflict (webhook_id) do update set events = webhook_event_stats.events + 1,
-                                                                       last_event_at = excluded.last_event_at),
-                    pending as (insert into webhook_triggers (webhook_id, state, due_at, manual)
-                                select $1, 'pending', now(), false from hook where active
-                                on conflict (webhook_id) where state = 'pending' and message_id is null do nothing
-                                returning 1)
-               select active as "active!", out_of_order as "out_of_order!",
-                      (select count(pg_notify($4, '')) from pending) as "notified!"
-               from hook"#,
-            webhook_id.as_str(),
-            source as Source,
-            object_id,
-            CHANNEL,
-        )
-        .fetch_optional(&mut *conn)
-        .await?
-        .map(|r| (r.active, r.out_of_order))
-    };
+    // A queue change meeting a pending trigger updates nothing (`where excluded.manual`).
+    let state = sqlx::query!(
+        r#"with hook as (select active, out_of_order from webhooks where id = $1),
+                event as (insert into webhook_events (webhook_id, source, object_id)
+                          select $1, $2::text, $3::text from hook),
+                counted as (insert into webhook_event_stats (webhook_id, events, last_event_at)
+                            select $1, 1, clock_timestamp() from hook
+                            on conflict (webhook_id) do update set events = webhook_event_stats.events + 1,
+                                                                   last_event_at = excluded.last_event_at),
+                pending as (insert into webhook_triggers (webhook_id, state, due_at, manual)
+                            select $1, 'pending', now(), $5 from hook where active
+                            on conflict (webhook_id) where state = 'pending' and message_id is null
+                            do update set manual = true, due_at = least(webhook_triggers.due_at, excluded.due_at)
+                            where excluded.manual
+                            returning 1)
+           select active as "active!", out_of_order as "out_of_order!",
+                  (select count(pg_notify($4, '')) from pending) as "notified!"
+           from hook"#,
+        webhook_id.as_str(),
+        source as Source,
+        object_id,
+        CHANNEL,
+        manual,
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(|r| (r.active, r.out_of_order));
     let (active, out_of_order) = state.ok_or(sqlx::Error::RowNotFound)?;
     Ok(outcome(active, out_of_order, manual))
 }

@@ -79,7 +79,7 @@ async fn list(State(state): State<AppState>, caller: ApiCaller, RawQuery(raw): R
     let body: Vec<Value> = rows.iter().map(|w| to_json(w, &caller, &api_url, &attempts)).collect();
     let mut response = Json(body).into_response();
     // Offset paging as the platform (Content-Range); a cursor page has no offset to state.
-    if after.is_none() {
+    if let Some(total) = total {
         if let Ok(v) = HeaderValue::from_str(&super::content_range(offset, rows.len(), total)) {
             response.headers_mut().insert("content-range", v);
         }

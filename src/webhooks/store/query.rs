@@ -77,16 +77,21 @@ fn push_where(q: &mut QueryBuilder<'_, Postgres>, account_id: &AccountId, query:
     Ok(())
 }
 
-/// One page of the account's webhooks as the API lists them, and how many match in all.
+/// One page of the account's webhooks as the API lists them, and how many match in all
+/// (`None` for a cursor page, which states no offset and so no `Content-Range`).
 pub async fn api_list(
     pool: &PgPool,
     account_id: &AccountId,
     query: &ApiQuery<'_>,
-) -> Result<(Vec<Webhook>, i64), ApiQueryError> {
+) -> Result<(Vec<Webhook>, Option<i64>), ApiQueryError> {
     const FROM: &str = "from webhooks w";
-    let mut count: QueryBuilder<Postgres> = QueryBuilder::new(format!("select count(*) {FROM}"));
-    push_where(&mut count, account_id, query).map_err(ApiQueryError::Query)?;
-    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+    let total = if query.after.is_none() {
+        let mut count: QueryBuilder<Postgres> = QueryBuilder::new(format!("select count(*) {FROM}"));
+        push_where(&mut count, account_id, query).map_err(ApiQueryError::Query)?;
+        Some(count.build_query_scalar().fetch_one(pool).await?)
+    } else {
+        None
+    };
     if query.limit <= 0 {
         return Ok((Vec::new(), total));
     }

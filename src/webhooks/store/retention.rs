@@ -22,9 +22,8 @@ pub struct Forgotten {
 
 /// Removes the attempts and events from before `cutoff`.
 pub async fn forget_before(pool: &PgPool, cutoff: DateTime<Utc>) -> Result<Forgotten, sqlx::Error> {
-    let mut forgotten = Forgotten::default();
-    loop {
-        let removed = sqlx::query!(
+    let attempts = in_batches(|| async {
+        sqlx::query!(
             "delete from webhook_attempts where id in (
                  select a.id from webhook_attempts a
                  where a.started_at < $1
@@ -35,29 +34,39 @@ pub async fn forget_before(pool: &PgPool, cutoff: DateTime<Utc>) -> Result<Forgo
             BATCH,
         )
         .execute(pool)
-        .await?
-        .rows_affected();
-        forgotten.attempts += removed;
-        if removed < BATCH as u64 {
-            break;
-        }
-        tokio::time::sleep(PAUSE).await;
-    }
-    loop {
-        let removed = sqlx::query!(
+        .await
+        .map(|done| done.rows_affected())
+    })
+    .await?;
+    let events = in_batches(|| async {
+        sqlx::query!(
             "delete from webhook_events where id in (
                  select id from webhook_events where created_at < $1 limit $2)",
             cutoff,
             BATCH,
         )
         .execute(pool)
-        .await?
-        .rows_affected();
-        forgotten.events += removed;
-        if removed < BATCH as u64 {
-            break;
+        .await
+        .map(|done| done.rows_affected())
+    })
+    .await?;
+    Ok(Forgotten { attempts, events })
+}
+
+/// Runs `batch` (which removes at most [`BATCH`] rows) until a batch comes up short, with a
+/// pause between batches; returns how many rows went.
+async fn in_batches<F, Fut>(mut batch: F) -> Result<u64, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, sqlx::Error>>,
+{
+    let mut removed = 0;
+    loop {
+        let n = batch().await?;
+        removed += n;
+        if n < BATCH as u64 {
+            return Ok(removed);
         }
         tokio::time::sleep(PAUSE).await;
     }
-    Ok(forgotten)
 }
