@@ -217,10 +217,17 @@ pub(super) async fn create(
     flash(
         &session,
         FlashKind::Success,
-        format!(
-            "Inbound trigger “{}” created. Add an API key so callers can use it.",
-            settings.name
-        ),
+        if settings.open {
+            format!(
+                "Inbound trigger “{}” created. It is open: calls need no key.",
+                settings.name
+            )
+        } else {
+            format!(
+                "Inbound trigger “{}” created. Add an API key so callers can use it.",
+                settings.name
+            )
+        },
     )
     .await?;
     Ok(Redirect::to(&format!("/inbound/{id}")).into_response())
