@@ -298,10 +298,10 @@ async fn measure() -> anyhow::Result<()> {
     let users = webhook_portal::auth::store::users::find_credentials(&pool, ADMIN_EMAIL)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no user {ADMIN_EMAIL}"))?;
-    let admin = webhook_portal::auth::store::users::load_current_user(&pool, &users.0)
+    let admin = webhook_portal::auth::store::users::load_current_user(&pool, &users.user_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no user {ADMIN_EMAIL}"))?;
-    let (_, key) = webhook_portal::tokens::store::create(&pool, &admin, "Scale benchmark").await?;
+    let (_, key) = webhook_portal::tokens::store::create(&pool, &admin, "Scale benchmark", admin.permissions).await?;
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("authorization", format!("ApiKey {key}").parse()?);
     let api = reqwest::Client::builder().default_headers(headers).build()?;

@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::tokens::web::router())
         .merge(crate::requests::web::router())
         .merge(crate::inbound::web::router())
+        .merge(crate::users::web::router())
         .route_layer(middleware::from_fn(crate::layout::forget_shown_flashes))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -52,6 +53,8 @@ pub fn router(state: AppState) -> Router {
     let public = crate::api::router()
         .route("/login", get(auth::web::login_page).post(auth::web::login_submit))
         .route("/logout", get(auth::web::logout_page).post(auth::web::logout))
+        .route("/set-password", axum::routing::post(auth::web::set_password_submit))
+        .route("/set-password/{token}", get(auth::web::set_password_page))
         .route(
             "/hooks/in/{id}",
             get(crate::inbound::endpoint::receive)

@@ -23,10 +23,11 @@ pub enum Nav {
     Products,
     Inbound,
     Tokens,
+    Users,
 }
 
 impl Nav {
-    pub const ALL: [Nav; 4] = [Nav::Webhooks, Nav::Products, Nav::Inbound, Nav::Tokens];
+    pub const ALL: [Nav; 5] = [Nav::Webhooks, Nav::Products, Nav::Inbound, Nav::Tokens, Nav::Users];
 
     pub fn href(self) -> &'static str {
         match self {
@@ -34,6 +35,7 @@ impl Nav {
             Nav::Products => "/products",
             Nav::Inbound => "/inbound",
             Nav::Tokens => "/tokens",
+            Nav::Users => "/users",
         }
     }
 
@@ -43,6 +45,7 @@ impl Nav {
             Nav::Products => "Products",
             Nav::Inbound => "Inbound triggers",
             Nav::Tokens => "Tokens",
+            Nav::Users => "Users",
         }
     }
 }
@@ -67,8 +70,12 @@ impl Layout {
         self
     }
 
-    pub fn nav_entries(&self) -> [Nav; 4] {
+    /// The entries the user may open (Users only for those who manage users).
+    pub fn nav_entries(&self) -> Vec<Nav> {
         Nav::ALL
+            .into_iter()
+            .filter(|n| *n != Nav::Users || self.user.can_manage_users())
+            .collect()
     }
 
     /// The user's initials for the avatar in the header.

@@ -25,4 +25,5 @@ pub mod seed;
 pub mod startup;
 pub mod state;
 pub mod tokens;
+pub mod users;
 pub mod webhooks;

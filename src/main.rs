@@ -103,7 +103,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     let password = users::read_password_from_stdin()?;
                     let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_string());
                     let mut conn = database.pool.acquire().await?;
-                    let id = users::add_user(&mut conn, &account, &email, &name, role, &password).await?;
+                    let new = users::NewUser {
+                        email: &email,
+                        name: &name,
+                        permissions: role.permissions(),
+                        password: Some(&password),
+                    };
+                    let id = users::add_user(&mut conn, &account, &new).await?;
                     println!("Added {email} ({id}) to {account} as {}.", role.as_str());
                 }
                 UserCommand::SetPassword { email } => {

@@ -115,7 +115,13 @@ async fn seed_users(
             Some(p) => (p, false),
             None => (password::generate(), true),
         };
-        users::add_user(conn, account, &email, name, role, &plain)
+        let new = users::NewUser {
+            email: &email,
+            name,
+            permissions: role.permissions(),
+            password: Some(&plain),
+        };
+        users::add_user(conn, account, &new)
             .await
             .with_context(|| format!("seeding user {email}"))?;
         logins.push(SeededLogin {

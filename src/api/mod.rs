@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 
+use crate::auth::Permission;
 use crate::rql;
 use crate::state::AppState;
 use crate::tokens::ApiCaller;
@@ -144,6 +145,21 @@ impl ApiError {
             errors: vec![format!("Invalid RQL filter: {message}")],
         }
     }
+}
+
+/// Refuses with 403 what the caller's token was not given (reading needs nothing).
+pub fn require(caller: &ApiCaller, permission: Permission) -> Result<(), ApiError> {
+    if caller.can(permission) {
+        return Ok(());
+    }
+    Err(ApiError {
+        status: StatusCode::FORBIDDEN,
+        code: "AUTH_002",
+        errors: vec![format!(
+            "This API token may not {}: it was created without that permission.",
+            permission.label().to_lowercase()
+        )],
+    })
 }
 
 impl From<rql::RqlError> for ApiError {

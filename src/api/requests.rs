@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use serde_json::Value;
 
 use super::ApiError;
+use crate::auth::Permission;
 use crate::domain::ObjectClass;
 use crate::ids::RequestId;
 use crate::requests::store::ListError;
@@ -74,6 +75,7 @@ async fn transition(
     id: &str,
     action: RequestAction,
 ) -> Result<Json<Value>, ApiError> {
+    crate::api::require(caller, Permission::EditWebhooks)?;
     let current = find(state, caller, id).await?;
     let Some(to) = requests::transition(action, current.status) else {
         return Err(ApiError::validation(vec![format!(

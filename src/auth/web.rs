@@ -1,17 +1,18 @@
-//! `/login` and `/logout`.
+//! `/login`, `/logout` and `/set-password` (the page behind a one-time link).
 
 use std::net::SocketAddr;
 
 use askama::Template;
-use axum::extract::{ConnectInfo, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::session::{self, Flash, FlashKind};
-use super::{password, throttle, users};
+use super::{password, password_links, throttle, users};
+use crate::dates::filters;
 use crate::error::AppResult;
 use crate::render::html;
 use crate::state::AppState;
@@ -100,16 +101,26 @@ pub async fn login_submit(
 
     let password_plain: String = form.password.chars().take(password::MAX_LENGTH + 1).collect();
     let credentials = users::find_credentials(&state.pool, &email).await?;
-    let user_id = credentials.as_ref().map(|(id, _)| id.clone());
-    let ok = password::verify(password_plain, credentials.map(|(_, hash)| hash)).await?;
+    let (user_id, active) = match &credentials {
+        Some(c) => (Some(c.user_id.clone()), c.active),
+        None => (None, false),
+    };
+    let ok = password::verify(password_plain, credentials.and_then(|c| c.password_hash)).await?;
     throttle::settle(&state.pool, attempt_id, ok).await?;
 
     match (ok, user_id) {
-        (true, Some(user_id)) => {
+        (true, Some(user_id)) if active => {
             session::sign_in(&session, &user_id).await?;
+            users::note_sign_in(&state.pool, &user_id).await?;
             tracing::info!(user = %user_id, "signed in");
             Ok(Redirect::to(&next).into_response())
         }
+        // Said only to someone who knows the password.
+        (true, Some(_)) => again(
+            StatusCode::FORBIDDEN,
+            "This user is deactivated. Ask someone who manages users in your account to reactivate it.".to_string(),
+            session::csrf_token(&session).await?,
+        ),
         _ => again(
             StatusCode::UNAUTHORIZED,
             "Incorrect email or password.".to_string(),
@@ -136,4 +147,100 @@ pub async fn logout(session: Session) -> AppResult<Response> {
     session::sign_out(&session).await?;
     session::flash(&session, FlashKind::Success, "You have signed out.").await?;
     Ok(Redirect::to("/login").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "set_password.html")]
+pub struct SetPasswordPage {
+    csrf_token: String,
+    token: String,
+    /// `None`: the link is not usable.
+    holder: Option<password_links::LinkHolder>,
+    error: Option<String>,
+    min_length: usize,
+}
+html!(SetPasswordPage);
+
+/// `GET /set-password/{token}`: the form behind a one-time link (or why the link is dead).
+pub async fn set_password_page(
+    State(state): State<AppState>,
+    session: Session,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    let holder = password_links::find(&state.pool, &token).await?;
+    let status = if holder.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    let page = SetPasswordPage {
+        csrf_token: session::csrf_token(&session).await?,
+        token,
+        holder,
+        error: None,
+        min_length: password::MIN_LENGTH,
+    };
+    Ok((status, [(header::REFERRER_POLICY, "no-referrer")], page).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct SetPasswordForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_again: String,
+}
+
+/// `POST /set-password`: sets the password, ends the user's other sessions, sends to sign-in.
+pub async fn set_password_submit(
+    State(state): State<AppState>,
+    session: Session,
+    Form(form): Form<SetPasswordForm>,
+) -> AppResult<Response> {
+    let holder = password_links::find(&state.pool, &form.token).await?;
+    let problem = if holder.is_none() {
+        None
+    } else if form.password != form.password_again {
+        Some("The two passwords differ.".to_string())
+    } else {
+        password::check_strength(&form.password)
+            .err()
+            .map(|e| format!("The password {e}."))
+    };
+    if holder.is_none() || problem.is_some() {
+        let status = if holder.is_none() {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        let page = SetPasswordPage {
+            csrf_token: session::csrf_token(&session).await?,
+            token: form.token,
+            holder,
+            error: problem,
+            min_length: password::MIN_LENGTH,
+        };
+        return Ok((status, page).into_response());
+    }
+    let hash = password::hash(form.password).await?;
+    match password_links::consume(&state.pool, &form.token, &hash).await? {
+        Some(user_id) => {
+            tracing::info!(user = %user_id, "password set through a one-time link");
+            session::flash(&session, FlashKind::Success, "Your password is set. Sign in with it.").await?;
+            Ok(Redirect::to("/login").into_response())
+        }
+        // Used or expired between the check and now.
+        None => {
+            let page = SetPasswordPage {
+                csrf_token: session::csrf_token(&session).await?,
+                token: String::new(),
+                holder: None,
+                error: None,
+                min_length: password::MIN_LENGTH,
+            };
+            Ok((StatusCode::NOT_FOUND, page).into_response())
+        }
+    }
 }

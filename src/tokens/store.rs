@@ -1,4 +1,4 @@
-//! API tokens (Integrations → Tokens): an admin creates a named token for the account, sees
+//! API tokens (Integrations → Tokens): a user who may manage tokens creates a named token for the account, sees
 //! it once, and can revoke it. The key is `SU-123-456-789:<secret>`; only a SHA-256 of the
 //! secret is stored (the secret is 32 random bytes, so a fast hash is enough).
 
@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use subtle::ConstantTimeEq;
 
-use crate::auth::{AccountKind, CurrentUser};
+use crate::auth::{AccountKind, CurrentUser, Permission, Permissions};
 use crate::ids::{AccountId, TokenId};
 
 pub const NAME_MAX: usize = 100;
@@ -20,6 +20,19 @@ pub struct Token {
     pub created_by_name: Option<String>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub permissions: Permissions,
+}
+
+impl Token {
+    /// What the token may do besides reading, for the list ("Read only" when nothing).
+    pub fn access(&self) -> String {
+        let granted: Vec<&str> = self.permissions.granted().iter().map(|p| p.short()).collect();
+        if granted.is_empty() {
+            "Read only".to_string()
+        } else {
+            format!("Read, {}", granted.join(", ").to_lowercase())
+        }
+    }
 }
 
 fn hash(secret: &str) -> String {
@@ -30,30 +43,61 @@ fn hash(secret: &str) -> String {
 }
 
 pub async fn list(pool: &PgPool, account_id: &AccountId) -> Result<Vec<Token>, sqlx::Error> {
-    sqlx::query_as!(
-        Token,
+    let rows = sqlx::query!(
         r#"select t.id as "id: TokenId", t.name, t.created_at, u.name as "created_by_name?", t.last_used_at,
-                  t.revoked_at
+                  t.revoked_at, t.can_create_webhooks, t.can_edit_webhooks, t.can_delete_webhooks
            from api_tokens t left join users u on u.id = t.created_by
            where t.account_id = $1 order by t.revoked_at is not null, t.created_at desc"#,
         account_id.as_str()
     )
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Token {
+            id: r.id,
+            name: r.name,
+            created_at: r.created_at,
+            created_by_name: r.created_by_name,
+            last_used_at: r.last_used_at,
+            revoked_at: r.revoked_at,
+            permissions: webhook_permissions(r.can_create_webhooks, r.can_edit_webhooks, r.can_delete_webhooks),
+        })
+        .collect())
 }
 
-/// Creates a token and returns its full key (`SU-…:secret`), which is never shown again.
-pub async fn create(pool: &PgPool, user: &CurrentUser, name: &str) -> Result<(TokenId, String), sqlx::Error> {
+fn webhook_permissions(create: bool, edit: bool, delete: bool) -> Permissions {
+    Permissions {
+        create_webhooks: create,
+        edit_webhooks: edit,
+        delete_webhooks: delete,
+        ..Permissions::VIEW
+    }
+}
+
+/// Creates a token with the webhook permissions given (the caller has checked they are the
+/// user's own at most) and returns its full key (`SU-…:secret`), which is never shown again.
+pub async fn create(
+    pool: &PgPool,
+    user: &CurrentUser,
+    name: &str,
+    permissions: Permissions,
+) -> Result<(TokenId, String), sqlx::Error> {
     let secret = crate::ids::random_token(32);
     loop {
         let id = TokenId::generate();
         let r = sqlx::query!(
-            "insert into api_tokens (id, account_id, name, secret_hash, created_by) values ($1, $2, $3, $4, $5)",
+            "insert into api_tokens (id, account_id, name, secret_hash, created_by, can_create_webhooks,
+                                     can_edit_webhooks, can_delete_webhooks)
+             values ($1, $2, $3, $4, $5, $6, $7, $8)",
             id.as_str(),
             user.account_id.as_str(),
             name.trim(),
             hash(&secret),
             user.id.as_str(),
+            permissions.create_webhooks,
+            permissions.edit_webhooks,
+            permissions.delete_webhooks,
         )
         .execute(pool)
         .await;
@@ -79,13 +123,20 @@ pub async fn revoke(pool: &PgPool, account_id: &AccountId, id: &TokenId) -> Resu
     .await
 }
 
-/// The account an API request acts for.
+/// The account an API request acts for, and what its token may change.
 #[derive(Debug, Clone)]
 pub struct ApiCaller {
     pub token_id: TokenId,
     pub account_id: AccountId,
     pub account_name: String,
     pub account_kind: AccountKind,
+    pub permissions: Permissions,
+}
+
+impl ApiCaller {
+    pub fn can(&self, p: Permission) -> bool {
+        self.permissions.has(p)
+    }
 }
 
 /// Checks `ApiKey SU-…:secret` (the `ApiKey ` prefix is optional, as clients differ) and
@@ -104,7 +155,8 @@ pub async fn authenticate(pool: &PgPool, header: &str) -> Result<Option<ApiCalle
     }
     let row = sqlx::query!(
         r#"select t.secret_hash, a.id as "account_id: AccountId", a.name as account_name,
-                  a.kind as "account_kind: AccountKind"
+                  a.kind as "account_kind: AccountKind", t.can_create_webhooks, t.can_edit_webhooks,
+                  t.can_delete_webhooks
            from api_tokens t join accounts a on a.id = t.account_id
            where t.id = $1 and t.revoked_at is null"#,
         token_id.as_str()
@@ -130,5 +182,6 @@ pub async fn authenticate(pool: &PgPool, header: &str) -> Result<Option<ApiCalle
         account_id: row.account_id,
         account_name: row.account_name,
         account_kind: row.account_kind,
+        permissions: webhook_permissions(row.can_create_webhooks, row.can_edit_webhooks, row.can_delete_webhooks),
     }))
 }

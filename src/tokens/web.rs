@@ -10,7 +10,7 @@ use tower_sessions::Session;
 
 use super::Token;
 use crate::auth::session::{flash, FlashKind};
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, Permission, Permissions};
 use crate::dates::filters;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
@@ -33,8 +33,40 @@ struct TokensPage {
     error: Option<String>,
     /// The key just created, shown this once.
     new_key: Option<String>,
+    /// The webhook permissions ticked in the form.
+    access: Permissions,
 }
 page!(TokensPage);
+
+/// A checkbox of the form: a webhook permission, ticked or not, and whether the user has it
+/// (a token gets at most its creator's).
+struct AccessChoice {
+    permission: Permission,
+    ticked: bool,
+    allowed: bool,
+}
+
+impl TokensPage {
+    fn access_choices(&self) -> Vec<AccessChoice> {
+        Permission::WEBHOOKS
+            .into_iter()
+            .map(|permission| AccessChoice {
+                permission,
+                ticked: self.access.has(permission),
+                allowed: self.layout.user.can(permission),
+            })
+            .collect()
+    }
+}
+
+/// The user's own webhook permissions: what a new token gets unless the form says less.
+fn own_webhook_access(user: &CurrentUser) -> Permissions {
+    let mut access = Permissions::VIEW;
+    for p in Permission::WEBHOOKS {
+        access.set(p, user.can(p));
+    }
+    access
+}
 
 impl TokensPage {
     async fn new(state: &AppState, user: &CurrentUser, layout: Layout) -> AppResult<Self> {
@@ -44,6 +76,7 @@ impl TokensPage {
             name: String::new(),
             error: None,
             new_key: None,
+            access: own_webhook_access(user),
         })
     }
 }
@@ -58,9 +91,25 @@ async fn create(
     layout: Layout,
     form: FormFields,
 ) -> AppResult<Response> {
-    user.require_admin()?;
+    user.require(Permission::ManageTokens)?;
     let name: String = form.get("name").trim().to_string();
-    let error = if name.contains('\0') {
+    // The page's form says which permissions it ticked; a bare `name` (a script) gets the user's own.
+    let access = if form.has("access_given") {
+        Permissions::from_form(&form, &Permission::WEBHOOKS)
+    } else {
+        own_webhook_access(&user)
+    };
+    let beyond_own: Vec<&str> = Permission::WEBHOOKS
+        .iter()
+        .filter(|p| access.has(**p) && !user.can(**p))
+        .map(|p| p.label())
+        .collect();
+    let error = if !beyond_own.is_empty() {
+        Some(format!(
+            "A token gets at most your own permissions; you may not give it “{}”.",
+            beyond_own.join("”, “")
+        ))
+    } else if name.contains('\0') {
         Some("NUL characters are not allowed.".to_string())
     } else if name.is_empty() {
         Some("Enter a name that says who uses the token.".to_string())
@@ -73,11 +122,12 @@ async fn create(
         let page = TokensPage {
             name,
             error,
+            access,
             ..TokensPage::new(&state, &user, layout).await?
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
-    let (id, key) = super::create(&state.pool, &user, &name).await?;
+    let (id, key) = super::create(&state.pool, &user, &name, access).await?;
     tracing::info!(token = %id, user = %user.id, "API token created");
     // Rendered directly (not redirected) so the key exists only in this one response.
     let page = TokensPage {
@@ -93,7 +143,7 @@ async fn revoke(
     session: Session,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    user.require_admin()?;
+    user.require(Permission::ManageTokens)?;
     let id = TokenId::parse(&id).ok_or(AppError::NotFound)?;
     let name = super::revoke(&state.pool, &user.account_id, &id)
         .await?

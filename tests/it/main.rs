@@ -22,6 +22,7 @@ mod startup;
 mod static_assets;
 mod test_requests;
 mod tokens;
+mod users;
 mod webhooks_manage;
 mod webhooks_validation;
 mod webhooks_wizard;

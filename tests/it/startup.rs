@@ -252,11 +252,16 @@ async fn user_commands_add_users_and_set_passwords() {
 #[tokio::test]
 async fn a_viewer_added_by_command_can_only_read() {
     let app = spawn_app().await;
-    let users: Vec<(String, String)> = sqlx::query_as("select email, role from users order by email")
-        .fetch_all(&app.pool)
-        .await
-        .unwrap();
-    assert!(users.contains(&(VIEWER_EMAIL.to_string(), "viewer".to_string())));
+    // The role presets map onto permissions: a viewer has none of them.
+    let users: Vec<(String, bool, bool, bool, bool, bool)> = sqlx::query_as(
+        "select email, can_create_webhooks, can_edit_webhooks, can_delete_webhooks, can_manage_tokens,
+                can_manage_users from users order by email",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert!(users.contains(&(VIEWER_EMAIL.to_string(), false, false, false, false, false)));
+    assert!(users.contains(&(ADMIN_EMAIL.to_string(), true, true, true, true, true)));
     app.login_viewer().await;
     let html = app.get_html("/webhooks").await;
     assert!(!html.contains("Create webhook"), "viewers get no create button");

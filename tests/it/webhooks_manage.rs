@@ -419,7 +419,7 @@ async fn viewers_read_but_every_change_is_403() {
     for (path, form) in change_routes(&id) {
         let r = app.post_form(&path, &form).await;
         assert_eq!(r.status(), 403, "POST {path}");
-        assert!(r.text().await.unwrap().contains("Your role does not allow this change"));
+        assert!(r.text().await.unwrap().contains("Your access does not include"));
     }
     let (label, active): (String, bool) = sqlx::query_as("select label, active from webhooks where id = $1")
         .bind(&id)

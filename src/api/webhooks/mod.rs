@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use self::body::{object, read_fields, validate};
 use self::json::{attempt_infos, render_one, to_json};
 use super::ApiError;
+use crate::auth::Permission;
 use crate::domain::PayloadFormat;
 use crate::ids::WebhookId;
 use crate::state::AppState;
@@ -123,6 +124,7 @@ async fn create(
     caller: ApiCaller,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
+    crate::api::require(&caller, Permission::CreateWebhooks)?;
     let m = object(&body)?;
     let mut errors = Vec::new();
     let f = read_fields(&m, &mut errors);
@@ -200,6 +202,7 @@ async fn update(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    crate::api::require(&caller, Permission::EditWebhooks)?;
     let w = find(&state, &caller, &id).await?;
     let m = object(&body)?;
     let mut errors = Vec::new();
@@ -254,6 +257,7 @@ async fn delete(
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    crate::api::require(&caller, Permission::DeleteWebhooks)?;
     let w = find(&state, &caller, &id).await?;
     store::delete(&state.pool, &caller.account_id, &w.id).await?;
     tracing::info!(webhook = %id, token = %caller.token_id, "webhook deleted through the API");
@@ -266,6 +270,7 @@ async fn trigger(
     caller: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    crate::api::require(&caller, Permission::EditWebhooks)?;
     let w = find(&state, &caller, &id).await?;
     let mut tx = state.pool.begin().await?;
     let outcome = crate::events::record(&mut tx, &w.id, crate::events::Source::TriggerNow, None).await?;

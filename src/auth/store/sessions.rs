@@ -10,6 +10,8 @@ use sqlx::PgPool;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 
+use crate::ids::UserId;
+
 #[derive(Debug, Clone)]
 pub struct PostgresSessions {
     pool: PgPool,
@@ -108,4 +110,15 @@ impl ExpiredDeletion for PostgresSessions {
             .map_err(backend)?;
         Ok(())
     }
+}
+
+/// Ends every session of a user (deactivated, or their password was changed). Sessions are
+/// JSON text; the user's id appears unescaped as `"user_id":"UR-…"` only in the signed-in
+/// state, since any such text inside a value would have its quotes escaped.
+pub async fn end_sessions_of(conn: &mut sqlx::PgConnection, user_id: &UserId) -> Result<u64, sqlx::Error> {
+    let needle = format!("\"user_id\":\"{user_id}\"");
+    Ok(sqlx::query!("delete from sessions where strpos(data, $1) > 0", needle)
+        .execute(conn)
+        .await?
+        .rows_affected())
 }

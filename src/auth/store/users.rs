@@ -4,9 +4,13 @@
 use anyhow::{bail, Context};
 use sqlx::{PgConnection, PgPool};
 
+use super::super::permissions::{Permission, Permissions};
 use crate::auth::password;
+use crate::error::AppError;
 use crate::ids::{AccountId, UserId};
 
+/// The two presets of the `user add` command and the demo data: an admin may do everything,
+/// a viewer only view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Admin,
@@ -27,15 +31,13 @@ impl Role {
             _ => None,
         }
     }
-    pub fn label(self) -> &'static str {
+    pub fn permissions(self) -> Permissions {
         match self {
-            Role::Admin => "Admin",
-            Role::Viewer => "Viewer",
+            Role::Admin => Permissions::ALL,
+            Role::Viewer => Permissions::VIEW,
         }
     }
 }
-
-crate::db::text_column!(Role);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountKind {
@@ -73,65 +75,153 @@ pub struct CurrentUser {
     pub id: UserId,
     pub email: String,
     pub name: String,
-    pub role: Role,
+    pub permissions: Permissions,
     pub account_id: AccountId,
     pub account_name: String,
     pub account_kind: AccountKind,
 }
 
 impl CurrentUser {
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
+    pub fn can(&self, p: Permission) -> bool {
+        self.permissions.has(p)
     }
 
-    /// Admin-only actions call this first; viewers get 403.
-    pub fn require_admin(&self) -> Result<(), crate::error::AppError> {
-        if self.is_admin() {
+    /// Every handler that changes something calls this first: 403 without the permission,
+    /// whatever the page showed.
+    pub fn require(&self, p: Permission) -> Result<(), AppError> {
+        if self.can(p) {
             Ok(())
         } else {
-            Err(crate::error::AppError::Forbidden)
+            Err(AppError::NotAllowed(format!(
+                "Your access does not include “{}”. Ask someone who manages users in {} to grant it.",
+                p.label(),
+                self.account_name
+            )))
         }
+    }
+
+    // For templates, which cannot name enum variants.
+    pub fn can_create(&self) -> bool {
+        self.can(Permission::CreateWebhooks)
+    }
+    pub fn can_edit(&self) -> bool {
+        self.can(Permission::EditWebhooks)
+    }
+    pub fn can_delete(&self) -> bool {
+        self.can(Permission::DeleteWebhooks)
+    }
+    pub fn can_manage_tokens(&self) -> bool {
+        self.can(Permission::ManageTokens)
+    }
+    pub fn can_manage_users(&self) -> bool {
+        self.can(Permission::ManageUsers)
     }
 }
 
+/// The user of a session, if they exist and are active (a deactivated user's sessions end at once).
 pub async fn load_current_user(pool: &PgPool, user_id: &UserId) -> Result<Option<CurrentUser>, sqlx::Error> {
-    sqlx::query_as!(
-        CurrentUser,
-        r#"select u.id as "id: UserId", u.email, u.name, u.role as "role: Role",
+    let row = sqlx::query!(
+        r#"select u.id as "id: UserId", u.email, u.name, u.can_create_webhooks, u.can_edit_webhooks,
+                  u.can_delete_webhooks, u.can_manage_tokens, u.can_manage_users,
                   a.id as "account_id: AccountId", a.name as account_name, a.kind as "account_kind: AccountKind"
-           from users u join accounts a on a.id = u.account_id where u.id = $1"#,
+           from users u join accounts a on a.id = u.account_id
+           where u.id = $1 and u.deactivated_at is null"#,
         user_id.as_str(),
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| CurrentUser {
+        id: r.id,
+        email: r.email,
+        name: r.name,
+        permissions: Permissions {
+            create_webhooks: r.can_create_webhooks,
+            edit_webhooks: r.can_edit_webhooks,
+            delete_webhooks: r.can_delete_webhooks,
+            manage_tokens: r.can_manage_tokens,
+            manage_users: r.can_manage_users,
+        },
+        account_id: r.account_id,
+        account_name: r.account_name,
+        account_kind: r.account_kind,
+    }))
+}
+
+/// What sign-in needs to know of the user with an e-mail.
+pub struct Credentials {
+    pub user_id: UserId,
+    /// `None` until the user has set a password through their link.
+    pub password_hash: Option<String>,
+    pub active: bool,
+}
+
+/// The credentials of an e-mail, case-insensitively.
+pub async fn find_credentials(pool: &PgPool, email: &str) -> Result<Option<Credentials>, sqlx::Error> {
+    sqlx::query_as!(
+        Credentials,
+        r#"select id as "user_id: UserId", password_hash, deactivated_at is null as "active!"
+           from users where lower(email) = lower($1)"#,
+        email
     )
     .fetch_optional(pool)
     .await
 }
 
-/// `(user id, password hash)` for an e-mail, case-insensitively.
-pub async fn find_credentials(pool: &PgPool, email: &str) -> Result<Option<(UserId, String)>, sqlx::Error> {
-    let row = sqlx::query!(
-        r#"select id as "id: UserId", password_hash from users where lower(email) = lower($1)"#,
-        email
+/// Notes a successful sign-in, shown on the Users page.
+pub async fn note_sign_in(pool: &PgPool, user_id: &UserId) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update users set last_sign_in_at = now() where id = $1",
+        user_id.as_str()
     )
-    .fetch_optional(pool)
+    .execute(pool)
     .await?;
-    Ok(row.map(|r| (r.id, r.password_hash)))
+    Ok(())
 }
 
 pub use crate::credentials::looks_like_email;
 
-/// Creates a user in an existing account. Used by the seed and by `user add`.
+/// Why a user could not be added; the messages are the ones a form or the CLI shows.
+#[derive(Debug, thiserror::Error)]
+pub enum AddUserError {
+    #[error("{0:?} is not an e-mail address")]
+    NotAnEmail(String),
+    #[error("password {0}")]
+    WeakPassword(String),
+    #[error("there is no account {0}")]
+    NoAccount(AccountId),
+    #[error("a user with e-mail {0} already exists")]
+    EmailTaken(String),
+    #[error("could not add the user: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("could not add the user: {0}")]
+    Internal(#[from] anyhow::Error),
+}
+
+/// A user to add: without a password, they sign in once they have set one through a link.
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub permissions: Permissions,
+    pub password: Option<&'a str>,
+}
+
+/// Adds a user to an existing account. Used by the seed, `user add` and the Users page.
 pub async fn add_user(
     conn: &mut PgConnection,
     account_id: &AccountId,
-    email: &str,
-    name: &str,
-    role: Role,
-    password_plain: &str,
-) -> anyhow::Result<UserId> {
+    new: &NewUser<'_>,
+) -> Result<UserId, AddUserError> {
+    let email = new.email.trim();
     if !looks_like_email(email) {
-        bail!("{email:?} is not an e-mail address");
+        return Err(AddUserError::NotAnEmail(email.to_string()));
     }
-    password::check_strength(password_plain).map_err(|e| anyhow::anyhow!("password {e}"))?;
+    let hash = match new.password {
+        Some(plain) => {
+            password::check_strength(plain).map_err(|e| AddUserError::WeakPassword(e.to_string()))?;
+            Some(password::hash(plain.to_string()).await?)
+        }
+        None => None,
+    };
     let account_exists = sqlx::query_scalar!(
         r#"select exists(select 1 from accounts where id = $1) as "exists!""#,
         account_id.as_str()
@@ -139,52 +229,67 @@ pub async fn add_user(
     .fetch_one(&mut *conn)
     .await?;
     if !account_exists {
-        bail!("there is no account {account_id}");
+        return Err(AddUserError::NoAccount(account_id.clone()));
     }
-    let hash = password::hash(password_plain.to_string()).await?;
-    // A random id already taken (practically never) is drawn again; `on conflict` rather than
-    // catching the error, which would abort a caller's transaction (the seed's).
+    let p = new.permissions;
+    // A random id already taken (practically never) is drawn again, and a taken e-mail is
+    // found by `on conflict` rather than by catching the error, which would abort a caller's
+    // transaction (the seed's).
     for _ in 0..5 {
         let id = UserId::generate();
-        let result = sqlx::query!(
-            "insert into users (id, account_id, email, name, role, password_hash) values ($1, $2, $3, $4, $5, $6)
-             on conflict (id) do nothing",
+        let inserted = sqlx::query_scalar!(
+            r#"insert into users (id, account_id, email, name, password_hash, can_create_webhooks,
+                                  can_edit_webhooks, can_delete_webhooks, can_manage_tokens, can_manage_users)
+               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+               on conflict do nothing
+               returning id"#,
             id.as_str(),
             account_id.as_str(),
-            email.trim(),
-            name,
-            role as Role,
+            email,
+            new.name.trim(),
             hash,
+            p.create_webhooks,
+            p.edit_webhooks,
+            p.delete_webhooks,
+            p.manage_tokens,
+            p.manage_users,
         )
-        .execute(&mut *conn)
-        .await;
-        match result {
-            Ok(done) if done.rows_affected() == 1 => return Ok(id),
-            Ok(_) => continue,
-            Err(sqlx::Error::Database(e)) if e.constraint() == Some("users_email_key") => {
-                bail!("a user with e-mail {email} already exists")
-            }
-            Err(e) => return Err(e).context("inserting user"),
+        .fetch_optional(&mut *conn)
+        .await?;
+        if inserted.is_some() {
+            return Ok(id);
+        }
+        let taken = sqlx::query_scalar!(
+            r#"select exists(select 1 from users where lower(email) = lower($1)) as "taken!""#,
+            email
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        if taken {
+            return Err(AddUserError::EmailTaken(email.to_string()));
         }
     }
-    bail!("could not allocate a user id")
+    Err(AddUserError::Internal(anyhow::anyhow!("could not allocate a user id")))
 }
 
-/// Sets a new password; fails if the user does not exist.
+/// Sets a new password and ends the user's sessions; fails if the user does not exist.
 pub async fn set_password(pool: &PgPool, email: &str, password_plain: &str) -> anyhow::Result<()> {
     password::check_strength(password_plain).map_err(|e| anyhow::anyhow!("password {e}"))?;
     let hash = password::hash(password_plain.to_string()).await?;
-    let updated = sqlx::query!(
-        "update users set password_hash = $2, updated_at = now() where lower(email) = lower($1)",
+    let mut tx = pool.begin().await?;
+    let user_id = sqlx::query_scalar!(
+        r#"update users set password_hash = $2, updated_at = now() where lower(email) = lower($1)
+           returning id as "id: UserId""#,
         email.trim(),
         hash
     )
-    .execute(pool)
-    .await?
-    .rows_affected();
-    if updated == 0 {
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(user_id) = user_id else {
         bail!("there is no user with e-mail {email}");
-    }
+    };
+    super::sessions::end_sessions_of(&mut tx, &user_id).await?;
+    tx.commit().await?;
     Ok(())
 }
 

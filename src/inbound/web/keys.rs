@@ -8,7 +8,7 @@ use tower_sessions::Session;
 use super::details::{render_details, KeyForm};
 use super::{find, NEW_KEY};
 use crate::auth::session::{flash, FlashKind};
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, Permission};
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
 use crate::layout::Layout;
@@ -38,7 +38,7 @@ pub(super) async fn add_key(
     fields: FormFields,
 ) -> AppResult<Response> {
     let t = find(&state, &user, &id).await?;
-    user.require_admin()?;
+    user.require(Permission::EditWebhooks)?;
     let refused = |label: String, message: String| KeyForm {
         new_key: None,
         label,
@@ -110,7 +110,7 @@ pub(super) async fn relabel_key(
 ) -> AppResult<Response> {
     let t = find(&state, &user, &id).await?;
     let key = key_id(&key)?;
-    user.require_admin()?;
+    user.require(Permission::EditWebhooks)?;
     let label = match read_label(&fields) {
         Ok(l) => l,
         Err((_, message)) => {
@@ -138,7 +138,7 @@ pub(super) async fn delete_key(
 ) -> AppResult<Response> {
     let t = find(&state, &user, &id).await?;
     let key = key_id(&key)?;
-    user.require_admin()?;
+    user.require(Permission::EditWebhooks)?;
     let label = crate::inbound::delete_key(&state.pool, &t.id, key)
         .await?
         .ok_or(AppError::NotFound)?;

@@ -8,7 +8,7 @@ use tower_sessions::Session;
 
 use super::find;
 use crate::auth::session::{flash, FlashKind};
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, Permission};
 use crate::domain::ObjectClass;
 use crate::error::AppResult;
 use crate::forms::FormFields;
@@ -87,7 +87,7 @@ pub(super) async fn form_page(
 }
 
 pub(super) async fn new_form(State(state): State<AppState>, user: CurrentUser, layout: Layout) -> AppResult<FormPage> {
-    user.require_admin()?;
+    user.require(Permission::CreateWebhooks)?;
     let form = SettingsForm {
         max_wait: "10".into(),
         object_class: ObjectClass::FulfillmentRequest.as_str().into(),
@@ -206,7 +206,7 @@ pub(super) async fn create(
     layout: Layout,
     fields: FormFields,
 ) -> AppResult<Response> {
-    user.require_admin()?;
+    user.require(Permission::CreateWebhooks)?;
     let (form, settings) = read_settings(&state, &user, &fields, None).await?;
     let Some(settings) = settings else {
         let page = form_page(&state, &user, layout, None, form).await?;
@@ -240,7 +240,7 @@ pub(super) async fn edit_form(
     Path(id): Path<String>,
 ) -> AppResult<FormPage> {
     let t = find(&state, &user, &id).await?;
-    user.require_admin()?;
+    user.require(Permission::EditWebhooks)?;
     let form = SettingsForm {
         name: t.name.clone(),
         product_id: t.product_id.to_string(),
@@ -265,7 +265,7 @@ pub(super) async fn edit(
     fields: FormFields,
 ) -> AppResult<Response> {
     let t = find(&state, &user, &id).await?;
-    user.require_admin()?;
+    user.require(Permission::EditWebhooks)?;
     let (form, settings) = read_settings(&state, &user, &fields, Some(&t)).await?;
     let Some(settings) = settings else {
         let page = form_page(&state, &user, layout, Some(t), form).await?;
@@ -284,7 +284,7 @@ pub(super) async fn set_active(
     active: bool,
 ) -> AppResult<Response> {
     let t = find(&state, &user, &id).await?;
-    user.require_admin()?;
+    user.require(Permission::EditWebhooks)?;
     crate::inbound::set_active(&state.pool, &user.account_id, &t.id, active).await?;
     let text = if active {
         format!("“{}” is enabled: calls with a valid key are accepted.", t.name)
@@ -328,7 +328,7 @@ pub(super) async fn delete_confirm(
     Path(id): Path<String>,
 ) -> AppResult<DeletePage> {
     let t = find(&state, &user, &id).await?;
-    user.require_admin()?;
+    user.require(Permission::DeleteWebhooks)?;
     let layout = layout.titled(format!("Delete {}", t.name), Nav::Inbound);
     Ok(DeletePage { layout, t })
 }
@@ -340,7 +340,7 @@ pub(super) async fn delete(
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     let t = find(&state, &user, &id).await?;
-    user.require_admin()?;
+    user.require(Permission::DeleteWebhooks)?;
     crate::inbound::delete(&state.pool, &user.account_id, &t.id).await?;
     tracing::info!(trigger = %t.id, user = %user.id, "inbound trigger deleted");
     flash(

@@ -11,7 +11,7 @@ use tower_sessions::Session;
 
 use super::{find_product, PAGE_SIZE, PARAMS_MAX, PARAM_ID_MAX, PARAM_VALUE_MAX};
 use crate::auth::session::{flash, FlashKind};
-use crate::auth::{AccountKind, CurrentUser};
+use crate::auth::{AccountKind, CurrentUser, Permission};
 use crate::dates::filters;
 use crate::domain::ObjectClass;
 use crate::error::{AppError, AppResult};
@@ -224,7 +224,7 @@ pub(super) async fn create(
     form: FormFields,
 ) -> AppResult<Response> {
     let product = find_product(&state, &user, &id).await?;
-    user.require_admin()?;
+    user.require(Permission::EditWebhooks)?;
     if user.account_kind != AccountKind::Vendor {
         return Err(AppError::NotAllowed(
             "Test requests are created by the product's vendor.".into(),

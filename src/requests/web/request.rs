@@ -10,7 +10,7 @@ use tower_sessions::Session;
 use super::products::run_validation;
 use super::{action_label, find_request};
 use crate::auth::session::{flash, FlashKind};
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, Permission};
 use crate::dates::filters;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
@@ -75,7 +75,7 @@ pub(super) async fn validate(
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     let r = find_request(&state, &user, &id).await?;
-    user.require_admin()?;
+    user.require(Permission::EditWebhooks)?;
     let Some(stage) = r.validation_stage() else {
         flash(
             &session,
@@ -101,7 +101,7 @@ pub(super) async fn act(
 ) -> AppResult<Response> {
     let r = find_request(&state, &user, &id).await?;
     let action = RequestAction::parse(&action).ok_or(AppError::NotFound)?;
-    user.require_admin()?;
+    user.require(Permission::EditWebhooks)?;
     let back = match form.get("back") {
         "product" => format!("/products/{}#queue", r.product_id),
         _ => format!("/requests/{}", r.id),

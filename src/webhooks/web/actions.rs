@@ -9,7 +9,7 @@ use tower_sessions::Session;
 use super::details::Tab;
 use super::find;
 use crate::auth::session::{flash, FlashKind};
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, Permission};
 use crate::error::AppResult;
 use crate::forms::FormFields;
 use crate::layout::{page, Layout, Nav};
@@ -25,7 +25,7 @@ pub(super) async fn trigger_now(
     Path(id): Path<String>,
     form: FormFields,
 ) -> AppResult<Response> {
-    user.require_admin()?;
+    user.require(Permission::EditWebhooks)?;
     let w = find(&state, &user, &id).await?;
     let mut tx = state.pool.begin().await?;
     let outcome = crate::events::record(&mut tx, &w.id, crate::events::Source::TriggerNow, None).await?;
@@ -72,7 +72,7 @@ async fn set_status(
     active: bool,
     form: &FormFields,
 ) -> AppResult<Response> {
-    user.require_admin()?;
+    user.require(Permission::EditWebhooks)?;
     let w = find(state, user, id).await?;
     store::set_active(&state.pool, user, &w.id, active).await?;
     tracing::info!(webhook = %id, user = %user.id, active, "webhook status changed");
@@ -122,7 +122,7 @@ pub(super) async fn delete_confirm(
     Path(id): Path<String>,
 ) -> AppResult<DeletePage> {
     let w = find(&state, &user, &id).await?;
-    user.require_admin()?;
+    user.require(Permission::DeleteWebhooks)?;
     let layout = layout.titled(format!("Delete {}", w.label), Nav::Webhooks);
     Ok(DeletePage { layout, w })
 }
@@ -134,7 +134,7 @@ pub(super) async fn delete(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    user.require_admin()?;
+    user.require(Permission::DeleteWebhooks)?;
     let w = find(&state, &user, &id).await?;
     store::delete(&state.pool, &user.account_id, &w.id).await?;
     tracing::info!(webhook = %id, user = %user.id, "webhook deleted");

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::find;
 
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, Permission};
 use crate::dates::filters;
 use crate::error::{AppError, AppResult};
 use crate::ids::WebhookId;
@@ -55,7 +55,8 @@ pub struct DetailsView {
     pub w: Webhook,
     pub tab: Tab,
     pub tabs: [Tab; 5],
-    pub is_admin: bool,
+    pub can_edit: bool,
+    pub can_delete: bool,
     pub reveal: bool,
     /// Rendered as an htmx fragment: the header's status chip is updated out of band.
     pub fragment: bool,
@@ -171,7 +172,7 @@ pub(super) async fn details_tab(
     let reveal = tab == Tab::Http && query.reveal.as_deref() == Some("1");
     if reveal {
         // Only admins may see the secret in clear.
-        user.require_admin()?;
+        user.require(Permission::EditWebhooks)?;
     }
     let deliveries = match tab {
         Tab::Deliveries => deliveries_view(&state, &w.id, &query).await?,
@@ -192,7 +193,8 @@ pub(super) async fn details_tab(
         w,
         tab,
         tabs: Tab::ALL,
-        is_admin: user.is_admin(),
+        can_edit: user.can_edit(),
+        can_delete: user.can_delete(),
         reveal,
         fragment: wants_fragment,
         busy,

@@ -9,7 +9,7 @@ use tower_sessions::Session;
 use super::details::Tab;
 use super::find;
 use crate::auth::session::{flash, FlashKind};
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, Permission};
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
 use crate::layout::{page, Layout, Nav};
@@ -129,7 +129,7 @@ pub(super) async fn edit_form(
     Path((id, slug)): Path<(String, String)>,
 ) -> AppResult<EditPage> {
     let w = find(&state, &user, &id).await?;
-    user.require_admin()?;
+    user.require(Permission::EditWebhooks)?;
     let section = EditSection::from_slug(&slug).ok_or(AppError::NotFound)?;
     let v = EditValues::from_webhook(&w);
     Ok(EditPage::new(layout, w, section, v, FieldErrors::default()))
@@ -144,7 +144,7 @@ pub(super) async fn edit_submit(
     Path((id, slug)): Path<(String, String)>,
     form: FormFields,
 ) -> AppResult<Response> {
-    user.require_admin()?;
+    user.require(Permission::EditWebhooks)?;
     let w = find(&state, &user, &id).await?;
     let section = EditSection::from_slug(&slug).ok_or(AppError::NotFound)?;
     let mut v = EditValues::from_webhook(&w);

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 
 use super::find;
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, Permission};
 use crate::dates::filters;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
@@ -34,7 +34,7 @@ pub(super) async fn send_ping(
     Path(id): Path<String>,
     _form: FormFields,
 ) -> AppResult<Response> {
-    user.require_admin()?;
+    user.require(Permission::EditWebhooks)?;
     let w = find(&state, &user, &id).await?;
     if !request_ping(&state.pool, &user.account_id, &w.id, Utc::now()).await? {
         return Err(AppError::NotFound);

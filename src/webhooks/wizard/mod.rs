@@ -14,7 +14,7 @@ use tower_sessions::Session;
 use super::model::{self, FieldErrors, ObjectClass, WebhookType};
 use super::store::{self, NewWebhook, Product};
 use crate::auth::session::{flash, FlashKind};
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, Permission};
 use crate::domain::PayloadFormat;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
@@ -161,7 +161,7 @@ async fn render(cx: &Cx<'_>, status: StatusCode, step: Step, draft: Draft, error
 
 /// `GET /webhooks/new`: continue the draft where it stands (or start one).
 pub async fn start(user: CurrentUser, session: Session) -> AppResult<Response> {
-    user.require_admin()?;
+    user.require(Permission::CreateWebhooks)?;
     let draft = load_draft(&session).await?;
     Ok(Redirect::to(&Step::from_number((draft.completed + 1).min(5)).url()).into_response())
 }
@@ -175,7 +175,7 @@ pub async fn show(
     headers: HeaderMap,
     Path(slug): Path<String>,
 ) -> AppResult<Response> {
-    user.require_admin()?;
+    user.require(Permission::CreateWebhooks)?;
     let step = Step::from_slug(&slug).ok_or(AppError::NotFound)?;
     let draft = load_draft(&session).await?;
     if step.number() > draft.completed + 1 {
@@ -204,7 +204,7 @@ pub async fn submit(
     Path(slug): Path<String>,
     form: FormFields,
 ) -> AppResult<Response> {
-    user.require_admin()?;
+    user.require(Permission::CreateWebhooks)?;
     let step = Step::from_slug(&slug).ok_or(AppError::NotFound)?;
     let mut draft = load_draft(&session).await?;
     if step.number() > draft.completed + 1 {
