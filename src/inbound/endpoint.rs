@@ -5,7 +5,7 @@
 //! once; with it, the caller waits (up to the trigger's maximum) for the first handler's answer
 //! and gets that answer back.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
@@ -13,12 +13,11 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use super::store::{self, Answer};
+use super::answer::wait_for_answer;
+use super::query::{check_query_encoding, resolve_query};
+use super::store;
 use super::{find, key_hash, InboundTrigger, BACKLOG_MAX, BODY_MAX, MESSAGE_MAX, WAITERS_MAX};
 use crate::api::ApiError;
-use crate::domain::ErrorKind;
 use crate::events;
 use crate::ids::{AccountId, TriggerId};
 use crate::state::AppState;
@@ -69,78 +68,6 @@ async fn read_bounded(mut body: Body, max: usize) -> Result<Option<Bytes>, axum:
         }
     }
     Ok((total <= max).then(|| Bytes::from(kept)))
-}
-
-/// Refuses a query string that is not strict percent-encoded UTF-8 (`%zz`, `%ff`), as a body
-/// that is not UTF-8 is refused: lenient decoding would pass on something else than was sent.
-fn check_query_encoding(raw: &str) -> Result<(), String> {
-    for part in raw.split('&').filter(|p| !p.is_empty()) {
-        for piece in part.splitn(2, '=') {
-            let bytes = piece.as_bytes();
-            let mut i = 0;
-            while i < bytes.len() {
-                if bytes[i] == b'%' {
-                    let hex = bytes.get(i + 1..i + 3).unwrap_or_default();
-                    if hex.len() < 2 || !hex.iter().all(u8::is_ascii_hexdigit) {
-                        return Err(format!(
-                            "The query string has an invalid percent-encoding in `{piece}`."
-                        ));
-                    }
-                    i += 3;
-                } else {
-                    i += 1;
-                }
-            }
-            if percent_encoding::percent_decode_str(&piece.replace('+', " "))
-                .decode_utf8()
-                .is_err()
-            {
-                return Err(format!("The query string is not UTF-8 once decoded (`{piece}`)."));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The configured parameters: each from the query, else its default; unknown or repeated
-/// parameters and missing required ones are refused.
-fn resolve_query(trigger: &InboundTrigger, raw: Option<&str>) -> Result<Map<String, Value>, String> {
-    let mut given: Map<String, Value> = Map::new();
-    for (name, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
-        if !trigger.query_params.0.iter().any(|p| p.name == name) {
-            let accepted: Vec<&str> = trigger.query_params.0.iter().map(|p| p.name.as_str()).collect();
-            return Err(if accepted.is_empty() {
-                format!("Unknown query parameter `{name}`: this trigger accepts none.")
-            } else {
-                format!(
-                    "Unknown query parameter `{name}`: this trigger accepts {}.",
-                    accepted.join(", ")
-                )
-            });
-        }
-        if value.len() > super::PARAM_DEFAULT_MAX || value.chars().any(char::is_control) {
-            return Err(format!(
-                "Query parameter `{name}` is longer than {} characters or has control characters.",
-                super::PARAM_DEFAULT_MAX
-            ));
-        }
-        if given
-            .insert(name.to_string(), Value::String(value.into_owned()))
-            .is_some()
-        {
-            return Err(format!("Query parameter `{name}` is given twice."));
-        }
-    }
-    let mut resolved = Map::new();
-    for p in &trigger.query_params.0 {
-        let value = match (given.remove(&p.name), &p.default) {
-            (Some(v), _) => v,
-            (None, Some(d)) => Value::String(d.clone()),
-            (None, None) => return Err(format!("Query parameter `{}` is required.", p.name)),
-        };
-        resolved.insert(p.name.clone(), value);
-    }
-    Ok(resolved)
 }
 
 pub async fn receive(
@@ -398,70 +325,4 @@ async fn record(
     store::set_message_webhooks(&mut tx, message_id, delivering).await?;
     tx.commit().await?;
     Ok((message_id, delivering))
-}
-
-/// Waits for the first call made for the message and answers with the handler's response.
-/// The delivery task may run in another process, so the answer is read from Postgres: a
-/// short poll, growing from 10 ms to 200 ms, bounded by the trigger's maximum wait.
-async fn wait_for_answer(state: &AppState, trigger: &InboundTrigger, message_id: i64) -> Result<Response, sqlx::Error> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(trigger.max_wait_seconds.max(1) as u64);
-    let mut pause = Duration::from_millis(10);
-    loop {
-        let answer = store::first_answer(&state.pool, message_id).await?;
-        if let Some(answer) = answer {
-            return Ok(relay(answer, message_id));
-        }
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
-            return Ok((
-                StatusCode::GATEWAY_TIMEOUT,
-                axum::Json(json!({
-                    "error_code": "INB_504",
-                    "errors": [format!("No answer from the handler within {} s. The message is kept and will be delivered; do not send it again.", trigger.max_wait_seconds)],
-                    "message_id": message_id,
-                })),
-            )
-                .into_response());
-        }
-        tokio::time::sleep(pause.min(deadline - now)).await;
-        pause = (pause * 2).min(Duration::from_millis(200));
-    }
-}
-
-/// The handler's response as the caller's: its status, content type and body; a call that
-/// got no response at all is a 502 naming the error.
-fn relay(answer: Answer, message_id: i64) -> Response {
-    let mut response = match answer.status_code.and_then(|s| StatusCode::from_u16(s as u16).ok()) {
-        Some(status) => {
-            let mut r = (status, answer.response_body.unwrap_or_default()).into_response();
-            let content_type = answer
-                .response_headers
-                .0
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-                .and_then(|(_, v)| HeaderValue::from_str(v).ok());
-            if let Some(ct) = content_type {
-                r.headers_mut().insert(header::CONTENT_TYPE, ct);
-            }
-            r
-        }
-        None => (
-            StatusCode::BAD_GATEWAY,
-            axum::Json(json!({
-                "error_code": "INB_502",
-                "errors": [format!("The handler could not be called ({}). The message will be retried.", answer.error_kind.map_or("error", ErrorKind::as_str))],
-                "message_id": message_id,
-            })),
-        )
-            .into_response(),
-    };
-    let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(answer.webhook_id.as_str()) {
-        headers.insert("x-webhook-id", v);
-    }
-    headers.insert("x-message-id", HeaderValue::from(message_id));
-    if !answer.success {
-        headers.insert("x-delivery", HeaderValue::from_static("failed; will be retried"));
-    }
-    response
 }

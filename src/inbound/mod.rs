@@ -4,7 +4,9 @@
 //! query parameters with defaults, may deliver strictly in arrival order, and may answer the
 //! caller with the handler's own response (request–response). Admin pages are in [`web`].
 
+mod answer;
 pub mod endpoint;
+mod query;
 pub mod store;
 pub mod web;
 
