@@ -1,6 +1,6 @@
 //! `POST|GET /hooks/in/{id}`: an outside system calls an inbound trigger. The call is checked
-//! (enabled trigger, valid key, known query parameters, bounded UTF-8 body), stored as a
-//! message, and in the same transaction recorded as an event with its own trigger for every
+//! (enabled trigger, valid key, known query parameters, a body of any type within the
+//! configured limit), stored as a message, and in the same transaction recorded as an event with its own trigger for every
 //! webhook of the product and object class. Without request–response the caller gets 202 at
 //! once; with it, the caller waits (up to the trigger's maximum) for the first handler's answer
 //! and gets that answer back.
@@ -14,9 +14,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use super::answer::wait_for_answer;
+use super::body::inline_text;
 use super::query::{check_query_encoding, resolve_query};
 use super::store;
-use super::{find, key_hash, InboundTrigger, BACKLOG_MAX, BODY_MAX, MESSAGE_MAX, WAITERS_MAX};
+use super::{find, key_hash, size_text, BodyFacts, InboundTrigger, BACKLOG_MAX, MESSAGE_MAX, WAITERS_MAX};
 use crate::api::ApiError;
 use crate::events;
 use crate::ids::{AccountId, TriggerId};
@@ -48,22 +49,26 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("apikey") || scheme.eq_ignore_ascii_case("bearer")).then_some(key.trim())
 }
 
-/// A body past the limit is still read (and thrown away) up to this much, so that a client
-/// that writes its whole body before reading the answer gets its 413, not a broken pipe.
-const DRAIN_MAX: usize = 16 * 1024 * 1024;
+/// A body past the limit is still read (and thrown away) up to this much beyond it, so that a
+/// client that writes its whole body before reading the answer gets its 413, not a broken pipe.
+const DRAIN_BEYOND: usize = 16 * 1024 * 1024;
 
-/// The body, or `None` when it is over `max` bytes (read on and discarded up to [`DRAIN_MAX`]).
+/// The body, or `None` when it is over `max` bytes (read on and discarded up to
+/// [`DRAIN_BEYOND`] past `max`).
 async fn read_bounded(mut body: Body, max: usize) -> Result<Option<Bytes>, axum::Error> {
     use http_body_util::BodyExt;
+    let drain = max.saturating_add(DRAIN_BEYOND);
     let mut kept = Vec::new();
     let mut total = 0usize;
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame?.into_data() {
-            total += data.len();
+            total = total.saturating_add(data.len());
             if total <= max {
                 kept.extend_from_slice(&data);
-            } else if total > DRAIN_MAX {
+            } else if total > drain {
                 break;
+            } else if !kept.is_empty() {
+                kept = Vec::new();
             }
         }
     }
@@ -199,13 +204,17 @@ async fn handle(
         Ok(q) => q,
         Err(message) => return Ok(refuse(StatusCode::BAD_REQUEST, "VAL_001", message)),
     };
-    let bytes: Bytes = match read_bounded(body, BODY_MAX).await {
+    let limit = state.config.inbound_body_max;
+    let bytes: Bytes = match read_bounded(body, limit).await {
         Ok(Some(b)) => b,
         Ok(None) => {
             return Ok(refuse(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "VAL_002",
-                format!("The body is larger than {} KiB.", BODY_MAX / 1024),
+                format!(
+                    "The body is larger than the limit of {limit} bytes ({}).",
+                    size_text(limit as u64)
+                ),
             ))
         }
         Err(_) => {
@@ -216,26 +225,21 @@ async fn handle(
             ))
         }
     };
-    let body = match std::str::from_utf8(&bytes) {
-        Ok(text) if !text.contains('\0') => (!text.is_empty()).then(|| text.to_string()),
-        _ => {
-            return Ok(refuse(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "VAL_003",
-                "The body must be UTF-8 text (JSON, XML, form data, plain text…) without NUL characters.",
-            ))
-        }
-    };
-    let encoded = json!({"query": query, "body": body}).to_string().len();
-    if encoded > MESSAGE_MAX {
+    // The query always travels in the signed call; a small text body too, when both fit.
+    let encoded = |body: Option<&str>| json!({"query": query, "body": body}).to_string().len();
+    let query_only = encoded(None);
+    if query_only > MESSAGE_MAX {
         return Ok(refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
             "VAL_002",
             format!(
-                "Query and body together are {encoded} bytes encoded; at most {MESSAGE_MAX} travel in the signed call."
+                "The query parameters are {query_only} bytes encoded; at most {MESSAGE_MAX} travel in the signed call."
             ),
         ));
     }
+    let facts = BodyFacts::of(&bytes);
+    let inline = inline_text(&bytes, &facts).filter(|text| encoded(Some(text)) <= MESSAGE_MAX);
+
     // A handler that is down must not make the queue grow without bound. Messages are
     // counted, not message × webhook deliveries.
     let waiting = store::backlog(&state.pool, &trigger.id, BACKLOG_MAX).await?;
@@ -254,6 +258,11 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .map(|v| v.chars().take(200).collect::<String>());
 
+    let body = ReceivedBody {
+        bytes: &bytes,
+        facts: &facts,
+        inline,
+    };
     let (message_id, delivering) = record(state, &trigger, key_id, &method, query, content_type, body).await?;
     tracing::info!(trigger = %trigger.id, message = message_id, webhooks = delivering, "inbound message accepted");
     if !trigger.request_response || delivering == 0 {
@@ -292,6 +301,13 @@ async fn handle(
     wait_for_answer(state, &trigger, message_id).await
 }
 
+/// The body of an accepted call: its bytes, what they are, and the text the call carries inline.
+struct ReceivedBody<'a> {
+    bytes: &'a [u8],
+    facts: &'a BodyFacts,
+    inline: Option<String>,
+}
+
 /// Stores the message and records its event (with a trigger of its own) for every webhook of
 /// the product and class, in one transaction. Returns the message id and how many enabled
 /// webhooks will be called.
@@ -302,16 +318,19 @@ async fn record(
     method: &Method,
     query: Map<String, Value>,
     content_type: Option<String>,
-    body: Option<String>,
+    body: ReceivedBody<'_>,
 ) -> Result<(i64, i32), sqlx::Error> {
     let mut tx = state.pool.begin().await?;
     let message = store::NewMessage {
         trigger_id: &trigger.id,
+        account_id: &trigger.account_id,
         key_id,
         method: method.as_str(),
         query: Value::Object(query),
         content_type,
-        body,
+        body: body.bytes,
+        facts: body.facts,
+        inline: body.inline,
     };
     let message_id = store::insert_message(&mut tx, &message).await?;
     let hooks =

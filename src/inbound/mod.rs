@@ -5,11 +5,13 @@
 //! caller with the handler's own response (request–response). Admin pages are in [`web`].
 
 mod answer;
+pub mod body;
 pub mod endpoint;
 mod query;
 pub mod store;
 pub mod web;
 
+pub use self::body::{size_text, BodyFacts, INLINE_BODY_MAX, MESSAGE_MAX, PREVIEW_BYTES};
 pub use self::store::{
     add_key, create, delete, delete_key, find, get, keys, list, messages, relabel_key, set_active, update, AddKey,
 };
@@ -32,10 +34,6 @@ pub const KEY_MAX: usize = 200;
 pub const KEYS_MAX: i64 = 20;
 /// Below the portal's 60 s limit for any request.
 pub const MAX_WAIT_LIMIT: i32 = 30;
-/// Largest body a caller may send, and largest message (query and body, JSON-encoded): the
-/// message travels in the signed token, a header, which servers commonly cap at 8 KiB.
-pub const BODY_MAX: usize = 4 * 1024;
-pub const MESSAGE_MAX: usize = 5 * 1024;
 /// Messages of one trigger waiting for delivery before new calls are refused (503).
 pub const BACKLOG_MAX: i64 = 1000;
 /// Callers one portal process lets wait for an answer at once (request–response).

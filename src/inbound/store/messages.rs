@@ -1,12 +1,12 @@
-//! The SQL of inbound messages: storing an accepted call, the pages' recent messages, the
-//! backlog and the answer a waiting caller gets.
+//! The SQL of inbound messages: storing an accepted call with its body, the pages' recent
+//! messages, the backlog, the answer a waiting caller gets, and the body the API serves.
 
 use sqlx::types::Json;
 use sqlx::PgPool;
 
 use crate::domain::ErrorKind;
-use crate::ids::{TriggerId, WebhookId};
-use crate::inbound::Message;
+use crate::ids::{AccountId, TriggerId, WebhookId};
+use crate::inbound::{BodyFacts, Message};
 
 pub async fn messages(pool: &PgPool, trigger_id: &TriggerId, limit: i64) -> Result<Vec<Message>, sqlx::Error> {
     sqlx::query_as!(
@@ -41,13 +41,18 @@ pub async fn backlog(pool: &PgPool, trigger_id: &TriggerId, max: i64) -> Result<
 /// An accepted call, to store as a message.
 pub struct NewMessage<'a> {
     pub trigger_id: &'a TriggerId,
+    pub account_id: &'a AccountId,
     /// `None` for a call of an open trigger made without a key.
     pub key_id: Option<i64>,
     /// The call's HTTP method, as sent.
     pub method: &'a str,
     pub query: serde_json::Value,
     pub content_type: Option<String>,
-    pub body: Option<String>,
+    /// The body as received (empty: none) and what it is.
+    pub body: &'a [u8],
+    pub facts: &'a BodyFacts,
+    /// The text the call carries inline, if any.
+    pub inline: Option<String>,
 }
 
 /// Stores a message in the caller's transaction. The trigger's row is locked first: concurrent
@@ -60,15 +65,22 @@ pub async fn insert_message(conn: &mut sqlx::PgConnection, m: &NewMessage<'_>) -
     )
     .execute(&mut *conn)
     .await?;
+    let has_body = !m.body.is_empty();
     sqlx::query_scalar!(
-        "insert into inbound_messages (trigger_id, key_id, method, query, content_type, body)
-         values ($1, $2, $3, $4, $5, $6) returning id",
+        "insert into inbound_messages (trigger_id, account_id, key_id, method, query, content_type, body,
+                                       body_bytes, body_size, body_sha256, body_is_text)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning id",
         m.trigger_id.as_str(),
+        m.account_id.as_str(),
         m.key_id,
         m.method,
         m.query,
         m.content_type.as_deref(),
-        m.body.as_deref(),
+        m.inline.as_deref(),
+        has_body.then_some(m.body),
+        i32::try_from(m.body.len()).unwrap_or(i32::MAX),
+        has_body.then_some(m.facts.sha256.as_str()),
+        has_body && m.facts.is_text,
     )
     .fetch_one(conn)
     .await
@@ -112,4 +124,56 @@ pub async fn first_answer(pool: &PgPool, message_id: i64) -> Result<Option<Answe
     )
     .fetch_optional(pool)
     .await
+}
+
+/// A message's body as the API serves it.
+pub struct StoredBody {
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+    pub sha256: Option<String>,
+}
+
+/// The body of a message of the account (`None` for another account's or a missing one).
+pub async fn message_body(
+    pool: &PgPool,
+    account_id: &AccountId,
+    message_id: i64,
+) -> Result<Option<StoredBody>, sqlx::Error> {
+    sqlx::query_as!(
+        StoredBody,
+        r#"select content_type, coalesce(body_bytes, '') as "bytes!", body_sha256 as sha256
+           from inbound_messages where id = $1 and account_id = $2"#,
+        message_id,
+        account_id.as_str(),
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// The body of a message delivered to the webhook: its trigger (pending or in flight) or one
+/// of its calls names the message. For a handler presenting the call's own token.
+pub async fn delivered_body(
+    pool: &PgPool,
+    webhook_id: &WebhookId,
+    message_id: i64,
+) -> Result<Option<StoredBody>, sqlx::Error> {
+    sqlx::query_as!(
+        StoredBody,
+        r#"select m.content_type, coalesce(m.body_bytes, '') as "bytes!", m.body_sha256 as sha256
+           from inbound_messages m
+           where m.id = $2
+             and (exists (select 1 from webhook_triggers t where t.message_id = m.id and t.webhook_id = $1)
+                  or exists (select 1 from webhook_attempts a where a.message_id = m.id and a.webhook_id = $1))"#,
+        webhook_id.as_str(),
+        message_id,
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// The JWT secret of a webhook, to check a token a handler presents.
+pub async fn webhook_secret(pool: &PgPool, webhook_id: &WebhookId) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!("select jwt_secret from webhooks where id = $1", webhook_id.as_str())
+        .fetch_optional(pool)
+        .await
 }
