@@ -182,6 +182,16 @@ async fn a_binary_mebibyte_reaches_the_handler_through_the_api_with_its_digest()
             format!("sha-256={}", sha256_b64(&sent))
         );
     }
+
+    // The trigger's page shows what the body is, not its bytes.
+    let page = text_of(&app.get_html(&format!("/inbound/{trigger}")).await);
+    assert!(
+        page.contains(&format!(
+            "Binary · application/octet-stream · 1.0 MiB · sha-256 {}…",
+            &sha256_hex(&sent)[..12]
+        )),
+        "{page}"
+    );
 }
 
 #[tokio::test]
@@ -255,6 +265,14 @@ async fn small_text_is_inlined_as_before_and_other_bodies_are_linked() {
         ),
         (&Value::Null, &json!(0), &Value::Null)
     );
+
+    // The page shows text as text and the rest by size, type and digest.
+    let page = text_of(&app.get_html(&format!("/inbound/{trigger}")).await);
+    assert!(page.contains("{&#34;lines&#34;: 3}"), "JSON text, escaped: {page}");
+    assert!(page.contains("Binary · no content type · 4 bytes · sha-256"), "{page}");
+    assert!(page.contains("text/plain · 5.9 KiB"), "{page}");
+    assert!(page.contains("No body"), "{page}");
+    assert!(!page.contains('\u{fffd}'), "no mangled bytes on the page");
 }
 
 #[tokio::test]
@@ -330,6 +348,8 @@ async fn a_configured_limit_is_the_one_enforced() {
         "The body is larger than the limit of 5000 bytes (4.9 KiB)."
     );
     assert_eq!(send(5000).await.unwrap().status(), 202);
+    let page = text_of(&app.get_html(&format!("/inbound/{trigger}")).await);
+    assert!(page.contains("of up to 4.9 KiB"), "the page says the limit: {page}");
 }
 
 /// A token as the portal signs calls, with these claims, signed with `secret`.

@@ -6,19 +6,24 @@ use sqlx::PgPool;
 
 use crate::domain::ErrorKind;
 use crate::ids::{AccountId, TriggerId, WebhookId};
-use crate::inbound::{BodyFacts, Message};
+use crate::inbound::{BodyFacts, Message, PREVIEW_BYTES};
 
+/// The trigger's latest messages, for its page: each body's size, digest and kind and, for
+/// a text body, its first [`PREVIEW_BYTES`] bytes (never the rest).
 pub async fn messages(pool: &PgPool, trigger_id: &TriggerId, limit: i64) -> Result<Vec<Message>, sqlx::Error> {
     sqlx::query_as!(
         Message,
-        r#"select m.id, m.method, m.query, m.content_type, m.body, m.webhooks, m.received_at,
+        r#"select m.id, m.method, m.query, m.content_type, m.body_size, m.body_sha256, m.body_is_text,
+                  case when m.body_is_text then substring(m.body_bytes from 1 for $3) end as body_head,
+                  m.webhooks, m.received_at,
                   k.label as "key_label?", a.calls as "calls!", a.successes as "successes!"
            from inbound_messages m left join inbound_trigger_keys k on k.id = m.key_id,
                 lateral (select count(*) as calls, count(*) filter (where success) as successes
                          from webhook_attempts where message_id = m.id) a
            where m.trigger_id = $1 order by m.id desc limit $2"#,
         trigger_id.as_str(),
-        limit
+        limit,
+        PREVIEW_BYTES,
     )
     .fetch_all(pool)
     .await
