@@ -5,8 +5,8 @@ use serde_json::{Map, Value};
 
 use super::InboundTrigger;
 
-/// Refuses a query string that is not strict percent-encoded UTF-8 (`%zz`, `%ff`), as a body
-/// that is not UTF-8 is refused: lenient decoding would pass on something else than was sent.
+/// Refuses a query string that is not strict percent-encoded UTF-8 (`%zz`, `%ff`): lenient
+/// decoding would pass on something else than was sent.
 pub(super) fn check_query_encoding(raw: &str) -> Result<(), String> {
     for part in raw.split('&').filter(|p| !p.is_empty()) {
         for piece in part.splitn(2, '=') {
