@@ -8,6 +8,11 @@ use std::time::Duration;
 
 use url::Url;
 
+/// The default of `PORTAL_INBOUND_BODY_MAX_BYTES` (1 MiB) and its upper bound (16 MiB): a body
+/// is held in memory while it is received and stored as one value.
+pub const DEFAULT_INBOUND_BODY_MAX: u64 = 1024 * 1024;
+pub const INBOUND_BODY_MAX_LIMIT: u64 = 16 * 1024 * 1024;
+
 /// Default database when `DATABASE_URL` is unset: the local server, database `webhook_portal`.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/webhook_portal";
 pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
@@ -52,6 +57,8 @@ pub struct Config {
     pub login_max_failures_per_ip: i64,
     /// `PORTAL_RETENTION_DAYS`: calls (attempts) and events older than this are removed.
     pub retention_days: u32,
+    /// `PORTAL_INBOUND_BODY_MAX_BYTES`: the largest body an inbound trigger accepts (413 above).
+    pub inbound_body_max: usize,
     /// Everything about calling handlers (`PORTAL_DELIVERY_*`, `PORTAL_RETRY_*`, …).
     pub delivery: DeliveryConfig,
 }
@@ -179,6 +186,12 @@ impl Config {
         let login_max_failures_per_email = number("PORTAL_LOGIN_MAX_FAILURES_PER_EMAIL", 5, 1, 1000)? as i64;
         let login_max_failures_per_ip = number("PORTAL_LOGIN_MAX_FAILURES_PER_IP", 20, 1, 100_000)? as i64;
         let retention_days = number("PORTAL_RETENTION_DAYS", 30, 1, 3650)? as u32;
+        let inbound_body_max = number(
+            "PORTAL_INBOUND_BODY_MAX_BYTES",
+            DEFAULT_INBOUND_BODY_MAX,
+            1,
+            INBOUND_BODY_MAX_LIMIT,
+        )? as usize;
 
         let ms = |var: &'static str, default: u64, min: u64, max: u64| -> Result<Duration, ConfigError> {
             number(var, default, min, max).map(Duration::from_millis)
@@ -235,6 +248,7 @@ impl Config {
             login_max_failures_per_email,
             login_max_failures_per_ip,
             retention_days,
+            inbound_body_max,
         })
     }
 
@@ -269,6 +283,19 @@ mod tests {
         assert_eq!(c.api_url(), "http://127.0.0.1:8080/public/v1/");
         assert_eq!(c.delivery.out_of_order_after, 20);
         assert_eq!(c.delivery.processing_timeout, 600);
+        assert_eq!(c.inbound_body_max, 1024 * 1024);
+    }
+
+    #[test]
+    fn the_inbound_body_limit_is_bounded() {
+        let limit = |v: &str| config(&[("PORTAL_INBOUND_BODY_MAX_BYTES", v)]);
+        assert_eq!(limit("5000").unwrap().inbound_body_max, 5000);
+        assert_eq!(limit("16777216").unwrap().inbound_body_max, 16 * 1024 * 1024);
+        for bad in ["0", "16777217", "1MiB", "-1"] {
+            let e = limit(bad).unwrap_err();
+            assert_eq!(e.var, "PORTAL_INBOUND_BODY_MAX_BYTES", "{bad}");
+            assert!(e.to_string().contains("from 1 to 16777216"), "{e}");
+        }
     }
 
     #[test]

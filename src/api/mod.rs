@@ -2,6 +2,7 @@
 //! `Authorization: ApiKey SU-…:…`, JSON bodies, RQL filters with `limit`/`offset` paging and
 //! a `Content-Range` header, and errors as `{"error_code": …, "errors": […]}`.
 
+pub mod inbound;
 pub mod requests;
 pub mod webhooks;
 
@@ -30,6 +31,7 @@ pub const PREFIX: &str = "/public/";
 pub fn router() -> Router<AppState> {
     let api = webhooks::router()
         .merge(requests::router())
+        .merge(inbound::router())
         .fallback(|| async { ApiError::no_such_resource() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     Router::new().nest("/public/v1", api)

@@ -1,8 +1,8 @@
 //! What a handler receives: the payload (POST body and JWT claims) and its HS256 token.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-use serde::Serialize;
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::ObjectClass;
@@ -25,7 +25,8 @@ pub struct Payload {
     pub processing_timeout: i64,
     pub data: Value,
     /// Only for a call that delivers an inbound trigger's message: what its caller sent
-    /// (`trigger_id`, `message_id`, `method`, `query`, `content_type`, `body`).
+    /// (`trigger_id`, `message_id`, `method`, `query`, `content_type`, `body` when small text)
+    /// and where to fetch the body (`body_size`, `body_sha256`, `body_url`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inbound: Option<Value>,
 }
@@ -64,6 +65,47 @@ pub fn sign(
         exp: triggered_at.timestamp() + payload.processing_timeout,
     };
     encode(&header, &claims, &EncodingKey::from_secret(secret.as_bytes()))
+}
+
+/// Where a handler fetches an inbound message's body: under the API's root (`api_url`).
+pub fn inbound_body_url(api_url: &str, message_id: i64) -> String {
+    format!(
+        "{}/notifications/inbound-messages/{message_id}/body",
+        api_url.trim_end_matches('/')
+    )
+}
+
+/// What a call's token says about the inbound message it delivers, once verified.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct InboundCall {
+    pub webhook_id: String,
+    pub inbound: InboundRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct InboundRef {
+    pub message_id: i64,
+}
+
+/// The webhook a token claims to come from, read *without* verifying it: only to find the
+/// secret to verify it with ([`verify_inbound_call`]).
+pub fn claimed_webhook_id(token: &str) -> Option<String> {
+    use base64::Engine;
+    let claims = token.split('.').nth(1)?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims).ok()?;
+    let value: Value = serde_json::from_slice(&json).ok()?;
+    value["webhook_id"].as_str().map(str::to_string)
+}
+
+/// Verifies a token as this portal signs calls ([`sign`]): HS256 only, with the webhook's
+/// secret, `exp` required and not passed (no leeway), claims naming an inbound message.
+pub fn verify_inbound_call(token: &str, secret: &str) -> Option<InboundCall> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 0;
+    validation.set_required_spec_claims(&["exp"]);
+    decode::<InboundCall>(token, &DecodingKey::from_secret(secret.as_bytes()), &validation)
+        .ok()
+        .map(|data| data.claims)
 }
 
 #[cfg(test)]
@@ -106,5 +148,29 @@ mod tests {
         assert_eq!(claims["exp"], 1622109843);
         assert_eq!(claims["last_success_at"], Value::Null);
         assert_eq!(claims["object_class"], "fulfillment_requests", "the article's plural");
+    }
+
+    #[test]
+    fn a_call_token_verifies_only_with_its_secret_and_before_it_expires() {
+        let mut payload = sample();
+        payload.inbound = Some(serde_json::json!({"message_id": 42, "body_size": 3}));
+        let now = Utc::now();
+        let token = sign(&payload, now, "secret-0123456789").unwrap();
+        assert_eq!(claimed_webhook_id(&token).as_deref(), Some("WH-623-978-334"));
+        let call = verify_inbound_call(&token, "secret-0123456789").unwrap();
+        assert_eq!(
+            (call.webhook_id.as_str(), call.inbound.message_id),
+            ("WH-623-978-334", 42)
+        );
+        assert_eq!(verify_inbound_call(&token, "another-secret-0001"), None);
+        let expired = sign(&payload, now - chrono::Duration::seconds(601), "secret-0123456789").unwrap();
+        assert_eq!(verify_inbound_call(&expired, "secret-0123456789"), None);
+        let not_inbound = sign(&sample(), now, "secret-0123456789").unwrap();
+        assert_eq!(verify_inbound_call(&not_inbound, "secret-0123456789"), None);
+        assert_eq!(claimed_webhook_id("not-a-token"), None);
+        assert_eq!(
+            inbound_body_url("http://127.0.0.1:8080/public/v1/", 7),
+            "http://127.0.0.1:8080/public/v1/notifications/inbound-messages/7/body"
+        );
     }
 }

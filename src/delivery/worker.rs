@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use serde_json::{json, Value};
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
 use super::fairness::{InFlight, Load, SLOW_AFTER};
 use super::http::{self, HttpCaller, OutgoingCall};
 use super::liveness::Liveness;
-use super::payload::{sign, timestamp, Payload};
+use super::payload::{inbound_body_url, sign, timestamp, Payload};
 use super::store::{self, ClaimedTrigger, SentRequest, Success};
 use crate::config::Config;
 use crate::ids::WebhookId;
@@ -74,7 +75,7 @@ impl Worker {
             last_failure_at: job.last_failure_at.map(timestamp),
             processing_timeout: delivery.processing_timeout,
             data: job.data.0.clone(),
-            inbound: job.inbound.as_ref().map(|m| inbound_claim(&m.0)),
+            inbound: job.inbound.as_ref().map(|m| inbound_claim(&m.0, &self.api_url)),
         };
         let body = if job.http_method.sends_body() {
             serde_json::to_value(&payload)
@@ -210,21 +211,87 @@ impl Worker {
     }
 }
 
-/// The `inbound` claim: the message as stored, with a JSON body passed on as JSON.
-fn inbound_claim(message: &serde_json::Value) -> serde_json::Value {
-    let mut claim = message.clone();
+/// The `inbound` claim: the message as stored, with a JSON body passed on as JSON, and the
+/// body's size, SHA-256 and `body_url` (under `api_url`), where the handler fetches it.
+fn inbound_claim(message: &Value, api_url: &str) -> Value {
+    let mut body = message["body"].clone();
     let is_json = message["content_type"].as_str().is_some_and(|t| {
         t.split(';')
             .next()
             .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
     });
     if is_json {
-        if let Some(parsed) = message["body"]
-            .as_str()
-            .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
-        {
-            claim["body"] = parsed;
+        if let Some(parsed) = body.as_str().and_then(|b| serde_json::from_str::<Value>(b).ok()) {
+            body = parsed;
         }
     }
-    claim
+    let body_size = message["body_size"].as_i64().unwrap_or(0);
+    let body_url = message["message_id"]
+        .as_i64()
+        .filter(|_| body_size > 0)
+        .map(|id| inbound_body_url(api_url, id));
+    json!({
+        "trigger_id": message["trigger_id"],
+        "message_id": message["message_id"],
+        "method": message["method"],
+        "query": message["query"],
+        "content_type": message["content_type"],
+        "body": body,
+        "body_size": body_size,
+        "body_sha256": message["body_sha256"],
+        "body_url": body_url,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_inbound_claim_inlines_small_text_and_links_every_body() {
+        let api = "https://portal.example.com/public/v1/";
+        let stored = json!({"trigger_id": "IT-123-456-789", "message_id": 42, "method": "POST",
+                            "query": {"region": "eu"}, "content_type": "application/json; charset=utf-8",
+                            "body": "{\"lines\": 3}", "body_size": 12, "body_sha256": "ab12"});
+        let claim = inbound_claim(&stored, api);
+        assert_eq!(claim["body"], json!({"lines": 3}), "JSON is passed on as JSON");
+        assert_eq!(claim["body_size"], 12);
+        assert_eq!(claim["body_sha256"], "ab12");
+        assert_eq!(
+            claim["body_url"],
+            "https://portal.example.com/public/v1/notifications/inbound-messages/42/body"
+        );
+        let keys: Vec<&String> = claim.as_object().map(|m| m.keys().collect()).unwrap_or_default();
+        assert_eq!(
+            keys,
+            [
+                "trigger_id",
+                "message_id",
+                "method",
+                "query",
+                "content_type",
+                "body",
+                "body_size",
+                "body_sha256",
+                "body_url"
+            ]
+        );
+
+        let binary = json!({"trigger_id": "IT-123-456-789", "message_id": 43, "method": "POST", "query": {},
+                            "content_type": "application/octet-stream", "body": null,
+                            "body_size": 1048576, "body_sha256": "cd34"});
+        let claim = inbound_claim(&binary, api);
+        assert_eq!(claim["body"], Value::Null, "not inlined");
+        assert!(claim["body_url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/inbound-messages/43/body")));
+
+        let empty = json!({"trigger_id": null, "message_id": 44, "method": "GET", "query": {},
+                           "content_type": null, "body": null, "body_size": 0, "body_sha256": null});
+        let claim = inbound_claim(&empty, api);
+        assert_eq!(
+            (claim["body_size"].as_i64(), &claim["body_url"]),
+            (Some(0), &Value::Null)
+        );
+    }
 }

@@ -1,11 +1,11 @@
 //! `POST|GET /hooks/in/{id}`: an outside system calls an inbound trigger. The call is checked
-//! (enabled trigger, valid key, known query parameters, bounded UTF-8 body), stored as a
-//! message, and in the same transaction recorded as an event with its own trigger for every
+//! (enabled trigger, valid key, known query parameters, a body of any type within the
+//! configured limit), stored as a message, and in the same transaction recorded as an event with its own trigger for every
 //! webhook of the product and object class. Without request–response the caller gets 202 at
 //! once; with it, the caller waits (up to the trigger's maximum) for the first handler's answer
 //! and gets that answer back.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
@@ -13,12 +13,12 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use super::store::{self, Answer};
-use super::{find, key_hash, InboundTrigger, BACKLOG_MAX, BODY_MAX, MESSAGE_MAX, WAITERS_MAX};
+use super::answer::wait_for_answer;
+use super::body::inline_text;
+use super::query::{check_query_encoding, resolve_query};
+use super::store;
+use super::{find, key_hash, size_text, BodyFacts, InboundTrigger, BACKLOG_MAX, MESSAGE_MAX, WAITERS_MAX};
 use crate::api::ApiError;
-use crate::domain::ErrorKind;
 use crate::events;
 use crate::ids::{AccountId, TriggerId};
 use crate::state::AppState;
@@ -49,98 +49,30 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("apikey") || scheme.eq_ignore_ascii_case("bearer")).then_some(key.trim())
 }
 
-/// A body past the limit is still read (and thrown away) up to this much, so that a client
-/// that writes its whole body before reading the answer gets its 413, not a broken pipe.
-const DRAIN_MAX: usize = 16 * 1024 * 1024;
+/// A body past the limit is still read (and thrown away) up to this much beyond it, so that a
+/// client that writes its whole body before reading the answer gets its 413, not a broken pipe.
+const DRAIN_BEYOND: usize = 16 * 1024 * 1024;
 
-/// The body, or `None` when it is over `max` bytes (read on and discarded up to [`DRAIN_MAX`]).
+/// The body, or `None` when it is over `max` bytes (read on and discarded up to
+/// [`DRAIN_BEYOND`] past `max`).
 async fn read_bounded(mut body: Body, max: usize) -> Result<Option<Bytes>, axum::Error> {
     use http_body_util::BodyExt;
+    let drain = max.saturating_add(DRAIN_BEYOND);
     let mut kept = Vec::new();
     let mut total = 0usize;
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame?.into_data() {
-            total += data.len();
+            total = total.saturating_add(data.len());
             if total <= max {
                 kept.extend_from_slice(&data);
-            } else if total > DRAIN_MAX {
+            } else if total > drain {
                 break;
+            } else if !kept.is_empty() {
+                kept = Vec::new();
             }
         }
     }
     Ok((total <= max).then(|| Bytes::from(kept)))
-}
-
-/// Refuses a query string that is not strict percent-encoded UTF-8 (`%zz`, `%ff`), as a body
-/// that is not UTF-8 is refused: lenient decoding would pass on something else than was sent.
-fn check_query_encoding(raw: &str) -> Result<(), String> {
-    for part in raw.split('&').filter(|p| !p.is_empty()) {
-        for piece in part.splitn(2, '=') {
-            let bytes = piece.as_bytes();
-            let mut i = 0;
-            while i < bytes.len() {
-                if bytes[i] == b'%' {
-                    let hex = bytes.get(i + 1..i + 3).unwrap_or_default();
-                    if hex.len() < 2 || !hex.iter().all(u8::is_ascii_hexdigit) {
-                        return Err(format!(
-                            "The query string has an invalid percent-encoding in `{piece}`."
-                        ));
-                    }
-                    i += 3;
-                } else {
-                    i += 1;
-                }
-            }
-            if percent_encoding::percent_decode_str(&piece.replace('+', " "))
-                .decode_utf8()
-                .is_err()
-            {
-                return Err(format!("The query string is not UTF-8 once decoded (`{piece}`)."));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The configured parameters: each from the query, else its default; unknown or repeated
-/// parameters and missing required ones are refused.
-fn resolve_query(trigger: &InboundTrigger, raw: Option<&str>) -> Result<Map<String, Value>, String> {
-    let mut given: Map<String, Value> = Map::new();
-    for (name, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
-        if !trigger.query_params.0.iter().any(|p| p.name == name) {
-            let accepted: Vec<&str> = trigger.query_params.0.iter().map(|p| p.name.as_str()).collect();
-            return Err(if accepted.is_empty() {
-                format!("Unknown query parameter `{name}`: this trigger accepts none.")
-            } else {
-                format!(
-                    "Unknown query parameter `{name}`: this trigger accepts {}.",
-                    accepted.join(", ")
-                )
-            });
-        }
-        if value.len() > super::PARAM_DEFAULT_MAX || value.chars().any(char::is_control) {
-            return Err(format!(
-                "Query parameter `{name}` is longer than {} characters or has control characters.",
-                super::PARAM_DEFAULT_MAX
-            ));
-        }
-        if given
-            .insert(name.to_string(), Value::String(value.into_owned()))
-            .is_some()
-        {
-            return Err(format!("Query parameter `{name}` is given twice."));
-        }
-    }
-    let mut resolved = Map::new();
-    for p in &trigger.query_params.0 {
-        let value = match (given.remove(&p.name), &p.default) {
-            (Some(v), _) => v,
-            (None, Some(d)) => Value::String(d.clone()),
-            (None, None) => return Err(format!("Query parameter `{}` is required.", p.name)),
-        };
-        resolved.insert(p.name.clone(), value);
-    }
-    Ok(resolved)
 }
 
 pub async fn receive(
@@ -272,13 +204,17 @@ async fn handle(
         Ok(q) => q,
         Err(message) => return Ok(refuse(StatusCode::BAD_REQUEST, "VAL_001", message)),
     };
-    let bytes: Bytes = match read_bounded(body, BODY_MAX).await {
+    let limit = state.config.inbound_body_max;
+    let bytes: Bytes = match read_bounded(body, limit).await {
         Ok(Some(b)) => b,
         Ok(None) => {
             return Ok(refuse(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "VAL_002",
-                format!("The body is larger than {} KiB.", BODY_MAX / 1024),
+                format!(
+                    "The body is larger than the limit of {limit} bytes ({}).",
+                    size_text(limit as u64)
+                ),
             ))
         }
         Err(_) => {
@@ -289,26 +225,21 @@ async fn handle(
             ))
         }
     };
-    let body = match std::str::from_utf8(&bytes) {
-        Ok(text) if !text.contains('\0') => (!text.is_empty()).then(|| text.to_string()),
-        _ => {
-            return Ok(refuse(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "VAL_003",
-                "The body must be UTF-8 text (JSON, XML, form data, plain text…) without NUL characters.",
-            ))
-        }
-    };
-    let encoded = json!({"query": query, "body": body}).to_string().len();
-    if encoded > MESSAGE_MAX {
+    // The query always travels in the signed call; a small text body too, when both fit.
+    let encoded = |body: Option<&str>| json!({"query": query, "body": body}).to_string().len();
+    let query_only = encoded(None);
+    if query_only > MESSAGE_MAX {
         return Ok(refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
             "VAL_002",
             format!(
-                "Query and body together are {encoded} bytes encoded; at most {MESSAGE_MAX} travel in the signed call."
+                "The query parameters are {query_only} bytes encoded; at most {MESSAGE_MAX} travel in the signed call."
             ),
         ));
     }
+    let facts = BodyFacts::of(&bytes);
+    let inline = inline_text(&bytes, &facts).filter(|text| encoded(Some(text)) <= MESSAGE_MAX);
+
     // A handler that is down must not make the queue grow without bound. Messages are
     // counted, not message × webhook deliveries.
     let waiting = store::backlog(&state.pool, &trigger.id, BACKLOG_MAX).await?;
@@ -327,6 +258,11 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .map(|v| v.chars().take(200).collect::<String>());
 
+    let body = ReceivedBody {
+        bytes: &bytes,
+        facts: &facts,
+        inline,
+    };
     let (message_id, delivering) = record(state, &trigger, key_id, &method, query, content_type, body).await?;
     tracing::info!(trigger = %trigger.id, message = message_id, webhooks = delivering, "inbound message accepted");
     if !trigger.request_response || delivering == 0 {
@@ -365,6 +301,13 @@ async fn handle(
     wait_for_answer(state, &trigger, message_id).await
 }
 
+/// The body of an accepted call: its bytes, what they are, and the text the call carries inline.
+struct ReceivedBody<'a> {
+    bytes: &'a [u8],
+    facts: &'a BodyFacts,
+    inline: Option<String>,
+}
+
 /// Stores the message and records its event (with a trigger of its own) for every webhook of
 /// the product and class, in one transaction. Returns the message id and how many enabled
 /// webhooks will be called.
@@ -375,16 +318,19 @@ async fn record(
     method: &Method,
     query: Map<String, Value>,
     content_type: Option<String>,
-    body: Option<String>,
+    body: ReceivedBody<'_>,
 ) -> Result<(i64, i32), sqlx::Error> {
     let mut tx = state.pool.begin().await?;
     let message = store::NewMessage {
         trigger_id: &trigger.id,
+        account_id: &trigger.account_id,
         key_id,
         method: method.as_str(),
         query: Value::Object(query),
         content_type,
-        body,
+        body: body.bytes,
+        facts: body.facts,
+        inline: body.inline,
     };
     let message_id = store::insert_message(&mut tx, &message).await?;
     let hooks =
@@ -398,70 +344,4 @@ async fn record(
     store::set_message_webhooks(&mut tx, message_id, delivering).await?;
     tx.commit().await?;
     Ok((message_id, delivering))
-}
-
-/// Waits for the first call made for the message and answers with the handler's response.
-/// The delivery task may run in another process, so the answer is read from Postgres: a
-/// short poll, growing from 10 ms to 200 ms, bounded by the trigger's maximum wait.
-async fn wait_for_answer(state: &AppState, trigger: &InboundTrigger, message_id: i64) -> Result<Response, sqlx::Error> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(trigger.max_wait_seconds.max(1) as u64);
-    let mut pause = Duration::from_millis(10);
-    loop {
-        let answer = store::first_answer(&state.pool, message_id).await?;
-        if let Some(answer) = answer {
-            return Ok(relay(answer, message_id));
-        }
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
-            return Ok((
-                StatusCode::GATEWAY_TIMEOUT,
-                axum::Json(json!({
-                    "error_code": "INB_504",
-                    "errors": [format!("No answer from the handler within {} s. The message is kept and will be delivered; do not send it again.", trigger.max_wait_seconds)],
-                    "message_id": message_id,
-                })),
-            )
-                .into_response());
-        }
-        tokio::time::sleep(pause.min(deadline - now)).await;
-        pause = (pause * 2).min(Duration::from_millis(200));
-    }
-}
-
-/// The handler's response as the caller's: its status, content type and body; a call that
-/// got no response at all is a 502 naming the error.
-fn relay(answer: Answer, message_id: i64) -> Response {
-    let mut response = match answer.status_code.and_then(|s| StatusCode::from_u16(s as u16).ok()) {
-        Some(status) => {
-            let mut r = (status, answer.response_body.unwrap_or_default()).into_response();
-            let content_type = answer
-                .response_headers
-                .0
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-                .and_then(|(_, v)| HeaderValue::from_str(v).ok());
-            if let Some(ct) = content_type {
-                r.headers_mut().insert(header::CONTENT_TYPE, ct);
-            }
-            r
-        }
-        None => (
-            StatusCode::BAD_GATEWAY,
-            axum::Json(json!({
-                "error_code": "INB_502",
-                "errors": [format!("The handler could not be called ({}). The message will be retried.", answer.error_kind.map_or("error", ErrorKind::as_str))],
-                "message_id": message_id,
-            })),
-        )
-            .into_response(),
-    };
-    let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(answer.webhook_id.as_str()) {
-        headers.insert("x-webhook-id", v);
-    }
-    headers.insert("x-message-id", HeaderValue::from(message_id));
-    if !answer.success {
-        headers.insert("x-delivery", HeaderValue::from_static("failed; will be retried"));
-    }
-    response
 }

@@ -4,10 +4,14 @@
 //! query parameters with defaults, may deliver strictly in arrival order, and may answer the
 //! caller with the handler's own response (request–response). Admin pages are in [`web`].
 
+mod answer;
+pub mod body;
 pub mod endpoint;
+mod query;
 pub mod store;
 pub mod web;
 
+pub use self::body::{size_text, BodyFacts, INLINE_BODY_MAX, MESSAGE_MAX, PREVIEW_BYTES};
 pub use self::store::{
     add_key, create, delete, delete_key, find, get, keys, list, messages, relabel_key, set_active, update, AddKey,
 };
@@ -30,10 +34,6 @@ pub const KEY_MAX: usize = 200;
 pub const KEYS_MAX: i64 = 20;
 /// Below the portal's 60 s limit for any request.
 pub const MAX_WAIT_LIMIT: i32 = 30;
-/// Largest body a caller may send, and largest message (query and body, JSON-encoded): the
-/// message travels in the signed token, a header, which servers commonly cap at 8 KiB.
-pub const BODY_MAX: usize = 4 * 1024;
-pub const MESSAGE_MAX: usize = 5 * 1024;
 /// Messages of one trigger waiting for delivery before new calls are refused (503).
 pub const BACKLOG_MAX: i64 = 1000;
 /// Callers one portal process lets wait for an answer at once (request–response).
@@ -105,7 +105,12 @@ pub struct Message {
     pub method: String,
     pub query: serde_json::Value,
     pub content_type: Option<String>,
-    pub body: Option<String>,
+    /// The body's size in bytes (0: none), its SHA-256 (hex), whether it is text, and its
+    /// first [`PREVIEW_BYTES`] bytes.
+    pub body_size: i32,
+    pub body_sha256: Option<String>,
+    pub body_is_text: bool,
+    pub body_head: Option<Vec<u8>>,
     pub webhooks: i32,
     pub received_at: DateTime<Utc>,
     pub key_label: Option<String>,
@@ -125,13 +130,32 @@ impl Message {
             _ => String::new(),
         }
     }
+    /// The start of a text body, for the list; empty for no body or one that is not text.
     pub fn body_preview(&self) -> String {
-        let body = self.body.as_deref().unwrap_or("");
-        let mut preview: String = body.chars().take(120).collect();
-        if preview.len() < body.len() {
+        let head = match &self.body_head {
+            Some(head) if self.body_is_text => head.as_slice(),
+            _ => return String::new(),
+        };
+        // The head may end inside a character.
+        let text = match std::str::from_utf8(head) {
+            Ok(text) => text,
+            Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default(),
+        };
+        let mut preview: String = text.chars().take(120).collect();
+        if preview.len() < self.body_size.max(0) as usize {
             preview.push('…');
         }
         preview
+    }
+
+    /// `1.0 MiB`, `312 bytes`: the body's size for people.
+    pub fn body_size_text(&self) -> String {
+        size_text(self.body_size.max(0) as u64)
+    }
+
+    /// The first 12 hex digits of the SHA-256, enough to tell bodies apart on the page.
+    pub fn body_sha256_short(&self) -> &str {
+        self.body_sha256.as_deref().map_or("", |h| &h[..h.len().min(12)])
     }
 }
 
@@ -257,6 +281,29 @@ mod tests {
         assert_eq!(params_to_text(&p), "region = eu\norder\nempty = ");
         assert!(parse_params("a b").unwrap_err().contains("Line 1"));
         assert!(parse_params("a\na").unwrap_err().contains("twice"));
+    }
+
+    #[test]
+    fn a_preview_shows_text_only_and_never_splits_a_character() {
+        let message = |head: &[u8], size: i32, is_text: bool| Message {
+            id: 1,
+            method: "POST".into(),
+            query: serde_json::json!({}),
+            content_type: None,
+            body_size: size,
+            body_sha256: None,
+            body_is_text: is_text,
+            body_head: Some(head.to_vec()),
+            webhooks: 0,
+            received_at: Utc::now(),
+            key_label: None,
+            calls: 0,
+            successes: 0,
+        };
+        assert_eq!(message(b"hello", 5, true).body_preview(), "hello");
+        assert_eq!(message(b"\0\x01binary", 9, false).body_preview(), "");
+        // A head cut inside "é" (0xc3 0xa9) stops before it.
+        assert_eq!(message(b"caf\xc3", 600, true).body_preview(), "caf…");
     }
 
     #[test]

@@ -108,7 +108,7 @@ async fn every_api_error_is_json_with_an_error_code() {
     assert_eq!(status, 413);
     assert!(body["errors"][0].as_str().unwrap().contains("262144 bytes"), "{body}");
 
-    // The inbound endpoint answers in the same shape: wrong method, non-UTF-8 body.
+    // The inbound endpoint answers in the same shape: wrong method, a body over the limit.
     let (product, _) = plain_and_capable_products(&app).await;
     let r = app
         .post_form(
@@ -133,12 +133,12 @@ async fn every_api_error_is_json_with_an_error_code() {
     let r = client
         .post(&hook)
         .header("X-Api-Key", "shop-key-0123456789")
-        .body(vec![0xff, 0xfe, 0x00])
+        .body(vec![0xff; 1024 * 1024 + 1])
         .send()
         .await
         .unwrap();
     let (status, _) = json_error(r).await;
-    assert_eq!(status, 415);
+    assert_eq!(status, 413);
     // Nothing was recorded by any of these.
     let webhooks: i64 = sqlx::query_scalar("select count(*) from webhooks")
         .fetch_one(&app.pool)

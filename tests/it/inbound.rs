@@ -9,7 +9,7 @@ use crate::common::*;
 use serde_json::{json, Value};
 
 /// Creates a trigger through the form and returns its id.
-async fn create_trigger(app: &TestApp, product: &str, extra: &[(&str, &str)]) -> String {
+pub(crate) async fn create_trigger(app: &TestApp, product: &str, extra: &[(&str, &str)]) -> String {
     let mut fields = vec![
         ("name", "Web shop orders"),
         ("product", product),
@@ -25,7 +25,7 @@ async fn create_trigger(app: &TestApp, product: &str, extra: &[(&str, &str)]) ->
 }
 
 /// Adds a key through the details page: generated when `key` is empty. Returns the key.
-async fn add_key(app: &TestApp, trigger: &str, label: &str, key: &str) -> String {
+pub(crate) async fn add_key(app: &TestApp, trigger: &str, label: &str, key: &str) -> String {
     let r = app
         .post_form(&format!("/inbound/{trigger}/keys"), &[("label", label), ("key", key)])
         .await;
@@ -43,11 +43,11 @@ async fn add_key(app: &TestApp, trigger: &str, label: &str, key: &str) -> String
     }
 }
 
-fn claims_of(received: &crate::common::handler::Received) -> Value {
+pub(crate) fn claims_of(received: &crate::common::handler::Received) -> Value {
     verified_claims(&received.headers, WEBHOOK_SECRET)
 }
 
-async fn setup(extra: &[(&str, &str)]) -> (TestApp, Handler, String, String, String) {
+pub(crate) async fn setup(extra: &[(&str, &str)]) -> (TestApp, Handler, String, String, String) {
     let handler = Handler::start().await;
     let app = spawn_app_with(&FAST_DELIVERY).await;
     app.login_admin().await;
@@ -198,17 +198,7 @@ async fn bad_calls_get_clear_4xx_and_record_nothing() {
             // Written whole before the answer is read: the 413 arrives, not a broken pipe.
             call("?order=1").body(vec![b'x'; 10 * 1024 * 1024]),
             413,
-            "The body is larger than 4 KiB.",
-        ),
-        (
-            call("?order=1").body(vec![b'x'; 5 * 1024]),
-            413,
-            "The body is larger than 4 KiB.",
-        ),
-        (
-            call("?order=1").body(vec![0xff, 0xfe, 0x00]),
-            415,
-            "The body must be UTF-8 text",
+            "The body is larger than the limit of 1048576 bytes (1.0 MiB).",
         ),
     ] {
         let r = request.send().await.unwrap();
@@ -216,24 +206,6 @@ async fn bad_calls_get_clear_4xx_and_record_nothing() {
         let body: Value = r.json().await.unwrap();
         assert!(body["errors"][0].as_str().unwrap().starts_with(message), "{body}");
     }
-    // Query and body together must fit in the signed call.
-    let long_region = "r".repeat(200);
-    let r = client
-        .post(format!("{url}?order=1&region={long_region}"))
-        .header("X-Api-Key", &key)
-        .body("\"".repeat(3000))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 413);
-    let body: Value = r.json().await.unwrap();
-    assert!(
-        body["errors"][0]
-            .as_str()
-            .unwrap()
-            .contains("travel in the signed call"),
-        "{body}"
-    );
     // HEAD would be routed like GET: refused, nothing fired.
     let r = client
         .head(format!("{url}?order=1"))

@@ -15,6 +15,7 @@ mod delivery;
 mod delivery_processes;
 mod hardening;
 mod inbound;
+mod inbound_bodies;
 mod ping;
 mod requests_loop;
 mod retention;

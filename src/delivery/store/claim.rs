@@ -38,7 +38,8 @@ pub struct ClaimedTrigger {
     pub last_failure_at: Option<DateTime<Utc>>,
     /// The inbound message this trigger delivers (its own call, never coalesced).
     pub message_id: Option<i64>,
-    /// The message: trigger id, method, query parameters, content type and body.
+    /// The message: trigger id, method, query parameters, content type, the body's inline text
+    /// (never its bytes: a claim reads no more than the call carries), size and SHA-256.
     pub inbound: Option<Json<Value>>,
 }
 
@@ -124,7 +125,8 @@ pub async fn claim(
                        w.headers as "headers: Json<Vec<(String, String)>>", w.data as "data: Json<Value>",
                        w.last_success_at, w.last_failure_at, t.message_id,
                        (select jsonb_build_object('trigger_id', m.trigger_id, 'message_id', m.id, 'method', m.method,
-                                                  'query', m.query, 'content_type', m.content_type, 'body', m.body)
+                                                  'query', m.query, 'content_type', m.content_type, 'body', m.body,
+                                                  'body_size', m.body_size, 'body_sha256', m.body_sha256)
                         from inbound_messages m where m.id = t.message_id) as "inbound: Json<Value>""#,
         worker,
         lease.as_secs_f64(),

@@ -28,6 +28,8 @@ pub(super) struct DetailsPage {
     messages: Vec<Message>,
     /// Webhooks of the product and class: (enabled, total).
     webhooks: (i64, i64),
+    /// The largest body a call may have (`PORTAL_INBOUND_BODY_MAX_BYTES`), for people.
+    body_limit: String,
     key_form: KeyForm,
 }
 page!(DetailsPage);
@@ -83,6 +85,7 @@ pub(super) async fn render_details(
         keys,
         messages,
         webhooks,
+        body_limit: crate::inbound::size_text(state.config.inbound_body_max as u64),
         key_form,
     };
     // A new key is on it (shown once): never kept in a cache.

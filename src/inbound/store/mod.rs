@@ -1,13 +1,17 @@
-//! The SQL of inbound triggers: the triggers, their keys and their recent messages, each
-//! scoped by account.
+//! The SQL of inbound triggers: the triggers and their keys, each scoped by account; the
+//! messages' SQL is in [`messages`].
+
+mod messages;
+
+pub use self::messages::*;
 
 use sqlx::types::Json;
 use sqlx::PgPool;
 
-use super::{key_hash, key_hint, InboundTrigger, Key, Message, QueryParam, Settings, KEYS_MAX};
+use super::{key_hash, key_hint, InboundTrigger, Key, QueryParam, Settings, KEYS_MAX};
 use crate::auth::CurrentUser;
-use crate::domain::{ErrorKind, ObjectClass};
-use crate::ids::{AccountId, ProductId, TriggerId, WebhookId};
+use crate::domain::ObjectClass;
+use crate::ids::{AccountId, ProductId, TriggerId};
 
 pub async fn list(pool: &PgPool, account_id: &AccountId) -> Result<Vec<InboundTrigger>, sqlx::Error> {
     sqlx::query_as!(
@@ -254,118 +258,12 @@ pub async fn delete_key(pool: &PgPool, trigger_id: &TriggerId, key_id: i64) -> R
     .await
 }
 
-pub async fn messages(pool: &PgPool, trigger_id: &TriggerId, limit: i64) -> Result<Vec<Message>, sqlx::Error> {
-    sqlx::query_as!(
-        Message,
-        r#"select m.id, m.method, m.query, m.content_type, m.body, m.webhooks, m.received_at,
-                  k.label as "key_label?", a.calls as "calls!", a.successes as "successes!"
-           from inbound_messages m left join inbound_trigger_keys k on k.id = m.key_id,
-                lateral (select count(*) as calls, count(*) filter (where success) as successes
-                         from webhook_attempts where message_id = m.id) a
-           where m.trigger_id = $1 order by m.id desc limit $2"#,
-        trigger_id.as_str(),
-        limit
-    )
-    .fetch_all(pool)
-    .await
-}
-
 /// Marks the key with this hash as used for the trigger; its id, if it is one of the trigger's.
 pub async fn use_key(pool: &PgPool, trigger_id: &TriggerId, key_sha256: &[u8]) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar!(
         "update inbound_trigger_keys set last_used_at = now() where trigger_id = $1 and key_sha256 = $2 returning id",
         trigger_id.as_str(),
         key_sha256
-    )
-    .fetch_optional(pool)
-    .await
-}
-
-/// How many of the trigger's messages still wait for delivery, counting up to `max`
-/// (messages, not message × webhook deliveries).
-pub async fn backlog(pool: &PgPool, trigger_id: &TriggerId, max: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"select count(*) as "count!" from (select distinct t.message_id from webhook_triggers t
-                                            join inbound_messages m on m.id = t.message_id
-                                            where m.trigger_id = $1 limit $2) backlog"#,
-        trigger_id.as_str(),
-        max
-    )
-    .fetch_one(pool)
-    .await
-}
-
-/// An accepted call, to store as a message.
-pub struct NewMessage<'a> {
-    pub trigger_id: &'a TriggerId,
-    /// `None` for a call of an open trigger made without a key.
-    pub key_id: Option<i64>,
-    /// The call's HTTP method, as sent.
-    pub method: &'a str,
-    pub query: serde_json::Value,
-    pub content_type: Option<String>,
-    pub body: Option<String>,
-}
-
-/// Stores a message in the caller's transaction. The trigger's row is locked first: concurrent
-/// calls are numbered, recorded and committed one after the other, so message order (and the
-/// order of their triggers) is arrival order.
-pub async fn insert_message(conn: &mut sqlx::PgConnection, m: &NewMessage<'_>) -> Result<i64, sqlx::Error> {
-    sqlx::query!(
-        "update inbound_triggers set messages = messages + 1, last_message_at = now() where id = $1",
-        m.trigger_id.as_str()
-    )
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query_scalar!(
-        "insert into inbound_messages (trigger_id, key_id, method, query, content_type, body)
-         values ($1, $2, $3, $4, $5, $6) returning id",
-        m.trigger_id.as_str(),
-        m.key_id,
-        m.method,
-        m.query,
-        m.content_type.as_deref(),
-        m.body.as_deref(),
-    )
-    .fetch_one(conn)
-    .await
-}
-
-/// Notes how many webhooks a message is delivered to.
-pub async fn set_message_webhooks(
-    conn: &mut sqlx::PgConnection,
-    message_id: i64,
-    webhooks: i32,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "update inbound_messages set webhooks = $2 where id = $1",
-        message_id,
-        webhooks
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// The answer of the first call made for a message, for a caller waiting for it.
-pub struct Answer {
-    pub webhook_id: WebhookId,
-    pub success: bool,
-    pub status_code: Option<i32>,
-    /// Only the kind (timeout, refused…): the detail may name internal addresses.
-    pub error_kind: Option<ErrorKind>,
-    pub response_headers: Json<Vec<(String, String)>>,
-    pub response_body: Option<String>,
-}
-
-pub async fn first_answer(pool: &PgPool, message_id: i64) -> Result<Option<Answer>, sqlx::Error> {
-    sqlx::query_as!(
-        Answer,
-        r#"select webhook_id as "webhook_id: WebhookId", success, status_code,
-                  error_kind as "error_kind: ErrorKind",
-                  response_headers as "response_headers: Json<Vec<(String, String)>>", response_body
-           from webhook_attempts where message_id = $1 order by id limit 1"#,
-        message_id
     )
     .fetch_optional(pool)
     .await
