@@ -10,6 +10,7 @@ mod auth;
 mod bad_input;
 mod browser_login;
 mod browser_loop;
+mod browser_users;
 mod browser_webhooks;
 mod delivery;
 mod delivery_processes;
