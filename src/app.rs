@@ -50,7 +50,7 @@ pub fn router(state: AppState) -> Router {
             auth::session::require_login,
         ));
 
-    let public = crate::api::router()
+    let public = crate::api::router(crate::inbound::api::router())
         .route("/login", get(auth::web::login_page).post(auth::web::login_submit))
         .route("/logout", get(auth::web::logout_page).post(auth::web::logout))
         .route("/set-password", axum::routing::post(auth::web::set_password_submit))

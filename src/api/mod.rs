@@ -2,7 +2,6 @@
 //! `Authorization: ApiKey SU-…:…`, JSON bodies, RQL filters with `limit`/`offset` paging and
 //! a `Content-Range` header, and errors as `{"error_code": …, "errors": […]}`.
 
-pub mod inbound;
 pub mod requests;
 pub mod webhooks;
 
@@ -28,10 +27,12 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// Where the API lives; [`json_errors`] answers every error under it in the API's shape.
 pub const PREFIX: &str = "/public/";
 
-pub fn router() -> Router<AppState> {
+/// The API's routes, with `features`: routes other parts of the portal serve under it (the
+/// inbound messages' bodies), so that the API need not import them.
+pub fn router(features: Router<AppState>) -> Router<AppState> {
     let api = webhooks::router()
         .merge(requests::router())
-        .merge(inbound::router())
+        .merge(features)
         .fallback(|| async { ApiError::no_such_resource() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     Router::new().nest("/public/v1", api)

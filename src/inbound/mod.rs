@@ -2,9 +2,11 @@
 //! [`endpoint`]) to feed events into the webhooks of one product and object class. Each is
 //! guarded by labelled API keys (generated or pasted; only a SHA-256 is stored), may accept
 //! query parameters with defaults, may deliver strictly in arrival order, and may answer the
-//! caller with the handler's own response (request–response). Admin pages are in [`web`].
+//! caller with the handler's own response (request–response). Admin pages are in [`web`]; a
+//! message's body is served to handlers through the public API by [`api`].
 
 mod answer;
+pub mod api;
 pub mod body;
 pub mod endpoint;
 mod query;

@@ -9,21 +9,17 @@ use axum::routing::{get, post};
 use axum::Router;
 use tower_sessions::Session;
 
+use super::form::{typed_password, UserForm};
 use super::store::{self, ChangeError, Member};
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::users::{self as accounts_users, AddUserError, NewUser};
-use crate::auth::{password, CurrentUser, Permission, Permissions};
+use crate::auth::{password, CurrentUser, Permission};
 use crate::dates::filters;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
 use crate::ids::UserId;
 use crate::layout::{page, Layout, Nav};
 use crate::state::AppState;
-
-/// Longest name, in characters.
-pub const NAME_MAX: usize = 100;
-/// Longest e-mail address (RFC 5321).
-pub const EMAIL_MAX: usize = 254;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -49,65 +45,6 @@ async fn list(State(state): State<AppState>, user: CurrentUser, layout: Layout) 
         layout: layout.titled("Users", Nav::Users),
         members: store::list(&state.pool, &user.account_id).await?,
     })
-}
-
-/// What the user form holds, as typed; the password is never sent back.
-#[derive(Default)]
-struct UserForm {
-    email: String,
-    name: String,
-    permissions: Permissions,
-    /// "link" (a one-time set-password link) or "set" (a password typed here).
-    password_mode: String,
-    email_error: Option<String>,
-    name_error: Option<String>,
-    password_error: Option<String>,
-}
-
-impl UserForm {
-    fn read(form: &FormFields) -> UserForm {
-        UserForm {
-            email: form.get("email").trim().chars().take(EMAIL_MAX + 1).collect(),
-            name: form.get("name").trim().chars().take(NAME_MAX + 1).collect(),
-            permissions: Permissions::from_form(form, &Permission::ALL),
-            password_mode: if form.get("password_mode") == "set" {
-                "set"
-            } else {
-                "link"
-            }
-            .to_string(),
-            ..UserForm::default()
-        }
-    }
-
-    /// Checks the e-mail and name; true when both are fine.
-    fn check(&mut self) -> bool {
-        self.email_error = if self.email.contains('\0') || !accounts_users::looks_like_email(&self.email) {
-            Some("Enter an e-mail address, like dana@example.com.".into())
-        } else if self.email.chars().count() > EMAIL_MAX {
-            Some(format!("At most {EMAIL_MAX} characters."))
-        } else {
-            None
-        };
-        self.name_error = if self.name.is_empty() || self.name.contains('\0') {
-            Some("Enter a name, as colleagues know it.".into())
-        } else if self.name.chars().count() > NAME_MAX {
-            Some(format!("At most {NAME_MAX} characters."))
-        } else {
-            None
-        };
-        self.email_error.is_none() && self.name_error.is_none()
-    }
-}
-
-/// The password a form asks to set (mode "set"), checked; `Ok(None)` for a link.
-fn typed_password(form: &FormFields, mode: &str) -> Result<Option<String>, String> {
-    if mode != "set" {
-        return Ok(None);
-    }
-    let typed = form.get("password");
-    password::check_strength(typed).map_err(|e| format!("The password {e}."))?;
-    Ok(Some(typed.to_string()))
 }
 
 #[derive(Template)]

@@ -13,11 +13,11 @@ use axum::Router;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use super::ApiError;
+use super::body::hex_bytes;
+use super::store::{self, StoredBody};
+use crate::api::ApiError;
 use crate::delivery::payload::{claimed_webhook_id, verify_inbound_call};
 use crate::ids::WebhookId;
-use crate::inbound::body::hex_bytes;
-use crate::inbound::store::{self, StoredBody};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
