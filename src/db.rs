@@ -294,3 +294,26 @@ macro_rules! text_column {
     };
 }
 pub(crate) use text_column;
+
+/// Rows a housekeeping statement removes at once (see [`in_batches`]).
+pub const BATCH: i64 = 5_000;
+/// A breath between batches, so that deliveries and pages keep their share of the database.
+const BATCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Runs `batch` (which removes at most [`BATCH`] rows) until a batch comes up short, with a
+/// pause between batches; returns how many rows went. No statement holds locks for long.
+pub async fn in_batches<F, Fut>(mut batch: F) -> Result<u64, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, sqlx::Error>>,
+{
+    let mut removed = 0;
+    loop {
+        let n = batch().await?;
+        removed += n;
+        if n < BATCH as u64 {
+            return Ok(removed);
+        }
+        tokio::time::sleep(BATCH_PAUSE).await;
+    }
+}

@@ -91,8 +91,8 @@ impl Application {
     }
 }
 
-/// Every 5 minutes: expired sessions, sign-in attempts older than a day, and calls and events
-/// older than the retention period go.
+/// Every 5 minutes: expired sessions, sign-in attempts older than a day, and calls, events and
+/// inbound messages older than the retention period go.
 async fn housekeeping(pool: PgPool, retention_days: u32) {
     use tower_sessions::ExpiredDeletion;
     let sessions = crate::auth::store::sessions::PostgresSessions::new(pool.clone());
@@ -117,6 +117,11 @@ async fn housekeeping(pool: PgPool, retention_days: u32) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "removing old history failed"),
+        }
+        match crate::inbound::store::forget_messages_before(&pool, cutoff).await {
+            Ok(0) => {}
+            Ok(messages) => tracing::info!(messages, retention_days, "old inbound messages removed"),
+            Err(e) => tracing::warn!(error = %e, "removing old inbound messages failed"),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Retention: calls and events older than `PORTAL_RETENTION_DAYS` go, in batches; newer ones
+//! Retention: calls, events and inbound messages older than `PORTAL_RETENTION_DAYS` go, in batches; newer ones
 //! and the statistics counters stay, and so do a webhook's last success and last failure.
 
 use chrono::{Duration, Utc};
@@ -136,4 +136,53 @@ async fn the_retention_period_is_a_setting() {
     let bad =
         webhook_portal::config::Config::from_lookup(|name| (name == "PORTAL_RETENTION_DAYS").then(|| "0".to_string()));
     assert_eq!(bad.map(|_| ()).unwrap_err().var, "PORTAL_RETENTION_DAYS");
+}
+
+#[tokio::test]
+async fn old_inbound_messages_go_with_their_bodies_unless_a_call_for_them_is_pending() {
+    let app = spawn_app().await;
+    let (product, _) = plain_and_capable_products(&app).await;
+    let webhook = insert_webhook(&app, &app.vendor_account_id, &product, "Fed", true).await;
+    // 6,000 old messages with a body (over one batch), one old message still waiting for its
+    // call, and a recent one.
+    let message = |age_days: i32, n: i64| {
+        let pool = app.pool.clone();
+        let account = app.vendor_account_id.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "insert into inbound_messages (method, received_at, account_id, body_bytes, body_size, body_sha256)
+                 select 'POST', now() - make_interval(days => $1), $2, '\\x00ff'::bytea, 2,
+                        encode(sha256('\\x00ff'::bytea), 'hex')
+                 from generate_series(1, $3)
+                 returning id",
+            )
+            .bind(age_days)
+            .bind(account)
+            .bind(n)
+            .fetch_all(&pool)
+            .await
+            .expect("insert messages")
+        }
+    };
+    message(45, 6_000).await;
+    let waiting = message(45, 1).await[0];
+    let recent = message(2, 1).await[0];
+    sqlx::query(
+        "insert into webhook_triggers (webhook_id, state, due_at, message_id) values ($1, 'pending', now(), $2)",
+    )
+    .bind(&webhook)
+    .bind(waiting)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+
+    let removed = webhook_portal::inbound::store::forget_messages_before(&app.pool, Utc::now() - Duration::days(30))
+        .await
+        .unwrap();
+    assert_eq!(removed, 6_000);
+    let left: Vec<i64> = sqlx::query_scalar("select id from inbound_messages order by id")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, vec![waiting, recent]);
 }

@@ -182,3 +182,24 @@ pub async fn webhook_secret(pool: &PgPool, webhook_id: &WebhookId) -> Result<Opt
         .fetch_optional(pool)
         .await
 }
+
+/// Removes the messages received before `cutoff` (with their bodies) that no call is pending
+/// for any more, in batches; returns how many went.
+pub async fn forget_messages_before(pool: &PgPool, cutoff: chrono::DateTime<chrono::Utc>) -> Result<u64, sqlx::Error> {
+    crate::db::in_batches(|| async {
+        sqlx::query!(
+            "delete from inbound_messages where id in (
+                 select m.id from inbound_messages m
+                 where m.received_at < $1
+                   and not exists (select 1 from webhook_triggers t where t.message_id = m.id)
+                 order by m.received_at
+                 limit $2)",
+            cutoff,
+            crate::db::BATCH,
+        )
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected())
+    })
+    .await
+}

@@ -3,15 +3,10 @@
 //! statistics are counters on the webhook rows, so they stay whole. A webhook's last success
 //! and last failure are kept, however old: its Statistics tab still links their answers.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-/// Rows removed per statement.
-const BATCH: i64 = 5_000;
-/// A breath between batches, so that deliveries and pages keep their share of the database.
-const PAUSE: Duration = Duration::from_millis(20);
+use crate::db::{in_batches, BATCH};
 
 /// How many rows [`forget_before`] removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -51,22 +46,4 @@ pub async fn forget_before(pool: &PgPool, cutoff: DateTime<Utc>) -> Result<Forgo
     })
     .await?;
     Ok(Forgotten { attempts, events })
-}
-
-/// Runs `batch` (which removes at most [`BATCH`] rows) until a batch comes up short, with a
-/// pause between batches; returns how many rows went.
-async fn in_batches<F, Fut>(mut batch: F) -> Result<u64, sqlx::Error>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<u64, sqlx::Error>>,
-{
-    let mut removed = 0;
-    loop {
-        let n = batch().await?;
-        removed += n;
-        if n < BATCH as u64 {
-            return Ok(removed);
-        }
-        tokio::time::sleep(PAUSE).await;
-    }
 }
