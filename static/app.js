@@ -38,6 +38,12 @@
       return;
     }
 
+    // The error page's Back button.
+    if (ev.target.closest("[data-back]")) {
+      history.back();
+      return;
+    }
+
     // Dismiss a toast.
     var dismiss = ev.target.closest("[data-dismiss]");
     if (dismiss) {
@@ -70,6 +76,54 @@
     document.body.removeChild(ta);
     return ok;
   }
+
+  // Forms marked data-unsaved-warning (the edit sections) ask before their changes are left
+  // behind: by a tab or other link, or by closing the page.
+  var unsaved = null;
+  document.addEventListener("input", function (ev) {
+    var form = ev.target.closest && ev.target.closest("form[data-unsaved-warning]");
+    if (form) unsaved = form;
+  });
+  document.addEventListener("change", function (ev) {
+    var form = ev.target.closest && ev.target.closest("form[data-unsaved-warning]");
+    if (form) unsaved = form;
+  });
+  document.addEventListener("submit", function (ev) {
+    if (!ev.defaultPrevented && ev.target === unsaved) unsaved = null;
+  });
+  document.addEventListener("click", function (ev) {
+    var link = ev.target.closest && ev.target.closest("a[href]");
+    if (!unsaved || !link || unsaved.contains(link) || link.hasAttribute("data-copy")) return;
+    if (window.confirm("You have unsaved changes in this section. Leave without saving them?")) {
+      unsaved = null;
+    } else {
+      ev.preventDefault();
+      ev.stopImmediatePropagation();
+    }
+  }, true);
+  window.addEventListener("beforeunload", function (ev) {
+    if (unsaved) { ev.preventDefault(); ev.returnValue = ""; }
+  });
+
+  // Self-refreshing figures skip their turn while the page is hidden (another browser tab).
+  document.addEventListener("htmx:beforeRequest", function (ev) {
+    var elt = ev.detail && ev.detail.elt;
+    if (!elt) return;
+    if (elt.classList.contains("refresher")) {
+      if (document.hidden) ev.preventDefault();
+      return;
+    }
+    // Anything the user asked for replaces the page's content: its flash messages are stale.
+    var flashes = document.getElementById("flashes");
+    if (flashes) flashes.innerHTML = "";
+  });
+
+  // The error page offers Back when there is somewhere to go back to.
+  document.addEventListener("DOMContentLoaded", function () {
+    if (history.length > 1) {
+      document.querySelectorAll("[data-back]").forEach(function (b) { b.hidden = false; });
+    }
+  });
 
   // Toasts fade away on their own.
   document.addEventListener("htmx:afterSwap", function () {

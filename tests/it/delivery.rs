@@ -520,7 +520,7 @@ async fn disabled_webhooks_record_events_but_never_call() {
     let r = app.post_form(&format!("/webhooks/{id}/trigger"), &[]).await;
     assert_eq!(r.status(), 303);
     let page = app.get_html(&format!("/webhooks/{id}/statistics")).await;
-    assert!(page.contains("is disabled: the event was recorded, but no call is made"));
+    assert!(page.contains("is disabled, so nothing was sent. Use “Enable and trigger” to call the handler now."));
     stays(
         Duration::from_millis(1000),
         "a disabled webhook is never called",
@@ -529,6 +529,24 @@ async fn disabled_webhooks_record_events_but_never_call() {
     .await;
     let s = stats(&app.pool, &id).await;
     assert_eq!((s.events, s.triggers), (4, 0));
+
+    // The page offers "Enable and trigger" instead, on the details page and in the list's menu.
+    let details = app.get_html(&format!("/webhooks/{id}")).await;
+    assert!(details.contains("Enable and trigger") && !details.contains(">Trigger now<"));
+    assert!(app.get_html("/webhooks").await.contains("Enable and trigger"));
+    let r = app
+        .post_form(&format!("/webhooks/{id}/trigger"), &[("enable", "1")])
+        .await;
+    assert_eq!(r.status(), 303);
+    let page = app.get_html(&format!("/webhooks/{id}/statistics")).await;
+    assert!(page.contains("enabled and triggered: the call is on its way"), "{page}");
+    eventually("the handler is called once enabled", || async { handler.count() == 1 }).await;
+    let active: bool = sqlx::query_scalar("select active from webhooks where id = $1")
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(active);
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ mod api;
 mod api_python;
 mod auth;
 mod bad_input;
+mod browser_a11y;
 mod browser_login;
 mod browser_loop;
 mod browser_users;

@@ -44,6 +44,15 @@ impl FieldErrors {
     pub fn has(&self, field: &str) -> bool {
         self.get(field).is_some()
     }
+    /// Whether `field` gets the focus (`autofocus`): the first refused field, or, when nothing
+    /// was refused, the form's `usual` first field. A refused step thus brings the reader to
+    /// its first error, with or without JavaScript (htmx honours `autofocus` after a swap).
+    pub fn focus(&self, field: &str, usual: bool) -> bool {
+        match self.0.first() {
+            Some((first, _)) => first == field,
+            None => usual,
+        }
+    }
     /// The message for `field`, or "" (for templates).
     pub fn msg(&self, field: &str) -> &str {
         self.get(field).unwrap_or("")

@@ -27,11 +27,24 @@ pub(super) async fn trigger_now(
 ) -> AppResult<Response> {
     user.require(Permission::EditWebhooks)?;
     let w = find(&state, &user, &id).await?;
+    // A disabled webhook offers "Enable and trigger" instead of Trigger now.
+    let enabling = !w.active && form.checked("enable");
+    if enabling {
+        store::set_active(&state.pool, &user, &w.id, true).await?;
+        tracing::info!(webhook = %id, user = %user.id, "webhook enabled to trigger it");
+    }
     let mut tx = state.pool.begin().await?;
     let outcome = crate::events::record(&mut tx, &w.id, crate::events::Source::TriggerNow, None).await?;
     tx.commit().await?;
     tracing::info!(webhook = %id, user = %user.id, ?outcome, "trigger now");
     let (kind, message) = match outcome {
+        crate::events::Outcome::Scheduled if enabling => (
+            FlashKind::Success,
+            format!(
+                "“{}” enabled and triggered: the call is on its way. Statistics update when it completes.",
+                w.label
+            ),
+        ),
         crate::events::Outcome::Scheduled => (
             FlashKind::Success,
             format!(
@@ -42,7 +55,7 @@ pub(super) async fn trigger_now(
         crate::events::Outcome::RecordedDisabled => (
             FlashKind::Error,
             format!(
-                "“{}” is disabled: the event was recorded, but no call is made. Enable the webhook to deliver.",
+                "“{}” is disabled, so nothing was sent. Use “Enable and trigger” to call the handler now.",
                 w.label
             ),
         ),

@@ -62,6 +62,15 @@ impl WizardView {
     pub fn selected_product(&self) -> Option<&Product> {
         self.products.iter().find(|p| p.id == self.draft.product_id)
     }
+    /// The type choice that takes the focus when the type was refused: the first one offered.
+    pub fn has_error_focus_type(&self, code: &str) -> bool {
+        self.errors.focus("type", false)
+            && self
+                .types
+                .iter()
+                .find(|t| t.unavailable.is_none())
+                .is_some_and(|t| t.code == code)
+    }
     pub fn selected_type_label(&self) -> &'static str {
         WebhookType::from_code(&self.draft.type_code)
             .map(|t| t.label())

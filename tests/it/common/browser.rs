@@ -32,6 +32,19 @@ fn find(program: &str, fallbacks: &[&str]) -> Option<PathBuf> {
 
 impl Browser {
     pub async fn start() -> Browser {
+        Browser::start_with(None).await
+    }
+
+    /// A phone: Chromium's device emulation at 390 × 844 CSS pixels (the page's viewport
+    /// meta tag applies, as on a real phone).
+    pub async fn start_phone() -> Browser {
+        Browser::start_with(Some(serde_json::json!({
+            "deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 3.0, "touch": true, "mobile": true}
+        })))
+        .await
+    }
+
+    async fn start_with(mobile_emulation: Option<serde_json::Value>) -> Browser {
         // Both rustls backends are in the test build; pick one for the WebDriver client.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let driver_path = find("chromedriver", &["/usr/bin/chromedriver"])
@@ -56,7 +69,13 @@ impl Browser {
                 ]
             }
         });
-        let caps = caps.as_object().cloned().expect("object");
+        let mut caps = caps.as_object().cloned().expect("object");
+        if let (Some(emulation), Some(options)) = (
+            mobile_emulation,
+            caps.get_mut("goog:chromeOptions").and_then(|o| o.as_object_mut()),
+        ) {
+            options.insert("mobileEmulation".into(), emulation);
+        }
         let url = format!("http://127.0.0.1:{port}");
         let mut last_error = None;
         for _ in 0..50 {
