@@ -8,6 +8,7 @@ use sqlx::PgPool;
 
 use crate::config::Config;
 use crate::delivery::http::HttpCaller;
+use crate::delivery::policy::EndpointPolicy;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -15,4 +16,13 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Synchronous calls made while a page or API request waits (validation webhooks).
     pub caller: Arc<HttpCaller>,
+}
+
+impl AppState {
+    /// Which endpoints may be called: the forms check URLs by it, as the calls do.
+    pub fn endpoint_policy(&self) -> EndpointPolicy {
+        EndpointPolicy {
+            allowlist: self.config.delivery.allowlist.clone(),
+        }
+    }
 }

@@ -75,6 +75,76 @@ impl EndpointPolicy {
     }
 }
 
+/// What the forms learn of an endpoint URL before it is saved, by the same rules as a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointCheck {
+    /// It may be called (at least one of its addresses).
+    Callable,
+    /// The policy forbids every address it has: the form refuses it, saying why.
+    Forbidden(String),
+    /// Its host does not resolve now: saved, with a warning (DNS may come later).
+    Unresolved(String),
+}
+
+/// How long the forms wait for DNS.
+const CHECK_DNS_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl EndpointPolicy {
+    /// Resolves the URL's host as a call would and applies the policy to its addresses.
+    pub async fn check_url(&self, raw: &str) -> EndpointCheck {
+        let Ok(url) = url::Url::parse(raw.trim()) else {
+            return EndpointCheck::Callable; // the field's own validation says what is wrong
+        };
+        let hint = "An administrator can allow a network with PORTAL_ENDPOINT_ALLOWLIST.";
+        let port = url.port_or_known_default().unwrap_or(443);
+        let host = match url.host() {
+            Some(url::Host::Ipv4(ip)) => {
+                return self.verdict(url.as_ref(), &[IpAddr::V4(ip)], hint);
+            }
+            Some(url::Host::Ipv6(ip)) => {
+                return self.verdict(url.as_ref(), &[IpAddr::V6(ip)], hint);
+            }
+            Some(url::Host::Domain(d)) => d.to_string(),
+            None => return EndpointCheck::Callable,
+        };
+        let lookup = tokio::time::timeout(CHECK_DNS_TIMEOUT, tokio::net::lookup_host((host.as_str(), port))).await;
+        match lookup {
+            Ok(Ok(addrs)) => {
+                let ips: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
+                if ips.is_empty() {
+                    return EndpointCheck::Unresolved(format!(
+                        "{host} has no address right now; calls fail until it has."
+                    ));
+                }
+                self.verdict(&host, &ips, hint)
+            }
+            Ok(Err(_)) => EndpointCheck::Unresolved(format!(
+                "{host} could not be found in DNS just now; calls fail until it can be."
+            )),
+            Err(_) => EndpointCheck::Unresolved(format!(
+                "DNS did not answer for {host} within {} s; calls fail until it does.",
+                CHECK_DNS_TIMEOUT.as_secs()
+            )),
+        }
+    }
+
+    fn verdict(&self, host: &str, ips: &[IpAddr], hint: &str) -> EndpointCheck {
+        if ips.iter().any(|ip| self.check(*ip).is_ok()) {
+            return EndpointCheck::Callable;
+        }
+        let ip = ips[0];
+        let reason = forbidden_reason(ip).unwrap_or("not allowed");
+        let subject = if host.parse::<IpAddr>().is_ok() || host.contains("://") {
+            format!("{ip} is {reason}")
+        } else {
+            format!("{host} resolves to {ip}, {reason}")
+        };
+        EndpointCheck::Forbidden(format!(
+            "{subject}: the portal does not call private or internal networks. {hint}"
+        ))
+    }
+}
+
 /// When to try again after `consecutive_failures` failures (1 = the first failure):
 /// base, 2×base, 4×base… capped, with up to +20 % jitter (never below the base).
 pub fn retry_delay(consecutive_failures: i32, base: Duration, max: Duration) -> Duration {
@@ -125,6 +195,34 @@ mod tests {
         assert!(policy.check("::1".parse().unwrap()).is_err());
         assert!("10.0.0.0/33".parse::<IpNet>().is_err());
         assert!("nonsense".parse::<IpNet>().is_err());
+    }
+
+    #[tokio::test]
+    async fn the_forms_check_urls_as_calls_would() {
+        let policy = EndpointPolicy::default();
+        for url in [
+            "http://127.0.0.1:8080/hook",
+            "https://10.0.0.5/",
+            "http://[::1]/",
+            "http://localhost/x",
+        ] {
+            match policy.check_url(url).await {
+                EndpointCheck::Forbidden(why) => assert!(why.contains("PORTAL_ENDPOINT_ALLOWLIST"), "{why}"),
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            policy.check_url("https://93.184.216.34/").await,
+            EndpointCheck::Callable
+        );
+        let allowed = EndpointPolicy {
+            allowlist: vec!["127.0.0.0/8".parse().unwrap()],
+        };
+        assert_eq!(allowed.check_url("http://127.0.0.1:9/").await, EndpointCheck::Callable);
+        assert!(matches!(
+            policy.check_url("https://no-such-host.invalid/").await,
+            EndpointCheck::Unresolved(_)
+        ));
     }
 
     #[test]

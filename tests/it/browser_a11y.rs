@@ -289,6 +289,24 @@ async fn a_refused_step_brings_the_focus_to_its_first_error_with_and_without_jav
     }
     assert_eq!(seen, json!(["type", "true", "type-error", true]));
 
+    // A private endpoint is refused at this step, by the calls' own rules, with the reason.
+    click(c, "input[name=type]:not([disabled])").await;
+    click(c, "#wizard-next").await;
+    wait_for(c, "#external_url").await;
+    type_into(c, "#external_url", "http://10.20.30.40/hook").await;
+    click(c, "#wizard-next").await;
+    let error = wait_for(c, "#external_url-error").await.text().await.unwrap();
+    assert!(error.contains("10.20.30.40 is a private address"), "{error}");
+    let mut focused = json!(null);
+    for _ in 0..50 {
+        focused = focus(c).await;
+        if focused[0] == json!("external_url") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(focused, json!(["external_url", "true", "external_url-error", true]));
+
     // Without JavaScript the server's answer carries the same autofocus.
     app.login_admin().await;
     app.get("/webhooks/new/general").await;

@@ -154,6 +154,78 @@ async fn endpoint_url_rules() {
     let mut fields = base("");
     fields[0].1 = &long;
     expect_rejected(&app, "http", &fields, "at most 2048 characters", "").await;
+    // Addresses a call would refuse are refused here already, DNS included, saying why.
+    for (url, why) in [
+        ("http://192.168.1.20/hook", "192.168.1.20 is a private address"),
+        ("http://127.0.0.1:8080/", "127.0.0.1 is a loopback address"),
+        ("http://169.254.169.254/latest/meta-data", "a cloud metadata address"),
+        ("http://[::1]/", "::1 is a loopback address"),
+        ("http://localhost:9000/hook", "localhost resolves to"),
+    ] {
+        expect_rejected(&app, "http", &base(url), why, url).await;
+    }
+    // A host that does not resolve now is accepted, with a warning on the next step.
+    let r = app
+        .post_form("/webhooks/new/http", &base("https://not-yet-in-dns.invalid/hook"))
+        .await;
+    assert_eq!(r.status(), 303);
+    let data = app.get_html("/webhooks/new/data").await;
+    assert!(data.contains("id=\"endpoint-note\"") && data.contains("not-yet-in-dns.invalid could not be found"));
+}
+
+#[tokio::test]
+async fn an_allow_listed_network_is_accepted_and_edits_are_checked_like_the_wizard() {
+    let app = spawn_app_with(&[("PORTAL_ENDPOINT_ALLOWLIST", "127.0.0.0/8")]).await;
+    app.login_admin().await;
+    wizard_until(&app, "http").await;
+    let r = app
+        .post_form(
+            "/webhooks/new/http",
+            &[
+                ("external_url", "http://127.0.0.1:9/hook"),
+                ("jwt_secret", "0123456789abcdef"),
+                ("http_method", "POST"),
+                ("action", "next"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303, "allow-listed loopback is accepted");
+
+    let (product, _) = plain_and_capable_products(&app).await;
+    let id = insert_webhook(&app, &app.vendor_account_id, &product, "Edited", true).await;
+    let edit = |url: &'static str| {
+        vec![
+            ("external_url", url),
+            ("jwt_secret", "0123456789abcdef"),
+            ("http_method", "POST"),
+            ("payload_format", "json"),
+            ("action", "save"),
+        ]
+    };
+    let r = app
+        .post_form(&format!("/webhooks/{id}/edit/http"), &edit("http://10.9.8.7/"))
+        .await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("10.9.8.7 is a private address") && html.contains("http://10.9.8.7/"));
+    let saved: String = sqlx::query_scalar("select external_url from webhooks where id = $1")
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_ne!(saved, "http://10.9.8.7/", "nothing saved");
+    let r = app
+        .post_form(
+            &format!("/webhooks/{id}/edit/http"),
+            &edit("https://later.invalid/hook"),
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let page = app.get_html(&location(&r)).await;
+    assert!(
+        page.contains("About the endpoint: later.invalid could not be found"),
+        "warned"
+    );
 }
 
 #[tokio::test]

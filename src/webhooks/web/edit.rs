@@ -10,6 +10,7 @@ use super::details::Tab;
 use super::find;
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::{CurrentUser, Permission};
+use crate::delivery::policy::EndpointCheck;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
 use crate::layout::{page, Layout, Nav};
@@ -150,6 +151,8 @@ pub(super) async fn edit_submit(
     let mut v = EditValues::from_webhook(&w);
     let mut errors = FieldErrors::default();
     let action = form.get("action");
+    // A warning to go with the saved settings (the endpoint's host does not resolve now).
+    let mut endpoint_note = None;
     let saved = match section {
         EditSection::General => {
             // As typed: an over-long value is reported with its length and shown again.
@@ -177,6 +180,13 @@ pub(super) async fn edit_submit(
                     model::validate_http(&v.external_url, &v.jwt_secret, &v.http_method, &v.headers, &mut errors);
                 let rate_limit = model::parse_rate_limit(&v.rate_limit, &mut errors);
                 let format = model::parse_payload_format(&v.payload_format, &mut errors);
+                if errors.is_empty() {
+                    match state.endpoint_policy().check_url(&v.external_url).await {
+                        EndpointCheck::Callable => {}
+                        EndpointCheck::Forbidden(why) => errors.add("external_url", why),
+                        EndpointCheck::Unresolved(why) => endpoint_note = Some(why),
+                    }
+                }
                 match (method, format) {
                     (Some(method), Some(payload_format)) if errors.is_empty() => {
                         let http = store::HttpSettings {
@@ -210,6 +220,9 @@ pub(super) async fn edit_submit(
             format!("{} of “{}” saved.", section.label(), v.label),
         )
         .await?;
+        if let Some(note) = endpoint_note {
+            flash(&session, FlashKind::Error, format!("About the endpoint: {note}")).await?;
+        }
         return Ok(wizard::redirect(&headers, &section.tab().path(&w.id)));
     }
     let status = if errors.is_empty() {

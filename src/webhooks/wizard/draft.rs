@@ -84,6 +84,9 @@ pub struct Draft {
     pub payload_format: String,
     #[serde(default)]
     pub md5_wrap: bool,
+    /// A warning about the endpoint found at step 4 (its host does not resolve now).
+    #[serde(default)]
+    pub endpoint_note: Option<String>,
 }
 
 fn json() -> String {
@@ -107,6 +110,7 @@ impl Default for Draft {
             headers: Vec::new(),
             data: "{}".to_string(),
             rate_limit: String::new(),
+            endpoint_note: None,
         }
     }
 }

@@ -15,6 +15,7 @@ use super::model::{self, FieldErrors, ObjectClass, WebhookType};
 use super::store::{self, NewWebhook, Product};
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::{CurrentUser, Permission};
+use crate::delivery::policy::EndpointCheck;
 use crate::domain::PayloadFormat;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
@@ -253,7 +254,16 @@ pub async fn submit(
         "create" if step == Step::Data => create(&cx, draft, &products).await,
         _ => {
             // Next (also the default when Enter submits the form).
-            let errors = validate(step, &draft, &user, &products);
+            let mut errors = validate(step, &draft, &user, &products);
+            if step == Step::Http && errors.is_empty() {
+                // The endpoint by the calls' own rules, DNS included, before it is saved.
+                draft.endpoint_note = None;
+                match state.endpoint_policy().check_url(&draft.external_url).await {
+                    EndpointCheck::Callable => {}
+                    EndpointCheck::Forbidden(why) => errors.add("external_url", why),
+                    EndpointCheck::Unresolved(why) => draft.endpoint_note = Some(why),
+                }
+            }
             if !errors.is_empty() {
                 draft.completed = draft.completed.min(step.number() - 1);
                 save_draft(&session, &draft).await?;
