@@ -133,9 +133,10 @@ async fn on_a_phone_every_page_fits_the_screen_and_the_menu_reaches_every_sectio
     sign_in(c, &app).await;
     let mut too_wide = Vec::new();
     let mut violations = Vec::new();
-    for path in &paths {
+    for (i, path) in paths.iter().enumerate() {
         c.goto(&app.url(path)).await.unwrap();
         wait_for(c, "body").await;
+        browser.screenshot(&format!("phone-{i:02}")).await;
         let widths: Value = c
             .execute(
                 "return [document.scrollingElement.scrollWidth, window.innerWidth];",
@@ -164,7 +165,6 @@ async fn on_a_phone_every_page_fits_the_screen_and_the_menu_reaches_every_sectio
             violations.push(format!("{path} (390 px): {v}"));
         }
     }
-    browser.screenshot("phone-deliveries").await;
     assert!(too_wide.is_empty(), "pages wider than the phone: {too_wide:#?}");
     assert!(violations.is_empty(), "{violations:#?}");
 
@@ -202,9 +202,10 @@ async fn axe_core_finds_no_serious_violation_on_a_laptop_and_focus_is_visible() 
     let c = &browser.client;
     sign_in(c, &app).await;
     let mut violations = Vec::new();
-    for path in &paths {
+    for (i, path) in paths.iter().enumerate() {
         c.goto(&app.url(path)).await.unwrap();
         wait_for(c, "body").await;
+        browser.screenshot(&format!("laptop-{i:02}")).await;
         for v in axe_violations(c).await {
             violations.push(format!("{path}: {v}"));
         }
@@ -306,6 +307,7 @@ async fn a_refused_step_brings_the_focus_to_its_first_error_with_and_without_jav
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(focused, json!(["external_url", "true", "external_url-error", true]));
+    browser.screenshot("wizard-endpoint-refused").await;
 
     // Without JavaScript the server's answer carries the same autofocus.
     app.login_admin().await;

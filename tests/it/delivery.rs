@@ -318,6 +318,10 @@ async fn a_retry_happens_by_itself_and_success_resets_the_failure_count() {
     let calls = handler.received();
     let body: Value = serde_json::from_slice(&calls[1].body).unwrap();
     assert!(body["last_failure_at"].is_string());
+    // The Deliveries tab says which call was the retry; the first one has no label.
+    let page = text_of(&app.get_html(&format!("/webhooks/{id}/deliveries")).await);
+    assert_eq!(page.matches("Retry 1").count(), 1, "{page}");
+    assert!(!page.contains("Retry 2"));
 }
 
 #[tokio::test]

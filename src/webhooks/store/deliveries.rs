@@ -63,6 +63,8 @@ pub struct Attempt {
     pub message_id: Option<i64>,
     /// A test ping: listed, but counted in no statistics.
     pub test: bool,
+    /// 0 for a trigger's first call; n for its n-th retry (see [`label_retries`]).
+    pub retry: i32,
 }
 
 impl Attempt {
@@ -70,6 +72,8 @@ impl Attempt {
     pub fn cause(&self) -> Option<String> {
         if self.test {
             Some("Test ping".to_string())
+        } else if self.retry > 0 {
+            Some(format!("Retry {}", self.retry))
         } else if self.trigger_id.is_none() {
             Some("Validation".to_string())
         } else if let Some(m) = self.message_id {
@@ -113,6 +117,7 @@ pub async fn attempts(
     limit: i64,
 ) -> Result<Vec<Attempt>, sqlx::Error> {
     let before = before.unwrap_or(i64::MAX);
+    let id = webhook_id;
     let webhook_id = webhook_id.as_str();
     let mut tx = pool.begin().await?;
     sqlx::query!("set local plan_cache_mode = force_generic_plan")
@@ -126,7 +131,7 @@ pub async fn attempts(
                       error_kind as "error_kind: ErrorKind", error, request_method, request_url,
                       request_headers as "request_headers: Json<Vec<(String, String)>>", request_body,
                       response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
-                      response_truncated, trigger_id, message_id, test
+                      response_truncated, trigger_id, message_id, test, 0::int4 as "retry!"
                    from webhook_attempts where webhook_id = $1 and id < $2
                    order by id desc limit $3"#,
                 webhook_id,
@@ -143,7 +148,7 @@ pub async fn attempts(
                       error_kind as "error_kind: ErrorKind", error, request_method, request_url,
                       request_headers as "request_headers: Json<Vec<(String, String)>>", request_body,
                       response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
-                      response_truncated, trigger_id, message_id, test
+                      response_truncated, trigger_id, message_id, test, 0::int4 as "retry!"
                    from webhook_attempts where webhook_id = $1 and id < $2 and success
                    order by id desc limit $3"#,
                 webhook_id,
@@ -160,7 +165,7 @@ pub async fn attempts(
                       error_kind as "error_kind: ErrorKind", error, request_method, request_url,
                       request_headers as "request_headers: Json<Vec<(String, String)>>", request_body,
                       response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
-                      response_truncated, trigger_id, message_id, test
+                      response_truncated, trigger_id, message_id, test, 0::int4 as "retry!"
                    from webhook_attempts where webhook_id = $1 and id < $2 and not success
                    order by id desc limit $3"#,
                 webhook_id,
@@ -172,7 +177,44 @@ pub async fn attempts(
         }
     };
     tx.commit().await?;
+    let mut page = page;
+    label_retries(pool, id, &mut page).await?;
     Ok(page)
+}
+
+/// How many of a webhook's calls before a page are read to number its retries.
+const RETRY_LOOKBACK: i64 = 300;
+
+/// Numbers the retries among `attempts` (calls of `webhook_id`): a queue call made after n
+/// failed calls in a row is retry n. Test pings and validation calls stand aside; Trigger now
+/// keeps its own label. Read from the webhook's calls just before (one index walk), so a call
+/// whose run of failures began more than [`RETRY_LOOKBACK`] calls earlier gets no number.
+pub async fn label_retries(pool: &PgPool, webhook_id: &WebhookId, attempts: &mut [Attempt]) -> Result<(), sqlx::Error> {
+    let Some(newest) = attempts.iter().map(|a| a.id).max() else {
+        return Ok(());
+    };
+    let history = sqlx::query!(
+        r#"select id, success, (test or trigger_id is null) as "aside!" from webhook_attempts
+           where webhook_id = $1 and id <= $2 order by id desc limit $3"#,
+        webhook_id.as_str(),
+        newest,
+        attempts.len() as i64 + RETRY_LOOKBACK,
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut failures_before = std::collections::HashMap::new();
+    let mut streak = 0;
+    for h in history.iter().rev().filter(|h| !h.aside) {
+        failures_before.insert(h.id, streak);
+        streak = if h.success { 0 } else { streak + 1 };
+    }
+    for a in attempts
+        .iter_mut()
+        .filter(|a| !a.test && !a.manual && a.trigger_id.is_some())
+    {
+        a.retry = failures_before.get(&a.id).copied().unwrap_or(0);
+    }
+    Ok(())
 }
 
 pub async fn attempt(pool: &PgPool, webhook_id: &WebhookId, attempt_id: i64) -> Result<Option<Attempt>, sqlx::Error> {
@@ -181,7 +223,7 @@ pub async fn attempt(pool: &PgPool, webhook_id: &WebhookId, attempt_id: i64) -> 
         r#"select id, manual, started_at, duration_ms, success, status_code, error_kind as "error_kind: ErrorKind",
               error, request_method, request_url, request_headers as "request_headers: Json<Vec<(String, String)>>",
               request_body, response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
-              response_truncated, trigger_id, message_id, test
+              response_truncated, trigger_id, message_id, test, 0::int4 as "retry!"
            from webhook_attempts where webhook_id = $1 and id = $2"#,
         webhook_id.as_str(),
         attempt_id,

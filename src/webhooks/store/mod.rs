@@ -10,7 +10,7 @@ pub mod retention;
 mod write;
 
 pub use self::deliveries::{
-    attempt, attempt_summaries, attempts, delivery_busy, watching_counts, Attempt, AttemptInfo,
+    attempt, attempt_summaries, attempts, delivery_busy, label_retries, watching_counts, Attempt, AttemptInfo,
 };
 pub use self::list::{list, Cursor, ListFilter, ListPage, Page};
 pub use self::query::{api_list, ApiQuery, ApiQueryError};

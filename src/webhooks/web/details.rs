@@ -251,9 +251,10 @@ pub(super) async fn attempt_view(
         .trim_start_matches("WHA-")
         .parse()
         .map_err(|_| AppError::NotFound)?;
-    let a = store::attempt(&state.pool, &w.id, attempt_id)
+    let mut a = store::attempt(&state.pool, &w.id, attempt_id)
         .await?
         .ok_or(AppError::NotFound)?;
+    store::label_retries(&state.pool, &w.id, std::slice::from_mut(&mut a)).await?;
     let layout = layout.titled(format!("Call WHA-{} of {}", a.id, w.label), Nav::Webhooks);
     Ok(AttemptPage { layout, w, a })
 }
