@@ -410,3 +410,41 @@ async fn leaving_an_edited_section_asks_first_and_statistics_refresh_only_their_
     );
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_disabled_webhook_offers_enable_and_trigger_and_says_one_clear_thing() {
+    let handler = Handler::start().await;
+    let app = spawn_app_with(&FAST_DELIVERY).await;
+    let id = webhook_calling(&app, &handler.url("/"), "POST", json!([]), json!({})).await;
+    sqlx::query("update webhooks set active = false where id = $1")
+        .bind(&id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    sign_in(c, &app).await;
+    // The list's ⋮ menu and the details page say the same.
+    c.goto(&app.url("/webhooks")).await.unwrap();
+    click(c, "#webhook-table details.menu summary").await;
+    let menu = wait_for(c, "#webhook-table details.menu[open] .menu-items").await.text().await.unwrap();
+    assert!(menu.contains("Enable and trigger") && !menu.contains("Trigger now"), "{menu}");
+    c.goto(&app.url(&format!("/webhooks/{id}"))).await.unwrap();
+    let button = wait_for(c, "#trigger-now").await;
+    assert_eq!(button.text().await.unwrap(), "Enable and trigger");
+    button.click().await.unwrap();
+    let flash = wait_for(c, "#flashes .flash").await.text().await.unwrap();
+    assert!(flash.contains("enabled and triggered: the call is on its way"), "{flash}");
+    // A flash does not outlive the page it was for: a tab switch clears it.
+    click(c, &format!("a[href='/webhooks/{id}/http']")).await;
+    wait_for(c, "#endpoint-url").await;
+    let left: Value = c
+        .execute("return document.querySelectorAll('#flashes .flash').length;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(left, json!(0));
+    crate::common::handler::eventually("the handler is called", || async { handler.count() == 1 }).await;
+    c.goto(&app.url(&format!("/webhooks/{id}"))).await.unwrap();
+    assert_eq!(wait_for(c, "#trigger-now").await.text().await.unwrap(), "Trigger now");
+    browser.close().await;
+}
