@@ -427,14 +427,24 @@ async fn a_disabled_webhook_offers_enable_and_trigger_and_says_one_clear_thing()
     // The list's ⋮ menu and the details page say the same.
     c.goto(&app.url("/webhooks")).await.unwrap();
     click(c, "#webhook-table details.menu summary").await;
-    let menu = wait_for(c, "#webhook-table details.menu[open] .menu-items").await.text().await.unwrap();
-    assert!(menu.contains("Enable and trigger") && !menu.contains("Trigger now"), "{menu}");
+    let menu = wait_for(c, "#webhook-table details.menu[open] .menu-items")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        menu.contains("Enable and trigger") && !menu.contains("Trigger now"),
+        "{menu}"
+    );
     c.goto(&app.url(&format!("/webhooks/{id}"))).await.unwrap();
     let button = wait_for(c, "#trigger-now").await;
     assert_eq!(button.text().await.unwrap(), "Enable and trigger");
     button.click().await.unwrap();
     let flash = wait_for(c, "#flashes .flash").await.text().await.unwrap();
-    assert!(flash.contains("enabled and triggered: the call is on its way"), "{flash}");
+    assert!(
+        flash.contains("enabled and triggered: the call is on its way"),
+        "{flash}"
+    );
     // A flash does not outlive the page it was for: a tab switch clears it.
     click(c, &format!("a[href='/webhooks/{id}/http']")).await;
     wait_for(c, "#endpoint-url").await;

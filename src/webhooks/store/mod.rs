@@ -134,6 +134,12 @@ impl Webhook {
     pub fn type_label(&self) -> &'static str {
         self.webhook_type().map(|t| t.label()).unwrap_or("Unknown type")
     }
+    /// The label in two parts for a narrow column: ("Subscription", "Fulfillment Requests —
+    /// Queue Changes"); a label without a group is all second part.
+    pub fn type_parts(&self) -> (&'static str, &'static str) {
+        let label = self.type_label();
+        label.split_once(" — ").unwrap_or(("", label))
+    }
     pub fn data_pretty(&self) -> String {
         serde_json::to_string_pretty(&self.data.0).unwrap_or_else(|_| "{}".to_string())
     }
