@@ -145,6 +145,40 @@ impl EndpointPolicy {
     }
 }
 
+/// The wait a handler asks for with `Retry-After` on a 429 or 503 answer: delay-seconds or an
+/// HTTP date (RFC 9110 §10.2.3), counted from `now`. Any other answer asks for nothing.
+pub fn retry_after(
+    status: Option<u16>,
+    headers: &[(String, String)],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Duration> {
+    if !matches!(status, Some(429 | 503)) {
+        return None;
+    }
+    let value = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))
+        .map(|(_, v)| v.trim())?;
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some(
+        at.with_timezone(&chrono::Utc)
+            .signed_duration_since(now)
+            .to_std()
+            .unwrap_or_default(),
+    )
+}
+
+/// The retry's wait: the backoff, or longer if the handler asked, but never past `max`.
+pub fn polite(backoff: Duration, asked: Option<Duration>, max: Duration) -> Duration {
+    match asked {
+        Some(asked) if asked > backoff => asked.min(max.max(backoff)),
+        _ => backoff,
+    }
+}
+
 /// When to try again after `consecutive_failures` failures (1 = the first failure):
 /// base, 2×base, 4×base… capped, with up to +20 % jitter (never below the base).
 pub fn retry_delay(consecutive_failures: i32, base: Duration, max: Duration) -> Duration {
@@ -223,6 +257,29 @@ mod tests {
             policy.check_url("https://no-such-host.invalid/").await,
             EndpointCheck::Unresolved(_)
         ));
+    }
+
+    #[test]
+    fn retry_after_is_honoured_on_429_and_503_only_within_the_maximum() {
+        use chrono::TimeZone;
+        let now = chrono::Utc.with_ymd_and_hms(2026, 12, 3, 12, 0, 0).unwrap();
+        let h = |v: &str| vec![("Retry-After".to_string(), v.to_string())];
+        assert_eq!(retry_after(Some(429), &h("120"), now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            retry_after(Some(503), &h("Thu, 03 Dec 2026 12:05:00 GMT"), now),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(retry_after(Some(500), &h("120"), now), None);
+        assert_eq!(retry_after(Some(429), &h("soon"), now), None);
+        assert_eq!(retry_after(Some(429), &[], now), None);
+        let (base, max) = (Duration::from_secs(300), Duration::from_secs(3600));
+        assert_eq!(
+            polite(base, Some(Duration::from_secs(900)), max),
+            Duration::from_secs(900)
+        );
+        assert_eq!(polite(base, Some(Duration::from_secs(10)), max), base);
+        assert_eq!(polite(base, Some(Duration::from_secs(99_999)), max), max);
+        assert_eq!(polite(base, None, max), base);
     }
 
     #[test]

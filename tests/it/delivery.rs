@@ -801,3 +801,135 @@ async fn each_payload_format_with_and_without_md5_reaches_the_handler_checkably(
         }
     }
 }
+
+#[tokio::test]
+async fn retry_after_on_429_and_503_sets_the_next_retry_no_sooner_within_the_maximum() {
+    let handler = Handler::start().await;
+    handler.set(Behaviour {
+        status: 429,
+        retry_after: Some("600".into()),
+        ..Behaviour::default()
+    });
+    let mut settings = FAST_DELIVERY.to_vec();
+    settings.retain(|(k, _)| !k.starts_with("PORTAL_RETRY") && *k != "PORTAL_OUT_OF_ORDER_AFTER");
+    settings.extend([("PORTAL_RETRY_BASE_MS", "60000"), ("PORTAL_RETRY_MAX_MS", "3600000")]);
+    let app = spawn_app_with(&settings).await;
+    app.login_admin().await;
+    let id = webhook_calling(&app, &handler.url("/"), "POST", json!([]), json!({})).await;
+    queue_changes(&app.pool, &id, 1).await;
+    attempt_n(&app, &id, 1).await;
+    eventually("the retry is scheduled", || async {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from webhook_triggers where webhook_id = $1 and state = 'pending'",
+        )
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+            == 1
+    })
+    .await;
+    let delay = scheduled_delay(&app, &id).await;
+    assert!(
+        (599.0..=601.0).contains(&delay),
+        "asked for 600 s, backoff 60 s: {delay}"
+    );
+
+    // An HTTP date far away is capped by the longest interval.
+    handler.set(Behaviour {
+        status: 503,
+        retry_after: Some("Fri, 31 Dec 2100 23:59:59 GMT".into()),
+        ..Behaviour::default()
+    });
+    trigger_now(&app, &id).await;
+    attempt_n(&app, &id, 2).await;
+    eventually("the second retry is scheduled", || async {
+        scheduled_delay_opt(&app, &id).await.is_some_and(|d| d > 3000.0)
+    })
+    .await;
+    let delay = scheduled_delay(&app, &id).await;
+    assert!((3599.0..=3601.0).contains(&delay), "capped at the maximum: {delay}");
+
+    // Other answers' Retry-After is not a request to wait: the backoff applies.
+    handler.set(Behaviour {
+        status: 500,
+        retry_after: Some("3000".into()),
+        ..Behaviour::default()
+    });
+    trigger_now(&app, &id).await;
+    attempt_n(&app, &id, 3).await;
+    eventually("the third retry is scheduled", || async {
+        scheduled_delay_opt(&app, &id).await.is_some_and(|d| d < 1000.0)
+    })
+    .await;
+    let delay = scheduled_delay(&app, &id).await;
+    assert!(
+        (240.0..=290.0).contains(&delay),
+        "third failure: 4 × 60 s (+ jitter): {delay}"
+    );
+}
+
+async fn scheduled_delay_opt(app: &TestApp, id: &str) -> Option<f64> {
+    sqlx::query_scalar(
+        "select extract(epoch from t.due_at - w.last_failure_at)::float8 from webhooks w
+         join webhook_triggers t on t.webhook_id = w.id and t.state = 'pending' where w.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&app.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_410_gone_turns_the_webhook_off_at_once_and_says_why() {
+    let handler = Handler::start().await;
+    handler.set(Behaviour {
+        status: 410,
+        ..Behaviour::default()
+    });
+    let app = spawn_app_with(&FAST_DELIVERY).await;
+    app.login_admin().await;
+    let id = webhook_calling(&app, &handler.url("/"), "POST", json!([]), json!({})).await;
+    queue_changes(&app.pool, &id, 1).await;
+    attempt_n(&app, &id, 1).await;
+    eventually("turned off", || async {
+        !sqlx::query_scalar::<_, bool>("select active from webhooks where id = $1")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+    })
+    .await;
+    let details = app.get_html(&format!("/webhooks/{id}")).await;
+    assert!(details.contains("id=\"disabled-reason\"") && details.contains("the handler answered 410 Gone"));
+    assert!(
+        app.get_html("/webhooks")
+            .await
+            .contains("the handler answered 410 Gone"),
+        "the chip's title says why"
+    );
+    let pending: i64 = sqlx::query_scalar("select count(*) from webhook_triggers where webhook_id = $1")
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(pending, 0, "nothing is retried");
+    queue_changes(&app.pool, &id, 2).await;
+    stays(Duration::from_millis(1500), "no more calls", || async {
+        handler.count() == 1
+    })
+    .await;
+
+    // Enabling it clears the reason and calls again.
+    handler.set(Behaviour::default());
+    assert_eq!(
+        app.post_form(&format!("/webhooks/{id}/enable"), &[]).await.status(),
+        303
+    );
+    assert!(!app
+        .get_html(&format!("/webhooks/{id}"))
+        .await
+        .contains("id=\"disabled-reason\""));
+    trigger_now(&app, &id).await;
+    eventually("called again", || async { handler.count() == 2 }).await;
+}

@@ -86,9 +86,30 @@ pub async fn record_failure(
     )
     .fetch_optional(&mut *tx)
     .await?;
-    let (attempt_id, failures) = recorded.map_or((0, 0), |r| (r.attempt_id, r.failures_since_reset));
-    let retry = if failures < policy.out_of_order_after {
-        Some(super::policy::retry_delay(failures, policy.retry_base, policy.retry_max).as_secs_f64())
+    let (attempt_id, failures) = recorded
+        .as_ref()
+        .map_or((0, 0), |r| (r.attempt_id, r.failures_since_reset));
+    // 410 Gone: the handler says the endpoint is gone for good; the webhook is turned off at
+    // once, saying why, and nothing is retried (its events stay; enabling it calls again).
+    let gone = result.status_code == Some(410) && recorded.is_some();
+    if gone {
+        let reason = format!(
+            "Turned off {}: the handler answered 410 Gone (the endpoint is gone). Enable the webhook to call it again.",
+            crate::dates::datetime(&finished_at)
+        );
+        sqlx::query!(
+            "update webhooks set active = false, disabled_reason = $2, modified_at = now() where id = $1 and active",
+            job.webhook_id.as_str(),
+            reason
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    let retry = if !gone && failures < policy.out_of_order_after {
+        // No sooner than a 429's or 503's Retry-After asks, within the longest interval.
+        let backoff = super::policy::retry_delay(failures, policy.retry_base, policy.retry_max);
+        let asked = super::policy::retry_after(result.status_code, &result.response_headers, finished_at);
+        Some(super::policy::polite(backoff, asked, policy.retry_max).as_secs_f64())
     } else {
         None
     };

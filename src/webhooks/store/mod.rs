@@ -125,6 +125,8 @@ pub struct Webhook {
     pub out_of_order: bool,
     pub last_success_attempt_id: Option<i64>,
     pub last_failure_attempt_id: Option<i64>,
+    /// Why the portal turned it off by itself (a 410 Gone), until it is enabled again.
+    pub disabled_reason: Option<String>,
 }
 
 impl Webhook {
@@ -144,17 +146,17 @@ impl Webhook {
         serde_json::to_string_pretty(&self.data.0).unwrap_or_else(|_| "{}".to_string())
     }
     /// The status chip: (CSS class, label, explanation).
-    pub fn status(&self) -> (&'static str, &'static str, &'static str) {
+    pub fn status(&self) -> (&'static str, &'static str, String) {
         if !self.active {
-            ("chip-off", "Disabled", "")
+            ("chip-off", "Disabled", self.disabled_reason.clone().unwrap_or_default())
         } else if self.out_of_order {
             (
                 "chip-bad",
                 "Out of order",
-                "Too many consecutive failures: automatic calls stopped",
+                "Too many consecutive failures: automatic calls stopped".to_string(),
             )
         } else {
-            ("chip-on", "Enabled", "")
+            ("chip-on", "Enabled", String::new())
         }
     }
     /// The payload (and token claims) of a call of this webhook made `at`.
@@ -212,7 +214,7 @@ pub async fn get_many(pool: &PgPool, account_id: &AccountId, ids: &[WebhookId]) 
               (select min(t.due_at) from webhook_triggers t where t.webhook_id = w.id and t.state = 'pending'
                   and w.active and (t.manual or not w.out_of_order)) as next_trigger_at,
               w.last_success_at, w.last_failure_at,
-              w.out_of_order, w.last_success_attempt_id, w.last_failure_attempt_id
+              w.out_of_order, w.last_success_attempt_id, w.last_failure_attempt_id, w.disabled_reason
            from webhooks w
            join products p on p.id = w.product_id
            left join users cu on cu.id = w.created_by

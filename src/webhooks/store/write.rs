@@ -96,6 +96,7 @@ pub async fn update_general(
     // Turning a disabled webhook on ends "out of order" and restarts the retry budget.
     let r = sqlx::query!(
         "update webhooks set label = $3, description = $4, active = $5, modified_at = now(), modified_by = $6,
+             disabled_reason = case when $5 = active then disabled_reason end,
              out_of_order = out_of_order and not ($5 and not active),
              failures_since_reset = case when $5 and not active then 0 else failures_since_reset end
          where account_id = $1 and id = $2",
@@ -176,6 +177,7 @@ pub async fn update_whole(
         "update webhooks set label = $3, description = $4, external_url = $5, jwt_secret = $6, http_method = $7,
              headers = $8, data = $9, active = $10, rate_limit = $11, payload_format = $12, md5_wrap = $13,
              modified_at = now(), modified_by = null,
+             disabled_reason = case when $10 = active then disabled_reason end,
              out_of_order = out_of_order and not ($10 and not active),
              failures_since_reset = case when $10 and not active then 0 else failures_since_reset end
          where account_id = $1 and id = $2",
@@ -201,7 +203,7 @@ pub async fn update_whole(
 pub async fn set_active(pool: &PgPool, user: &CurrentUser, id: &WebhookId, active: bool) -> Result<bool, sqlx::Error> {
     // Enabling (again) also ends "out of order" and restarts the retry budget.
     let r = sqlx::query!(
-        "update webhooks set active = $3, modified_at = now(), modified_by = $4,
+        "update webhooks set active = $3, modified_at = now(), modified_by = $4, disabled_reason = null,
              out_of_order = out_of_order and not $3,
              failures_since_reset = case when $3 then 0 else failures_since_reset end
          where account_id = $1 and id = $2",

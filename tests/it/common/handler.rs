@@ -29,6 +29,8 @@ pub struct Behaviour {
     pub status: u16,
     pub delay: Duration,
     pub body: String,
+    /// A `Retry-After` header to answer with.
+    pub retry_after: Option<String>,
 }
 
 impl Default for Behaviour {
@@ -37,6 +39,7 @@ impl Default for Behaviour {
             status: 200,
             delay: Duration::ZERO,
             body: "{\"status\": \"ok\"}".to_string(),
+            retry_after: None,
         }
     }
 }
@@ -116,7 +119,11 @@ async fn handle(State(h): State<Handler>, method: Method, uri: Uri, headers: Hea
         }
     }
     let status = StatusCode::from_u16(behaviour.status).unwrap_or(StatusCode::OK);
-    (status, [("content-type", "application/json")], behaviour.body).into_response()
+    let mut response = (status, [("content-type", "application/json")], behaviour.body).into_response();
+    if let Some(v) = behaviour.retry_after.and_then(|v| v.parse().ok()) {
+        response.headers_mut().insert("retry-after", v);
+    }
+    response
 }
 
 impl Handler {
