@@ -58,6 +58,11 @@ async fn pages(app: &TestApp) -> Vec<String> {
         )
         .await;
     let trigger = location(&r);
+    let admin: String = sqlx::query_scalar("select id from users where email = $1")
+        .bind(ADMIN_EMAIL)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     app.api_key("Fulfillment handler").await;
     let request = create_request(
         app,
@@ -87,10 +92,13 @@ async fn pages(app: &TestApp) -> Vec<String> {
         format!("/requests/{request}"),
         "/inbound".into(),
         "/inbound/new".into(),
+        format!("{trigger}/edit"),
         trigger,
         "/tokens".into(),
         "/users".into(),
         "/users/new".into(),
+        format!("/users/{admin}"),
+        format!("/webhooks/{webhook}/edit/data"),
         "/webhooks/WH-000-000-000".into(),
     ]
 }

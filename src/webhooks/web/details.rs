@@ -89,11 +89,6 @@ impl DetailsView {
             n.to_string()
         }
     }
-
-    pub fn time_or_dash(&self, t: &Option<chrono::DateTime<chrono::Utc>>) -> String {
-        t.map(|t| crate::dates::datetime_secs(&t).to_string())
-            .unwrap_or_else(|| "—".to_string())
-    }
 }
 
 #[derive(Template)]
