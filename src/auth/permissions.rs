@@ -73,7 +73,10 @@ impl Permission {
             Permission::ManageTokens => {
                 "Create and revoke API tokens, which get at most this user's webhook permissions."
             }
-            Permission::ManageUsers => "Add users, change what they may do, deactivate them and reset their passwords.",
+            Permission::ManageUsers => {
+                "Add users, change what anyone may do (themselves included), deactivate them and reset \
+                 their passwords: in effect, full control of the account."
+            }
         }
     }
 }

@@ -228,6 +228,8 @@ pub async fn set_password_submit(
     match password_links::consume(&state.pool, &form.token, &hash).await? {
         Some(user_id) => {
             tracing::info!(user = %user_id, "password set through a one-time link");
+            // Whoever was signed in in this browser is signed out too (their session is gone).
+            session::sign_out(&session).await?;
             session::flash(&session, FlashKind::Success, "Your password is set. Sign in with it.").await?;
             Ok(Redirect::to("/login").into_response())
         }

@@ -140,7 +140,9 @@ impl ApiCaller {
 }
 
 /// Checks `ApiKey SU-…:secret` (the `ApiKey ` prefix is optional, as clients differ) and
-/// notes the token's last use.
+/// notes the token's last use. A token acts with its own permissions as far as its creator
+/// still has them, and stops working while its creator is deactivated (a token whose creator
+/// is gone keeps reading only).
 pub async fn authenticate(pool: &PgPool, header: &str) -> Result<Option<ApiCaller>, sqlx::Error> {
     let key = header.trim();
     let key = key.strip_prefix("ApiKey ").unwrap_or(key).trim();
@@ -155,10 +157,13 @@ pub async fn authenticate(pool: &PgPool, header: &str) -> Result<Option<ApiCalle
     }
     let row = sqlx::query!(
         r#"select t.secret_hash, a.id as "account_id: AccountId", a.name as account_name,
-                  a.kind as "account_kind: AccountKind", t.can_create_webhooks, t.can_edit_webhooks,
-                  t.can_delete_webhooks
+                  a.kind as "account_kind: AccountKind",
+                  t.can_create_webhooks and coalesce(u.can_create_webhooks, false) as "can_create_webhooks!",
+                  t.can_edit_webhooks and coalesce(u.can_edit_webhooks, false) as "can_edit_webhooks!",
+                  t.can_delete_webhooks and coalesce(u.can_delete_webhooks, false) as "can_delete_webhooks!"
            from api_tokens t join accounts a on a.id = t.account_id
-           where t.id = $1 and t.revoked_at is null"#,
+           left join users u on u.id = t.created_by
+           where t.id = $1 and t.revoked_at is null and u.deactivated_at is null"#,
         token_id.as_str()
     )
     .fetch_optional(pool)

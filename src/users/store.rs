@@ -42,7 +42,7 @@ pub enum ChangeError {
          change permissions any more. Give it to another user first."
     )]
     LastUserManager,
-    #[error("Another user has the e-mail {0}.")]
+    #[error("The e-mail {0} cannot be used: choose another.")]
     EmailTaken(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
@@ -111,11 +111,11 @@ async fn begin_change<'a>(pool: &'a PgPool, account_id: &AccountId) -> Result<Tr
 }
 
 /// Refuses (by returning the error; the caller drops the transaction) a state with no active
-/// user who manages users.
+/// user who manages users and can sign in (one still to set their password does not count).
 async fn keep_a_user_manager(conn: &mut PgConnection, account_id: &AccountId) -> Result<(), ChangeError> {
     let managers = sqlx::query_scalar!(
         r#"select count(*) as "n!" from users
-           where account_id = $1 and can_manage_users and deactivated_at is null"#,
+           where account_id = $1 and can_manage_users and deactivated_at is null and password_hash is not null"#,
         account_id.as_str()
     )
     .fetch_one(conn)
@@ -167,8 +167,15 @@ pub async fn update(
         p.manage_users,
     )
     .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    .await;
+    let updated = match updated {
+        Ok(done) => done.rows_affected(),
+        // Another account took the address at the same moment.
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("users_email_key") => {
+            return Err(ChangeError::EmailTaken(email.to_string()))
+        }
+        Err(e) => return Err(e.into()),
+    };
     if updated == 0 {
         return Err(ChangeError::NotFound);
     }
@@ -197,6 +204,7 @@ pub async fn set_active(pool: &PgPool, account_id: &AccountId, id: &UserId, acti
     if !active {
         keep_a_user_manager(&mut tx, account_id).await?;
         sessions::end_sessions_of(&mut tx, id).await?;
+        password_links::forget(&mut tx, id).await?;
     }
     tx.commit().await?;
     Ok(())

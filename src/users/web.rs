@@ -139,7 +139,7 @@ async fn create(
     let id = match accounts_users::add_user(&mut conn, &user.account_id, &new).await {
         Ok(id) => id,
         Err(AddUserError::EmailTaken(email)) => {
-            form.email_error = Some(format!("A user with the e-mail {email} exists already."));
+            form.email_error = Some(format!("The e-mail {email} cannot be used: choose another."));
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, form_page(layout, None, form)).into_response());
         }
         Err(AddUserError::Database(e)) => return Err(e.into()),
@@ -221,7 +221,7 @@ async fn update(
     match store::update(&state.pool, &user.account_id, &member.id, &change).await {
         Ok(()) => {}
         Err(ChangeError::EmailTaken(email)) => {
-            form.email_error = Some(format!("Another user has the e-mail {email}."));
+            form.email_error = Some(format!("The e-mail {email} cannot be used: choose another."));
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, form_page(layout, Some(member), form)).into_response());
         }
         Err(e @ ChangeError::LastUserManager) => {

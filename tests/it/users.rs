@@ -131,12 +131,22 @@ async fn a_user_added_with_a_link_sets_a_password_once_and_signs_in_with_what_wa
     let r = set(NEW_PASSWORD, NEW_PASSWORD).await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/login");
-    // Once only.
+    // Once only (posted again with this browser's new session's form token).
     assert_eq!(dana.get(&path).await.status(), 404);
-    assert_eq!(
-        set("another-long-password", "another-long-password").await.status(),
-        404
-    );
+    let fresh = csrf_from(&dana.get_html("/login").await).unwrap();
+    let r = dana
+        .client
+        .post(dana.url("/set-password"))
+        .form(&[
+            ("csrf_token", fresh.as_str()),
+            ("token", token),
+            ("password", "another-long-password"),
+            ("password_again", "another-long-password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
 
     let dana = signed_in(&app, "dana.new@frontstreet.example").await;
     let html = dana.get_html("/webhooks").await;
@@ -615,7 +625,10 @@ async fn the_users_form_refuses_bad_input_and_other_accounts_users_are_not_found
             vec![("email", "x@frontstreet.example"), ("name", "Nul\0name")],
             "Enter a name",
         ),
-        (vec![("email", VIEWER_EMAIL), ("name", "Copy")], "exists already"),
+        (
+            vec![("email", VIEWER_EMAIL), ("name", "Copy")],
+            "cannot be used: choose another",
+        ),
         (
             vec![
                 ("email", "x@frontstreet.example"),
@@ -687,4 +700,90 @@ async fn two_user_managers_demoting_each_other_at_once_leave_one_of_them() {
         1,
         "{statuses:?}"
     );
+}
+
+#[tokio::test]
+async fn a_token_acts_only_as_far_as_its_creator_still_may_and_stops_with_them() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    let (product, _) = plain_and_capable_products(&app).await;
+    let webhook = insert_webhook(&app, &app.vendor_account_id, &product, "Guarded", true).await;
+    let id = add_user_with_password(
+        &app,
+        "automation@frontstreet.example",
+        "Automation",
+        &all_but("manage_users"),
+    )
+    .await;
+    let creator = signed_in(&app, "automation@frontstreet.example").await;
+    let token = creator.api_key("Automation token").await;
+    let api = |method: reqwest::Method, path: String| {
+        let (client, url, token) = (creator.client.clone(), creator.url(&path), token.clone());
+        async move {
+            client
+                .request(method, url)
+                .header("authorization", token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let path = format!("/public/v1/notifications/webhooks/{webhook}");
+    let read: serde_json::Value = api(reqwest::Method::GET, path.clone()).await.json().await.unwrap();
+    assert_eq!(
+        read["jwt_secret"], WEBHOOK_SECRET,
+        "a token that may edit sees the secret"
+    );
+
+    // The creator loses "Edit webhooks" and "Delete webhooks": so does the token.
+    let r = app
+        .post_form(
+            &format!("/users/{id}"),
+            &[
+                ("email", "automation@frontstreet.example"),
+                ("name", "Automation"),
+                ("create_webhooks", "on"),
+                ("manage_tokens", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(api(reqwest::Method::DELETE, path.clone()).await.status(), 403);
+    let read: serde_json::Value = api(reqwest::Method::GET, path.clone()).await.json().await.unwrap();
+    assert_ne!(read["jwt_secret"], WEBHOOK_SECRET, "and no longer sees the secret");
+    assert!(read["jwt_secret"].as_str().unwrap().contains("*****"));
+    assert_eq!(
+        count(&app, "select count(*) from webhooks where id = $1", &webhook).await,
+        1
+    );
+
+    // Deactivated: the token stops working at all, and works again on reactivation.
+    assert_eq!(
+        app.post_form(&format!("/users/{id}/deactivate"), &[]).await.status(),
+        303
+    );
+    assert_eq!(api(reqwest::Method::GET, path.clone()).await.status(), 401);
+    assert_eq!(
+        app.post_form(&format!("/users/{id}/reactivate"), &[]).await.status(),
+        303
+    );
+    assert_eq!(api(reqwest::Method::GET, path).await.status(), 200);
+}
+
+#[tokio::test]
+async fn an_ended_session_is_not_brought_back_by_a_request_still_running() {
+    use tower_sessions::session::{Id, Record};
+    use tower_sessions::SessionStore;
+    let app = spawn_app().await;
+    let store = webhook_portal::auth::store::sessions::PostgresSessions::new(app.pool.clone());
+    let mut record = Record {
+        id: Id::default(),
+        data: Default::default(),
+        expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+    };
+    store.create(&mut record).await.unwrap();
+    store.delete(&record.id).await.unwrap();
+    // What a request that began before the session ended does when it finishes.
+    store.save(&record).await.unwrap();
+    assert!(store.load(&record.id).await.unwrap().is_none());
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use crate::api::ApiError;
+use crate::auth::Permission;
 use crate::delivery::payload::timestamp;
 use crate::ids::UserId;
 use crate::state::AppState;
@@ -66,7 +67,8 @@ pub(super) fn to_json(w: &Webhook, caller: &ApiCaller, api_url: &str, attempts: 
         "payload_format": w.payload_format.as_str(),
         "md5_wrap": w.md5_wrap,
         "rate_limit": w.rate_limit,
-        "jwt_secret": w.jwt_secret,
+        // As on the pages: the secret only for those who may edit webhooks.
+        "jwt_secret": if caller.can(Permission::EditWebhooks) { w.jwt_secret.clone() } else { w.secret_masked() },
         "headers": headers,
         "data": w.data.0,
         "api_url": api_url,

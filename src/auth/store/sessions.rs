@@ -60,10 +60,12 @@ impl SessionStore for PostgresSessions {
         }
     }
 
+    /// Updates the session if it still exists: a session ended meanwhile (its user was
+    /// deactivated or their password changed) is not brought back by a request that was
+    /// already running. New sessions go through `create`.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         sqlx::query!(
-            "insert into sessions (id, data, expires_at) values ($1, $2, $3)
-             on conflict (id) do update set data = excluded.data, expires_at = excluded.expires_at",
+            "update sessions set data = $2, expires_at = $3 where id = $1",
             record.id.to_string(),
             encode(record)?,
             expiry(record)?,
