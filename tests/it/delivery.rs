@@ -908,6 +908,22 @@ async fn a_410_gone_turns_the_webhook_off_at_once_and_says_why() {
             .contains("the handler answered 410 Gone"),
         "the chip's title says why"
     );
+    let key = app.api_key("Reader").await;
+    let api: Value = app
+        .client
+        .get(app.url(&format!("/public/v1/notifications/webhooks/{id}")))
+        .header("authorization", key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(api["active"], json!(false));
+    assert!(
+        api["disabled_reason"].as_str().unwrap_or("").contains("410 Gone"),
+        "{api}"
+    );
     let pending: i64 = sqlx::query_scalar("select count(*) from webhook_triggers where webhook_id = $1")
         .bind(&id)
         .fetch_one(&app.pool)
@@ -932,4 +948,67 @@ async fn a_410_gone_turns_the_webhook_off_at_once_and_says_why() {
         .contains("id=\"disabled-reason\""));
     trigger_now(&app, &id).await;
     eventually("called again", || async { handler.count() == 2 }).await;
+}
+
+#[tokio::test]
+async fn a_call_can_be_copied_as_curl_and_repeated_from_a_shell() {
+    let handler = Handler::start().await;
+    let app = spawn_app_with(&FAST_DELIVERY).await;
+    app.login_admin().await;
+    let id = webhook_calling(
+        &app,
+        &handler.url("/hook?team=ops"),
+        "POST",
+        json!([["X-Note", "it's \"quoted\" $HOME"]]),
+        json!({"shop": "O'Brien & Sons"}),
+    )
+    .await;
+    trigger_now(&app, &id).await;
+    eventually("the call arrives", || async { handler.count() == 1 }).await;
+    let attempt: i64 = sqlx::query_scalar("select id from webhook_attempts where webhook_id = $1")
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let page = app.get_html(&format!("/webhooks/{id}/deliveries/{attempt}")).await;
+    // As a browser shows it (and copies it): the element's text.
+    let document = scraper::Html::parse_document(&page);
+    let selector = scraper::Selector::parse("#curl-command").unwrap();
+    let command: String = document
+        .select(&selector)
+        .next()
+        .expect("the curl command is shown")
+        .text()
+        .collect();
+    assert!(
+        command.contains("Bearer $TOKEN") && !command.contains("[redacted]"),
+        "{command}"
+    );
+    // Run as printed, with a token of the webhook's: the handler gets the same request.
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"webhook_id": id, "exp": chrono::Utc::now().timestamp() + 300}),
+        &jsonwebtoken::EncodingKey::from_secret(WEBHOOK_SECRET.as_bytes()),
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!("{command} --silent --show-error --fail"))
+            .env("TOKEN", token)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let calls = handler.received();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1].body, calls[0].body, "the same body");
+    assert_eq!(calls[1].headers["x-note"], calls[0].headers["x-note"]);
+    assert_eq!(calls[1].headers["content-type"], calls[0].headers["content-type"]);
+    assert!(calls[1].headers["authorization"]
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer ey"));
 }

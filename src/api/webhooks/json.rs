@@ -60,6 +60,8 @@ pub(super) fn to_json(w: &Webhook, caller: &ApiCaller, api_url: &str, attempts: 
         "label": w.label,
         "description": w.description,
         "active": w.active,
+        // Why the portal turned it off by itself (410 Gone); null otherwise.
+        "disabled_reason": w.disabled_reason,
         "product": {"id": w.product_id, "name": w.product_name, "icon": Value::Null},
         "account": {"id": w.account_id, "name": caller.account_name},
         "external_url": w.external_url,
