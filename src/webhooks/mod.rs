@@ -2,6 +2,7 @@
 
 pub mod model;
 pub mod ping;
+pub mod redeliver;
 pub mod store;
 pub mod web;
 pub mod wizard;

@@ -1013,3 +1013,94 @@ async fn a_call_can_be_copied_as_curl_and_repeated_from_a_shell() {
         .unwrap()
         .starts_with("Bearer ey"));
 }
+
+#[tokio::test]
+async fn a_call_is_redelivered_with_a_fresh_token_and_linked_even_out_of_order() {
+    let handler = Handler::start().await;
+    handler.set(Behaviour {
+        status: 500,
+        ..Behaviour::default()
+    });
+    let app = spawn_app_with(&FAST_DELIVERY).await;
+    app.login_admin().await;
+    let id = webhook_calling(&app, &handler.url("/"), "POST", json!([]), json!({"k": 1})).await;
+    queue_changes(&app.pool, &id, 1).await;
+    attempt_n(&app, &id, 1).await;
+    let original: i64 = sqlx::query_scalar("select min(id) from webhook_attempts where webhook_id = $1")
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    // Out of order, and the handler fixed: a redelivery calls anyway, and changes neither.
+    sqlx::query("update webhooks set out_of_order = true where id = $1")
+        .bind(&id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    handler.set(Behaviour::default());
+    let before = stats(&app.pool, &id).await;
+    let calls_before = handler.count();
+    let page = app.get_html(&format!("/webhooks/{id}/deliveries/{original}")).await;
+    assert!(page.contains("id=\"redeliver\""));
+    let r = app
+        .post_form(&format!("/webhooks/{id}/deliveries/{original}/redeliver"), &[])
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), format!("/webhooks/{id}/deliveries"));
+    eventually("the redelivery is recorded", || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from webhook_attempts where redelivery_of = $1")
+            .bind(original)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+            == 1
+    })
+    .await;
+    assert_eq!(handler.count(), calls_before + 1);
+    let calls = handler.received();
+    let first = verified_claims(&calls[0].headers, WEBHOOK_SECRET);
+    let again = verified_claims(&calls.last().unwrap().headers, WEBHOOK_SECRET);
+    assert_eq!(again["webhook_id"], first["webhook_id"]);
+    assert_eq!(again["data"], json!({"k": 1}));
+    assert_ne!(
+        calls.last().unwrap().headers["authorization"],
+        calls[0].headers["authorization"],
+        "a fresh token"
+    );
+    let (redelivery, success): (i64, bool) =
+        sqlx::query_as("select id, success from webhook_attempts where redelivery_of = $1")
+            .bind(original)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(success);
+    let list = text_of(&app.get_html(&format!("/webhooks/{id}/deliveries")).await);
+    assert!(list.contains(&format!("Redelivery of WHA-{original}")), "{list}");
+    let page = app.get_html(&format!("/webhooks/{id}/deliveries/{redelivery}")).await;
+    assert!(
+        page.contains(&format!("href=\"/webhooks/{id}/deliveries/{original}\"")),
+        "linked back"
+    );
+    assert_eq!(stats(&app.pool, &id).await, before, "no statistics change");
+    let out_of_order: bool = sqlx::query_scalar("select out_of_order from webhooks where id = $1")
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(out_of_order, "it stays out of order");
+
+    // Only those who may edit webhooks redeliver.
+    let viewer = app.second_browser();
+    viewer.login_viewer().await;
+    assert!(!viewer
+        .get_html(&format!("/webhooks/{id}/deliveries/{original}"))
+        .await
+        .contains("id=\"redeliver\""));
+    assert_eq!(
+        viewer
+            .post_form(&format!("/webhooks/{id}/deliveries/{original}/redeliver"), &[])
+            .await
+            .status(),
+        403
+    );
+}

@@ -6,7 +6,8 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::PgPool;
 
-use crate::domain::{ErrorKind, ObjectClass};
+use crate::delivery::http::CallResult;
+use crate::domain::{ErrorKind, HttpMethod, ObjectClass};
 use crate::ids::{AccountId, ProductId, WebhookId};
 
 /// How many queue-change webhooks of the account watch the product's queue: (enabled, all).
@@ -65,6 +66,8 @@ pub struct Attempt {
     pub test: bool,
     /// 0 for a trigger's first call; n for its n-th retry (see [`label_retries`]).
     pub retry: i32,
+    /// The call this one repeats (Redeliver).
+    pub redelivery_of: Option<i64>,
 }
 
 impl Attempt {
@@ -72,6 +75,8 @@ impl Attempt {
     pub fn cause(&self) -> Option<String> {
         if self.test {
             Some("Test ping".to_string())
+        } else if let Some(original) = self.redelivery_of {
+            Some(format!("Redelivery of WHA-{original}"))
         } else if self.retry > 0 {
             Some(format!("Retry {}", self.retry))
         } else if self.trigger_id.is_none() {
@@ -87,6 +92,11 @@ impl Attempt {
 
     pub fn error_kind_label(&self) -> &'static str {
         self.error_kind.map_or("", ErrorKind::label)
+    }
+    /// Whether Redeliver is offered: not for test pings (send a new one) nor for an inbound
+    /// message's calls (their caller's message is theirs to send again).
+    pub fn can_redeliver(&self) -> bool {
+        !self.test && self.message_id.is_none()
     }
     /// The call as a curl command, to repeat it from a shell while fixing a handler. The token
     /// is not stored (it is redacted), so the command reads it from `$TOKEN`.
@@ -152,7 +162,7 @@ pub async fn attempts(
                       error_kind as "error_kind: ErrorKind", error, request_method, request_url,
                       request_headers as "request_headers: Json<Vec<(String, String)>>", request_body,
                       response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
-                      response_truncated, trigger_id, message_id, test, 0::int4 as "retry!"
+                      response_truncated, trigger_id, message_id, test, 0::int4 as "retry!", redelivery_of
                    from webhook_attempts where webhook_id = $1 and id < $2
                    order by id desc limit $3"#,
                 webhook_id,
@@ -169,7 +179,7 @@ pub async fn attempts(
                       error_kind as "error_kind: ErrorKind", error, request_method, request_url,
                       request_headers as "request_headers: Json<Vec<(String, String)>>", request_body,
                       response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
-                      response_truncated, trigger_id, message_id, test, 0::int4 as "retry!"
+                      response_truncated, trigger_id, message_id, test, 0::int4 as "retry!", redelivery_of
                    from webhook_attempts where webhook_id = $1 and id < $2 and success
                    order by id desc limit $3"#,
                 webhook_id,
@@ -186,7 +196,7 @@ pub async fn attempts(
                       error_kind as "error_kind: ErrorKind", error, request_method, request_url,
                       request_headers as "request_headers: Json<Vec<(String, String)>>", request_body,
                       response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
-                      response_truncated, trigger_id, message_id, test, 0::int4 as "retry!"
+                      response_truncated, trigger_id, message_id, test, 0::int4 as "retry!", redelivery_of
                    from webhook_attempts where webhook_id = $1 and id < $2 and not success
                    order by id desc limit $3"#,
                 webhook_id,
@@ -244,7 +254,7 @@ pub async fn attempt(pool: &PgPool, webhook_id: &WebhookId, attempt_id: i64) -> 
         r#"select id, manual, started_at, duration_ms, success, status_code, error_kind as "error_kind: ErrorKind",
               error, request_method, request_url, request_headers as "request_headers: Json<Vec<(String, String)>>",
               request_body, response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
-              response_truncated, trigger_id, message_id, test, 0::int4 as "retry!"
+              response_truncated, trigger_id, message_id, test, 0::int4 as "retry!", redelivery_of
            from webhook_attempts where webhook_id = $1 and id = $2"#,
         webhook_id.as_str(),
         attempt_id,
@@ -270,5 +280,48 @@ pub async fn attempt_summaries(pool: &PgPool, ids: &[i64]) -> Result<Vec<Attempt
         ids,
     )
     .fetch_all(pool)
+    .await
+}
+
+/// A redelivery as sent, for the record.
+pub struct Redelivery<'a> {
+    pub original: i64,
+    pub method: HttpMethod,
+    pub url: &'a str,
+    pub body: Option<&'a str>,
+    pub started_at: DateTime<Utc>,
+}
+
+/// Records a redelivery: a call of its own, naming the one it repeats, in no statistics and
+/// never retried. Returns its id.
+pub async fn record_redelivery(
+    pool: &PgPool,
+    webhook_id: &WebhookId,
+    sent: &Redelivery<'_>,
+    result: &CallResult,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        "insert into webhook_attempts (webhook_id, manual, started_at, duration_ms, success, status_code, error_kind,
+             error, request_method, request_url, request_headers, request_body, response_headers, response_body,
+             response_truncated, redelivery_of)
+         values ($1, true, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+         returning id",
+        webhook_id.as_str(),
+        sent.started_at,
+        result.duration.as_millis().min(i32::MAX as u128) as i32,
+        result.success,
+        result.status_code.map(i32::from),
+        result.error_kind.or((!result.success).then_some(ErrorKind::Http)) as Option<ErrorKind>,
+        result.error.as_deref(),
+        sent.method as HttpMethod,
+        sent.url,
+        Json(&result.request_headers) as _,
+        sent.body,
+        Json(&result.response_headers) as _,
+        result.response_body.as_deref(),
+        result.response_truncated,
+        sent.original,
+    )
+    .fetch_one(pool)
     .await
 }

@@ -2,7 +2,7 @@
 //! webhook of another account is simply not found. The list ([`list`]), the writes
 //! ([`write`]) and the tabs' questions ([`deliveries`]) have modules of their own.
 
-mod deliveries;
+pub mod deliveries;
 mod list;
 pub mod ping;
 mod query;

@@ -36,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/{id}/data", get(tab_data))
         .route("/webhooks/{id}/deliveries", get(tab_deliveries))
         .route("/webhooks/{id}/deliveries/{attempt}", get(attempt_view))
+        .route("/webhooks/{id}/deliveries/{attempt}/redeliver", post(ping::redeliver))
         .route("/webhooks/{id}/trigger", post(trigger_now))
         .route("/webhooks/{id}/ping", get(ping::ping_panel).post(ping::send_ping))
         .route("/webhooks/{id}/enable", post(enable))

@@ -45,6 +45,42 @@ pub(super) async fn send_ping(
     Ok(wizard::redirect(&headers, &back))
 }
 
+/// `POST /webhooks/{id}/deliveries/{attempt}/redeliver`: the call made again in the background;
+/// the Deliveries tab shows it when it is answered.
+pub(super) async fn redeliver(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: tower_sessions::Session,
+    headers: HeaderMap,
+    Path((id, attempt)): Path<(String, String)>,
+    _form: FormFields,
+) -> AppResult<Response> {
+    user.require(Permission::EditWebhooks)?;
+    let w = find(&state, &user, &id).await?;
+    let attempt_id: i64 = attempt
+        .trim_start_matches("WHA-")
+        .parse()
+        .map_err(|_| AppError::NotFound)?;
+    let original = crate::webhooks::store::attempt(&state.pool, &w.id, attempt_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !original.can_redeliver() {
+        return Err(AppError::NotAllowed(
+            "Test pings and inbound messages are not redelivered from here: send a new test ping, or let the caller send the message again.".into(),
+        ));
+    }
+    tracing::info!(webhook = %w.id, user = %user.id, original = attempt_id, "redeliver");
+    let note = if w.active { "" } else { " The webhook stays disabled." };
+    crate::auth::session::flash(
+        &session,
+        crate::auth::session::FlashKind::Success,
+        format!("WHA-{attempt_id} is being delivered again, with a fresh token: the new call appears here when it is answered.{note}"),
+    )
+    .await?;
+    tokio::spawn(crate::webhooks::redeliver::send(state.clone(), w.clone(), attempt_id));
+    Ok(wizard::redirect(&headers, &format!("/webhooks/{}/deliveries", w.id)))
+}
+
 pub(super) async fn ping_panel(
     State(state): State<AppState>,
     user: CurrentUser,
