@@ -242,10 +242,7 @@ pub(super) async fn attempt_view(
     Path((id, attempt)): Path<(String, String)>,
 ) -> AppResult<AttemptPage> {
     let w = find(&state, &user, &id).await?;
-    let attempt_id: i64 = attempt
-        .trim_start_matches("WHA-")
-        .parse()
-        .map_err(|_| AppError::NotFound)?;
+    let attempt_id = super::attempt_id(&attempt)?;
     let mut a = store::attempt(&state.pool, &w.id, attempt_id)
         .await?
         .ok_or(AppError::NotFound)?;

@@ -52,3 +52,8 @@ pub(super) async fn find(state: &AppState, user: &CurrentUser, id: &str) -> AppR
         .await?
         .ok_or(AppError::NotFound)
 }
+
+/// A call's id from a path (`WHA-12` or `12`); anything else is not found.
+pub(super) fn attempt_id(raw: &str) -> AppResult<i64> {
+    raw.trim_start_matches("WHA-").parse().map_err(|_| AppError::NotFound)
+}

@@ -57,10 +57,7 @@ pub(super) async fn redeliver(
 ) -> AppResult<Response> {
     user.require(Permission::EditWebhooks)?;
     let w = find(&state, &user, &id).await?;
-    let attempt_id: i64 = attempt
-        .trim_start_matches("WHA-")
-        .parse()
-        .map_err(|_| AppError::NotFound)?;
+    let attempt_id = super::attempt_id(&attempt)?;
     let original = crate::webhooks::store::attempt(&state.pool, &w.id, attempt_id)
         .await?
         .ok_or(AppError::NotFound)?;
