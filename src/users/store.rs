@@ -244,9 +244,3 @@ pub async fn reset_password(
     tx.commit().await?;
     Ok(link)
 }
-
-/// A link for a user just added without a password.
-pub async fn first_password_link(pool: &PgPool, id: &UserId, by: &UserId) -> Result<String, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
-    password_links::create(&mut conn, id, by).await
-}

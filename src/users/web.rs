@@ -135,8 +135,9 @@ async fn create(
         permissions: form.permissions,
         password: password.as_deref(),
     };
-    let mut conn = state.pool.acquire().await?;
-    let id = match accounts_users::add_user(&mut conn, &user.account_id, &new).await {
+    // The user and their first link together, or neither.
+    let mut tx = state.pool.begin().await?;
+    let id = match accounts_users::add_user(&mut tx, &user.account_id, &new).await {
         Ok(id) => id,
         Err(AddUserError::EmailTaken(email)) => {
             form.email_error = Some(format!("The e-mail {email} cannot be used: choose another."));
@@ -145,16 +146,16 @@ async fn create(
         Err(AddUserError::Database(e)) => return Err(e.into()),
         Err(other) => return Err(AppError::Internal(anyhow::anyhow!(other))),
     };
-    drop(conn);
+    let link = if password.is_none() {
+        Some(crate::auth::password_links::create(&mut tx, &id, &user.id).await?)
+    } else {
+        None
+    };
+    tx.commit().await?;
     tracing::info!(user = %id, by = %user.id, "user added");
     let member = store::find(&state.pool, &user.account_id, &id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let link = if password.is_none() {
-        Some(store::first_password_link(&state.pool, &id, &user.id).await?)
-    } else {
-        None
-    };
     let form = UserForm {
         email: member.email.clone(),
         name: member.name.clone(),

@@ -98,7 +98,8 @@ pub async fn record_failure(
             crate::dates::datetime(&finished_at)
         );
         sqlx::query!(
-            "update webhooks set active = false, disabled_reason = $2, modified_at = now() where id = $1 and active",
+            "update webhooks set active = false, disabled_reason = $2, modified_at = now(), modified_by = null
+             where id = $1 and active",
             job.webhook_id.as_str(),
             reason
         )
