@@ -1,5 +1,6 @@
 //! The Users page's form as typed: e-mail, name, permissions and how the password is set.
 
+use super::store::Member;
 use crate::auth::users as accounts_users;
 use crate::auth::{password, Permission, Permissions};
 use crate::forms::FormFields;
@@ -23,6 +24,17 @@ pub(super) struct UserForm {
 }
 
 impl UserForm {
+    /// The form of an existing user, as stored (a reset offers a link first).
+    pub(super) fn of(member: &Member) -> UserForm {
+        UserForm {
+            email: member.email.clone(),
+            name: member.name.clone(),
+            permissions: member.permissions,
+            password_mode: "link".into(),
+            ..UserForm::default()
+        }
+    }
+
     pub(super) fn read(form: &FormFields) -> UserForm {
         UserForm {
             email: form.get("email").trim().chars().take(EMAIL_MAX + 1).collect(),

@@ -156,13 +156,7 @@ async fn create(
     let member = store::find(&state.pool, &user.account_id, &id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let form = UserForm {
-        email: member.email.clone(),
-        name: member.name.clone(),
-        permissions: member.permissions,
-        password_mode: "link".into(),
-        ..UserForm::default()
-    };
+    let form = UserForm::of(&member);
     let mut page = form_page(layout, Some(member), form);
     page.new_link = link.map(|token| link_url(&state, &token));
     page.notice = Some(match &page.new_link {
@@ -190,13 +184,7 @@ async fn edit_form(
 ) -> AppResult<FormPage> {
     user.require(Permission::ManageUsers)?;
     let member = find_member(&state, &user, &id).await?;
-    let form = UserForm {
-        email: member.email.clone(),
-        name: member.name.clone(),
-        permissions: member.permissions,
-        password_mode: "link".into(),
-        ..UserForm::default()
-    };
+    let form = UserForm::of(&member);
     Ok(form_page(layout, Some(member), form))
 }
 
@@ -259,13 +247,7 @@ async fn deactivate(
     match store::set_active(&state.pool, &user.account_id, &member.id, false).await {
         Ok(()) => {}
         Err(e @ ChangeError::LastUserManager) => {
-            let form = UserForm {
-                email: member.email.clone(),
-                name: member.name.clone(),
-                permissions: member.permissions,
-                password_mode: "link".into(),
-                ..UserForm::default()
-            };
+            let form = UserForm::of(&member);
             let mut page = form_page(layout, Some(member), form);
             page.error = Some(e.to_string());
             return Ok((StatusCode::CONFLICT, page).into_response());
@@ -324,11 +306,8 @@ async fn reset_password(
         "link"
     };
     let mut form = UserForm {
-        email: member.email.clone(),
-        name: member.name.clone(),
-        permissions: member.permissions,
         password_mode: mode.into(),
-        ..UserForm::default()
+        ..UserForm::of(&member)
     };
     let typed = match typed_password(&fields, mode) {
         Ok(typed) => typed,

@@ -6,20 +6,48 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::store::ping::{record_ping, SentPing};
 use super::store::Webhook;
-use crate::delivery::body::encode;
+use crate::delivery::body::{encode, Body};
 use crate::delivery::http::{CallResult, OutgoingCall};
-use crate::delivery::payload::sign;
+use crate::delivery::payload::{sign, Payload};
 use crate::ids::UserId;
 use crate::state::AppState;
 
 /// Someone watches the page for the answer: a ping waits no longer than this (or the
 /// portal's request timeout, if shorter).
 pub const PING_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Signs `payload` with the webhook's secret and calls its endpoint at once, with its method
+/// and headers: the call a ping or a redelivery makes outside the delivery task.
+pub(super) async fn call_now(
+    state: &AppState,
+    webhook: &Webhook,
+    payload: &Payload,
+    at: DateTime<Utc>,
+    body: Option<Body>,
+    timeout: Option<Duration>,
+) -> CallResult {
+    match sign(payload, at, &webhook.jwt_secret) {
+        Ok(token) => {
+            state
+                .caller
+                .call(OutgoingCall {
+                    method: webhook.http_method,
+                    url: &webhook.external_url,
+                    token: &token,
+                    custom_headers: &webhook.headers.0,
+                    body,
+                    timeout,
+                })
+                .await
+        }
+        Err(e) => CallResult::unsigned(e),
+    }
+}
 
 /// Sends the ping and records its answer; runs in the background.
 pub async fn send(state: AppState, webhook: Webhook, user: UserId) {
@@ -34,22 +62,8 @@ pub async fn send(state: AppState, webhook: Webhook, user: UserId) {
         state.config.delivery.processing_timeout,
         started_at,
     );
-    let result = match sign(&payload, started_at, &webhook.jwt_secret) {
-        Ok(token) => {
-            state
-                .caller
-                .call(OutgoingCall {
-                    method: webhook.http_method,
-                    url: &webhook.external_url,
-                    token: &token,
-                    custom_headers: &webhook.headers.0,
-                    body: body.clone(),
-                    timeout: Some(PING_TIMEOUT.min(state.config.delivery.request_timeout)),
-                })
-                .await
-        }
-        Err(e) => CallResult::unsigned(e),
-    };
+    let timeout = Some(PING_TIMEOUT.min(state.config.delivery.request_timeout));
+    let result = call_now(&state, &webhook, &payload, started_at, body.clone(), timeout).await;
     let refusal = match (result.status_code, &result.error) {
         (Some(200), _) => None,
         (Some(code), _) => Some(format!("HTTP {code}: a test ping must be answered with 200")),

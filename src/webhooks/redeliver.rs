@@ -8,8 +8,6 @@ use chrono::Utc;
 use super::store::deliveries::{record_redelivery, Redelivery};
 use super::store::Webhook;
 use crate::delivery::body::encode;
-use crate::delivery::http::{CallResult, OutgoingCall};
-use crate::delivery::payload::sign;
 use crate::state::AppState;
 
 /// Makes the call again and records it; runs in the background.
@@ -26,22 +24,7 @@ pub async fn send(state: AppState, webhook: Webhook, original: i64) {
         .then(|| serde_json::to_value(&payload).ok())
         .flatten()
         .map(|p| encode(&p, webhook.payload_format, webhook.md5_wrap));
-    let result = match sign(&payload, started_at, &webhook.jwt_secret) {
-        Ok(token) => {
-            state
-                .caller
-                .call(OutgoingCall {
-                    method: webhook.http_method,
-                    url: &webhook.external_url,
-                    token: &token,
-                    custom_headers: &webhook.headers.0,
-                    body: body.clone(),
-                    timeout: None,
-                })
-                .await
-        }
-        Err(e) => CallResult::unsigned(e),
-    };
+    let result = super::ping::call_now(&state, &webhook, &payload, started_at, body.clone(), None).await;
     let sent = Redelivery {
         original,
         method: webhook.http_method,
