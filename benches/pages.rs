@@ -301,7 +301,13 @@ async fn measure() -> anyhow::Result<()> {
     let admin = webhook_portal::auth::store::users::load_current_user(&pool, &users.user_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no user {ADMIN_EMAIL}"))?;
-    let (_, key) = webhook_portal::tokens::store::create(&pool, &admin, "Scale benchmark", admin.permissions).await?;
+    let (_, key) = webhook_portal::tokens::store::create(
+        &mut *pool.acquire().await?,
+        &admin,
+        "Scale benchmark",
+        admin.permissions,
+    )
+    .await?;
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("authorization", format!("ApiKey {key}").parse()?);
     let api = reqwest::Client::builder().default_headers(headers).build()?;

@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::requests::web::router())
         .merge(crate::inbound::web::router())
         .merge(crate::users::web::router())
+        .merge(crate::audit::web::router())
         .route_layer(middleware::from_fn(crate::layout::forget_shown_flashes))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -57,6 +57,9 @@ pub struct Config {
     pub login_max_failures_per_ip: i64,
     /// `PORTAL_RETENTION_DAYS`: calls (attempts) and events older than this are removed.
     pub retention_days: u32,
+    /// `PORTAL_SECRET_GRACE_HOURS`: after a secret rotation's switch, the previous secret
+    /// still verifies for this long, then it is destroyed.
+    pub secret_grace: Duration,
     /// `PORTAL_INBOUND_BODY_MAX_BYTES`: the largest body an inbound trigger accepts (413 above).
     pub inbound_body_max: usize,
     /// Everything about calling handlers (`PORTAL_DELIVERY_*`, `PORTAL_RETRY_*`, …).
@@ -186,6 +189,7 @@ impl Config {
         let login_max_failures_per_email = number("PORTAL_LOGIN_MAX_FAILURES_PER_EMAIL", 5, 1, 1000)? as i64;
         let login_max_failures_per_ip = number("PORTAL_LOGIN_MAX_FAILURES_PER_IP", 20, 1, 100_000)? as i64;
         let retention_days = number("PORTAL_RETENTION_DAYS", 30, 1, 3650)? as u32;
+        let secret_grace = Duration::from_secs(number("PORTAL_SECRET_GRACE_HOURS", 24, 1, 720)? * 3600);
         let inbound_body_max = number(
             "PORTAL_INBOUND_BODY_MAX_BYTES",
             DEFAULT_INBOUND_BODY_MAX,
@@ -248,6 +252,7 @@ impl Config {
             login_max_failures_per_email,
             login_max_failures_per_ip,
             retention_days,
+            secret_grace,
             inbound_body_max,
         })
     }

@@ -39,6 +39,9 @@ pub enum AppError {
     Csrf,
     #[error("{0}")]
     BadRequest(String),
+    /// The object is not in a state that allows this (409), said in the message.
+    #[error("{0}")]
+    Conflict(String),
     #[error("The request body is too large.")]
     PayloadTooLarge,
     #[error("{message}")]
@@ -72,6 +75,7 @@ impl AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden | AppError::NotAllowed(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -85,6 +89,7 @@ impl AppError {
             AppError::Forbidden | AppError::NotAllowed(_) => "Not allowed",
             AppError::Csrf => "Form expired",
             AppError::BadRequest(_) => "Bad request",
+            AppError::Conflict(_) => "Not possible now",
             AppError::PayloadTooLarge => "Too large",
             AppError::TooManyRequests { .. } => "Too many attempts",
             AppError::Unavailable(_) => "Database unavailable",

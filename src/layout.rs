@@ -24,10 +24,18 @@ pub enum Nav {
     Inbound,
     Tokens,
     Users,
+    Audit,
 }
 
 impl Nav {
-    pub const ALL: [Nav; 5] = [Nav::Webhooks, Nav::Products, Nav::Inbound, Nav::Tokens, Nav::Users];
+    pub const ALL: [Nav; 6] = [
+        Nav::Webhooks,
+        Nav::Products,
+        Nav::Inbound,
+        Nav::Tokens,
+        Nav::Users,
+        Nav::Audit,
+    ];
 
     pub fn href(self) -> &'static str {
         match self {
@@ -36,6 +44,7 @@ impl Nav {
             Nav::Inbound => "/inbound",
             Nav::Tokens => "/tokens",
             Nav::Users => "/users",
+            Nav::Audit => "/audit",
         }
     }
 
@@ -46,6 +55,7 @@ impl Nav {
             Nav::Inbound => "Inbound triggers",
             Nav::Tokens => "Tokens",
             Nav::Users => "Users",
+            Nav::Audit => "Audit log",
         }
     }
 }
@@ -70,11 +80,11 @@ impl Layout {
         self
     }
 
-    /// The entries the user may open (Users only for those who manage users).
+    /// The entries the user may open (Users and Audit log only for those who manage users).
     pub fn nav_entries(&self) -> Vec<Nav> {
         Nav::ALL
             .into_iter()
-            .filter(|n| *n != Nav::Users || self.user.can_manage_users())
+            .filter(|n| !matches!(n, Nav::Users | Nav::Audit) || self.user.can_manage_users())
             .collect()
     }
 

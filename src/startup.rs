@@ -91,14 +91,25 @@ impl Application {
     }
 }
 
-/// Every 5 minutes: expired sessions, sign-in attempts older than a day, and calls, events and
-/// inbound messages older than the retention period go.
+/// Every minute: previous secrets whose grace period ended are destroyed. Every 5 minutes:
+/// expired sessions, sign-in attempts older than a day, and calls, events and inbound messages
+/// older than the retention period go.
 async fn housekeeping(pool: PgPool, retention_days: u32) {
     use tower_sessions::ExpiredDeletion;
     let sessions = crate::auth::store::sessions::PostgresSessions::new(pool.clone());
-    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(300));
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(60));
+    let mut minute: u64 = 0;
     loop {
         ticks.tick().await;
+        match crate::webhooks::store::secrets::destroy_expired(&pool, 1_000).await {
+            Ok(0) => {}
+            Ok(secrets) => tracing::info!(secrets, "previous secrets destroyed after their grace period"),
+            Err(e) => tracing::warn!(error = %e, "destroying expired secrets failed"),
+        }
+        minute += 1;
+        if minute % 5 != 1 {
+            continue;
+        }
         if let Err(e) = sessions.delete_expired().await {
             tracing::warn!(error = %e, "removing expired sessions failed");
         }

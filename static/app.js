@@ -24,20 +24,6 @@
       return;
     }
 
-    // Reveal / hide a masked secret: <button data-reveal="#id">.
-    var reveal = ev.target.closest("[data-reveal]");
-    if (reveal) {
-      ev.preventDefault();
-      var el = document.querySelector(reveal.getAttribute("data-reveal"));
-      if (!el) return;
-      var shown = el.dataset.shown === "1";
-      el.textContent = shown ? el.dataset.masked : el.dataset.secret;
-      el.dataset.shown = shown ? "0" : "1";
-      reveal.textContent = shown ? "Show" : "Hide";
-      reveal.setAttribute("aria-pressed", shown ? "false" : "true");
-      return;
-    }
-
     // The error page's Back button.
     if (ev.target.closest("[data-back]")) {
       history.back();

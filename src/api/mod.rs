@@ -310,8 +310,18 @@ impl FromRequestParts<AppState> for ApiCaller {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(ApiError::unauthorized)?;
-        crate::tokens::authenticate(&state.pool, header)
+        let mut caller = crate::tokens::authenticate(&state.pool, header)
             .await?
-            .ok_or_else(ApiError::unauthorized)
+            .ok_or_else(ApiError::unauthorized)?;
+        caller.client_ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(caller)
     }
+}
+
+/// Changes made through the API are recorded as the token's.
+pub fn actor(caller: &ApiCaller) -> crate::audit::Actor {
+    crate::audit::Actor::api_token(caller.token_id.as_str(), caller.client_ip)
 }

@@ -157,7 +157,11 @@ pub async fn require_login(
         None => None,
     };
     match user {
-        Some(user) => {
+        Some(mut user) => {
+            user.client_ip = request
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip());
             request.extensions_mut().insert(user);
             Ok(next.run(request).await)
         }

@@ -196,6 +196,7 @@ pub struct SetPasswordForm {
 /// `POST /set-password`: sets the password, ends the user's other sessions, sends to sign-in.
 pub async fn set_password_submit(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     session: Session,
     Form(form): Form<SetPasswordForm>,
 ) -> AppResult<Response> {
@@ -225,7 +226,7 @@ pub async fn set_password_submit(
         return Ok((status, page).into_response());
     }
     let hash = password::hash(form.password).await?;
-    match password_links::consume(&state.pool, &form.token, &hash).await? {
+    match password_links::consume(&state.pool, &form.token, &hash, peer.ip()).await? {
         Some(user_id) => {
             tracing::info!(user = %user_id, "password set through a one-time link");
             // Whoever was signed in in this browser is signed out too (their session is gone).

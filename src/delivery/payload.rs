@@ -47,17 +47,20 @@ pub fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
-/// The bearer token: header `{"typ":"JWT","alg":"HS256"}`, claims = payload + `exp`
+/// The bearer token: header `{"typ":"JWT","alg":"HS256","kid":…}` (`kid` names the secret, so
+/// a handler can accept two during a rotation), claims = payload + `exp`
 /// (`triggered_at` + `processing_timeout`). No `iat`/`nbf`: strict verifiers with no leeway
 /// would reject a call from a clock a second ahead.
 pub fn sign(
     payload: &Payload,
     triggered_at: DateTime<Utc>,
     secret: &str,
+    kid: &str,
 ) -> Result<String, jsonwebtoken::errors::Error> {
     let header = Header {
         typ: Some("JWT".to_string()),
         alg: Algorithm::HS256,
+        kid: Some(kid.to_string()),
         ..Header::default()
     };
     let claims = Claims {
@@ -97,15 +100,22 @@ pub fn claimed_webhook_id(token: &str) -> Option<String> {
     value["webhook_id"].as_str().map(str::to_string)
 }
 
-/// Verifies a token as this portal signs calls ([`sign`]): HS256 only, with the webhook's
-/// secret, `exp` required and not passed (no leeway), claims naming an inbound message.
-pub fn verify_inbound_call(token: &str, secret: &str) -> Option<InboundCall> {
+/// Verifies a token as this portal signs calls ([`sign`]): HS256 only, with one of the
+/// webhook's secrets (`keys`: key id and secret; the token's `kid` picks one, a token without
+/// one may match any), `exp` required and not passed (no leeway), claims naming an inbound
+/// message.
+pub fn verify_inbound_call(token: &str, keys: &[(String, String)]) -> Option<InboundCall> {
+    let kid = jsonwebtoken::decode_header(token).ok()?.kid;
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 0;
     validation.set_required_spec_claims(&["exp"]);
-    decode::<InboundCall>(token, &DecodingKey::from_secret(secret.as_bytes()), &validation)
-        .ok()
-        .map(|data| data.claims)
+    keys.iter()
+        .filter(|(key_id, _)| kid.as_deref().is_none_or(|k| k == key_id))
+        .find_map(|(_, secret)| {
+            decode::<InboundCall>(token, &DecodingKey::from_secret(secret.as_bytes()), &validation)
+                .ok()
+                .map(|data| data.claims)
+        })
 }
 
 #[cfg(test)]
@@ -136,12 +146,15 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         assert_eq!(timestamp(at), "2021-05-27T09:54:03+00:00");
-        let token = sign(&sample(), at, "secret-0123456789").unwrap();
+        let token = sign(&sample(), at, "secret-0123456789", "k_test").unwrap();
         let parts: Vec<&str> = token.split('.').collect();
         let decode = |s: &str| -> Value {
             serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()).unwrap()
         };
-        assert_eq!(decode(parts[0]), serde_json::json!({"typ": "JWT", "alg": "HS256"}));
+        assert_eq!(
+            decode(parts[0]),
+            serde_json::json!({"typ": "JWT", "alg": "HS256", "kid": "k_test"})
+        );
         let claims = decode(parts[1]);
         let keys: Vec<&String> = claims.as_object().unwrap().keys().collect();
         assert_eq!(keys.len(), 12);
@@ -155,18 +168,28 @@ mod tests {
         let mut payload = sample();
         payload.inbound = Some(serde_json::json!({"message_id": 42, "body_size": 3}));
         let now = Utc::now();
-        let token = sign(&payload, now, "secret-0123456789").unwrap();
+        let token = sign(&payload, now, "secret-0123456789", "k_test").unwrap();
         assert_eq!(claimed_webhook_id(&token).as_deref(), Some("WH-623-978-334"));
-        let call = verify_inbound_call(&token, "secret-0123456789").unwrap();
+        let keys = |secret: &str| vec![("k_test".to_string(), secret.to_string())];
+        let call = verify_inbound_call(&token, &keys("secret-0123456789")).unwrap();
         assert_eq!(
             (call.webhook_id.as_str(), call.inbound.message_id),
             ("WH-623-978-334", 42)
         );
-        assert_eq!(verify_inbound_call(&token, "another-secret-0001"), None);
-        let expired = sign(&payload, now - chrono::Duration::seconds(601), "secret-0123456789").unwrap();
-        assert_eq!(verify_inbound_call(&expired, "secret-0123456789"), None);
-        let not_inbound = sign(&sample(), now, "secret-0123456789").unwrap();
-        assert_eq!(verify_inbound_call(&not_inbound, "secret-0123456789"), None);
+        assert_eq!(verify_inbound_call(&token, &keys("another-secret-0001")), None);
+        let expired = sign(
+            &payload,
+            now - chrono::Duration::seconds(601),
+            "secret-0123456789",
+            "k_test",
+        )
+        .unwrap();
+        assert_eq!(verify_inbound_call(&expired, &keys("secret-0123456789")), None);
+        let not_inbound = sign(&sample(), now, "secret-0123456789", "k_test").unwrap();
+        assert_eq!(verify_inbound_call(&not_inbound, &keys("secret-0123456789")), None);
+        // A token names its key: another key id with the same secret does not verify it.
+        let other_kid = vec![("k_other".to_string(), "secret-0123456789".to_string())];
+        assert_eq!(verify_inbound_call(&token, &other_kid), None);
         assert_eq!(claimed_webhook_id("not-a-token"), None);
         assert_eq!(
             inbound_body_url("http://127.0.0.1:8080/public/v1/", 7),

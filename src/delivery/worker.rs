@@ -87,7 +87,7 @@ impl Worker {
         // Held until the call is recorded (a fast call's recording keeps its slot busy, which
         // paces the claims), unless the call turns slow.
         let mut slot = Some(slot);
-        let result = match sign(&payload, started_at, &job.jwt_secret) {
+        let result = match sign(&payload, started_at, &job.jwt_secret, &job.jwt_kid) {
             Ok(token) => {
                 if !self.liveness.is_current() {
                     // Between claim and call the liveness ran out: leave the trigger to others.

@@ -63,15 +63,14 @@ async fn body(State(state): State<AppState>, Path(id): Path<String>, headers: He
     Ok(respond(stored))
 }
 
-/// The webhook and message a call's token names, once verified with that webhook's secret.
+/// The webhook and message a call's token names, once verified with that webhook's secret
+/// (the current one, or the previous one during a rotation's grace period).
 async fn verified_call(state: &AppState, token: &str) -> Result<(WebhookId, i64), ApiError> {
     let webhook_id = claimed_webhook_id(token)
         .and_then(|id| WebhookId::parse(&id))
         .ok_or_else(ApiError::unauthorized)?;
-    let secret = store::webhook_secret(&state.pool, &webhook_id)
-        .await?
-        .ok_or_else(ApiError::unauthorized)?;
-    let call = verify_inbound_call(token, &secret)
+    let keys = store::webhook_keys(&state.pool, &webhook_id).await?;
+    let call = verify_inbound_call(token, &keys)
         .filter(|call| call.webhook_id == webhook_id.as_str())
         .ok_or_else(ApiError::unauthorized)?;
     Ok((webhook_id, call.inbound.message_id))

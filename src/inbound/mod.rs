@@ -78,6 +78,51 @@ impl InboundTrigger {
     pub fn params_text(&self) -> String {
         params_to_text(&self.query_params.0)
     }
+
+    /// The trigger's settings as the audit log shows them.
+    pub fn snapshot(&self) -> crate::audit::Snapshot {
+        let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
+        vec![
+            ("Name", self.name.clone()),
+            ("Product", self.product_id.to_string()),
+            ("Queue", self.queue_label().to_string()),
+            ("Status", if self.active { "Enabled" } else { "Disabled" }.to_string()),
+            ("Path name", self.path_name.clone().unwrap_or_default()),
+            ("Open (no key)", yes_no(self.open)),
+            ("Ordered", yes_no(self.ordered)),
+            ("Request–response", yes_no(self.request_response)),
+            ("Longest wait", format!("{} s", self.max_wait_seconds)),
+            ("Query parameters", self.params_text().replace('\n', "; ")),
+        ]
+    }
+}
+
+/// Records a change of trigger `id` in the transaction that made it: the settings read again
+/// now against `before` (`None`: just created; a deleted trigger keeps its last name).
+pub async fn record_change(
+    conn: &mut sqlx::PgConnection,
+    account_id: &AccountId,
+    actor: &crate::audit::Actor,
+    action: crate::audit::Action,
+    id: &TriggerId,
+    before: Option<&InboundTrigger>,
+    detail: &str,
+) -> Result<(), sqlx::Error> {
+    use crate::audit::{changes, created, Entry, Object, ObjectKind};
+    let after = get(&mut *conn, account_id, id).await?;
+    let fields = match (before, &after) {
+        (Some(b), Some(a)) => changes(&b.snapshot(), &a.snapshot()),
+        (None, Some(a)) => created(&a.snapshot()),
+        _ => Vec::new(),
+    };
+    if action == crate::audit::Action::TriggerUpdated && fields.is_empty() {
+        return Ok(());
+    }
+    let name = after.as_ref().or(before).map(|t| t.name.clone()).unwrap_or_default();
+    let entry = Entry::new(action, Object::new(ObjectKind::InboundTrigger, id, name))
+        .with_changes(fields)
+        .with_detail(detail);
+    crate::audit::store::record(conn, account_id, actor, &entry).await
 }
 
 pub fn params_to_text(params: &[QueryParam]) -> String {

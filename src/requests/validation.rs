@@ -165,7 +165,7 @@ async fn call(state: &AppState, webhook: &Webhook, started_at: chrono::DateTime<
         state.config.delivery.processing_timeout,
         started_at,
     );
-    match sign(&payload, started_at, &webhook.jwt_secret) {
+    match sign(&payload, started_at, &webhook.jwt_secret, &webhook.jwt_kid) {
         Ok(token) => {
             state
                 .caller

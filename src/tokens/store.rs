@@ -78,7 +78,7 @@ fn webhook_permissions(create: bool, edit: bool, delete: bool) -> Permissions {
 /// Creates a token with the webhook permissions given (the caller has checked they are the
 /// user's own at most) and returns its full key (`SU-…:secret`), which is never shown again.
 pub async fn create(
-    pool: &PgPool,
+    conn: &mut sqlx::PgConnection,
     user: &CurrentUser,
     name: &str,
     permissions: Permissions,
@@ -89,7 +89,8 @@ pub async fn create(
         let r = sqlx::query!(
             "insert into api_tokens (id, account_id, name, secret_hash, created_by, can_create_webhooks,
                                      can_edit_webhooks, can_delete_webhooks)
-             values ($1, $2, $3, $4, $5, $6, $7, $8)",
+             values ($1, $2, $3, $4, $5, $6, $7, $8)
+             on conflict (id) do nothing",
             id.as_str(),
             user.account_id.as_str(),
             name.trim(),
@@ -99,27 +100,28 @@ pub async fn create(
             permissions.edit_webhooks,
             permissions.delete_webhooks,
         )
-        .execute(pool)
-        .await;
-        match r {
-            Ok(_) => {
-                let key = format!("{id}:{secret}");
-                return Ok((id, key));
-            }
-            Err(sqlx::Error::Database(e)) if e.constraint() == Some("api_tokens_pkey") => continue,
-            Err(e) => return Err(e),
+        .execute(&mut *conn)
+        .await?;
+        // A random id collided: draw another (no error, which would end the transaction).
+        if r.rows_affected() == 1 {
+            let key = format!("{id}:{secret}");
+            return Ok((id, key));
         }
     }
 }
 
 /// Revokes the account's token (revoking twice keeps the first time); its name, if it exists.
-pub async fn revoke(pool: &PgPool, account_id: &AccountId, id: &TokenId) -> Result<Option<String>, sqlx::Error> {
+pub async fn revoke(
+    db: impl sqlx::PgExecutor<'_>,
+    account_id: &AccountId,
+    id: &TokenId,
+) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar!(
         "update api_tokens set revoked_at = coalesce(revoked_at, now()) where account_id = $1 and id = $2 returning name",
         account_id.as_str(),
         id.as_str()
     )
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await
 }
 
@@ -131,6 +133,8 @@ pub struct ApiCaller {
     pub account_name: String,
     pub account_kind: AccountKind,
     pub permissions: Permissions,
+    /// The address the request came from (the audit log's "from where").
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 impl ApiCaller {
@@ -188,5 +192,6 @@ pub async fn authenticate(pool: &PgPool, header: &str) -> Result<Option<ApiCalle
         account_name: row.account_name,
         account_kind: row.account_kind,
         permissions: webhook_permissions(row.can_create_webhooks, row.can_edit_webhooks, row.can_delete_webhooks),
+        client_ip: None,
     }))
 }

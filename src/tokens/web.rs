@@ -9,6 +9,7 @@ use axum::Router;
 use tower_sessions::Session;
 
 use super::Token;
+use crate::audit::{Action, Actor, Change, Entry, Object, ObjectKind};
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::{CurrentUser, Permission, Permissions};
 use crate::dates::filters;
@@ -127,7 +128,31 @@ async fn create(
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
-    let (id, key) = super::create(&state.pool, &user, &name, access).await?;
+    let mut tx = state.pool.begin().await?;
+    let (id, key) = super::create(&mut tx, &user, &name, access).await?;
+    let may: Vec<&str> = Permission::WEBHOOKS
+        .iter()
+        .filter(|p| access.has(**p))
+        .map(|p| p.short())
+        .collect();
+    let entry = Entry::new(Action::TokenCreated, Object::new(ObjectKind::ApiToken, &id, &name)).with_changes(vec![
+        Change {
+            field: "Name".into(),
+            before: None,
+            after: Some(name.clone()),
+        },
+        Change {
+            field: "May".into(),
+            before: None,
+            after: Some(if may.is_empty() {
+                "read only".to_string()
+            } else {
+                format!("read, {} webhooks", may.join(", ").to_lowercase())
+            }),
+        },
+    ]);
+    crate::audit::store::record(&mut *tx, &user.account_id, &Actor::from(&user), &entry).await?;
+    tx.commit().await?;
     tracing::info!(token = %id, user = %user.id, "API token created");
     // Rendered directly (not redirected) so the key exists only in this one response.
     let page = TokensPage {
@@ -145,9 +170,13 @@ async fn revoke(
 ) -> AppResult<Response> {
     user.require(Permission::ManageTokens)?;
     let id = TokenId::parse(&id).ok_or(AppError::NotFound)?;
-    let name = super::revoke(&state.pool, &user.account_id, &id)
+    let mut tx = state.pool.begin().await?;
+    let name = super::revoke(&mut *tx, &user.account_id, &id)
         .await?
         .ok_or(AppError::NotFound)?;
+    let entry = Entry::new(Action::TokenRevoked, Object::new(ObjectKind::ApiToken, &id, &name));
+    crate::audit::store::record(&mut *tx, &user.account_id, &Actor::from(&user), &entry).await?;
+    tx.commit().await?;
     tracing::info!(token = %id, user = %user.id, "API token revoked");
     flash(
         &session,

@@ -6,8 +6,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
+use crate::audit::{self, Action, Actor, Entry, Object, ObjectKind, Snapshot};
 use crate::auth::store::{password_links, sessions};
-use crate::auth::Permissions;
+use crate::auth::{Permission, Permissions};
 use crate::ids::{AccountId, UserId};
 
 /// The most users the page lists (an account has a handful; the bound keeps the page finite).
@@ -30,6 +31,72 @@ impl Member {
     pub fn active(&self) -> bool {
         self.deactivated_at.is_none()
     }
+
+    /// The user as the audit log shows them.
+    pub fn snapshot(&self) -> Snapshot {
+        let may: Vec<&str> = Permission::ALL
+            .into_iter()
+            .filter(|p| self.permissions.has(*p))
+            .map(|p| p.label())
+            .collect();
+        vec![
+            ("Name", self.name.clone()),
+            ("E-mail", self.email.clone()),
+            (
+                "May",
+                if may.is_empty() {
+                    "view only".to_string()
+                } else {
+                    may.join(", ")
+                },
+            ),
+            (
+                "Status",
+                if self.active() { "Active" } else { "Deactivated" }.to_string(),
+            ),
+        ]
+    }
+}
+
+/// Records a change of user `id` (read again in the transaction) against `before`.
+async fn record(
+    conn: &mut PgConnection,
+    account_id: &AccountId,
+    actor: &Actor,
+    action: Action,
+    before: Option<&Member>,
+    detail: &str,
+) -> Result<(), sqlx::Error> {
+    let Some(id) = before.map(|m| m.id.clone()) else {
+        return Ok(());
+    };
+    let after = find(&mut *conn, account_id, &id).await?;
+    let changes = match (before, &after) {
+        (Some(b), Some(a)) => audit::changes(&b.snapshot(), &a.snapshot()),
+        _ => Vec::new(),
+    };
+    let name = after.as_ref().or(before).map(|m| m.name.clone()).unwrap_or_default();
+    let entry = Entry::new(action, Object::new(ObjectKind::User, &id, name))
+        .with_changes(changes)
+        .with_detail(detail);
+    audit::store::record(conn, account_id, actor, &entry).await
+}
+
+/// Records a user just added in this transaction, with what they were given.
+pub async fn record_added(
+    conn: &mut PgConnection,
+    account_id: &AccountId,
+    actor: &Actor,
+    id: &UserId,
+    detail: &str,
+) -> Result<(), sqlx::Error> {
+    let Some(member) = find(&mut *conn, account_id, id).await? else {
+        return Ok(());
+    };
+    let entry = Entry::new(Action::UserAdded, Object::new(ObjectKind::User, id, &member.name))
+        .with_changes(audit::created(&member.snapshot()))
+        .with_detail(detail);
+    audit::store::record(conn, account_id, actor, &entry).await
 }
 
 /// Why a change was refused.
@@ -87,7 +154,11 @@ pub async fn list(pool: &PgPool, account_id: &AccountId) -> Result<Vec<Member>, 
 }
 
 /// One user of the account (another account's user is not found).
-pub async fn find(pool: &PgPool, account_id: &AccountId, id: &UserId) -> Result<Option<Member>, sqlx::Error> {
+pub async fn find(
+    db: impl sqlx::PgExecutor<'_>,
+    account_id: &AccountId,
+    id: &UserId,
+) -> Result<Option<Member>, sqlx::Error> {
     let row = sqlx::query!(
         r#"select id as "id: UserId", email, name, can_create_webhooks, can_edit_webhooks, can_delete_webhooks,
                   can_manage_tokens, can_manage_users, created_at, last_sign_in_at, deactivated_at,
@@ -96,7 +167,7 @@ pub async fn find(pool: &PgPool, account_id: &AccountId, id: &UserId) -> Result<
         account_id.as_str(),
         id.as_str()
     )
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await?;
     Ok(row.map(|r| member_from_row!(r)))
 }
@@ -138,8 +209,10 @@ pub async fn update(
     account_id: &AccountId,
     id: &UserId,
     change: &Change<'_>,
+    actor: &Actor,
 ) -> Result<(), ChangeError> {
     let mut tx = begin_change(pool, account_id).await?;
+    let before = find(&mut *tx, account_id, id).await?;
     let email = change.email.trim();
     let taken = sqlx::query_scalar!(
         r#"select exists(select 1 from users where lower(email) = lower($1) and id <> $2) as "taken!""#,
@@ -180,13 +253,21 @@ pub async fn update(
         return Err(ChangeError::NotFound);
     }
     keep_a_user_manager(&mut tx, account_id).await?;
+    record(&mut tx, account_id, actor, Action::UserUpdated, before.as_ref(), "").await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Deactivates (ending every session of the user at once) or reactivates a user.
-pub async fn set_active(pool: &PgPool, account_id: &AccountId, id: &UserId, active: bool) -> Result<(), ChangeError> {
+pub async fn set_active(
+    pool: &PgPool,
+    account_id: &AccountId,
+    id: &UserId,
+    active: bool,
+    actor: &Actor,
+) -> Result<(), ChangeError> {
     let mut tx = begin_change(pool, account_id).await?;
+    let before = find(&mut *tx, account_id, id).await?;
     let updated = sqlx::query!(
         "update users set deactivated_at = case when $3 then null else coalesce(deactivated_at, now()) end,
                 updated_at = now()
@@ -206,6 +287,12 @@ pub async fn set_active(pool: &PgPool, account_id: &AccountId, id: &UserId, acti
         sessions::end_sessions_of(&mut tx, id).await?;
         password_links::forget(&mut tx, id).await?;
     }
+    let action = if active {
+        Action::UserReactivated
+    } else {
+        Action::UserDeactivated
+    };
+    record(&mut tx, account_id, actor, action, before.as_ref(), "").await?;
     tx.commit().await?;
     Ok(())
 }
@@ -219,8 +306,10 @@ pub async fn reset_password(
     id: &UserId,
     new_hash: Option<&str>,
     by: &UserId,
+    actor: &Actor,
 ) -> Result<Option<String>, ChangeError> {
     let mut tx = pool.begin().await?;
+    let before = find(&mut *tx, account_id, id).await?;
     let updated = sqlx::query!(
         "update users set password_hash = $3, updated_at = now() where account_id = $1 and id = $2",
         account_id.as_str(),
@@ -241,6 +330,20 @@ pub async fn reset_password(
         }
         None => Some(password_links::create(&mut tx, id, by).await?),
     };
+    let detail = if link.is_some() {
+        "Password removed; a one-time link to set a new one was made. Their sessions ended."
+    } else {
+        "Password replaced. Their sessions ended."
+    };
+    record(
+        &mut tx,
+        account_id,
+        actor,
+        Action::UserPasswordReset,
+        before.as_ref(),
+        detail,
+    )
+    .await?;
     tx.commit().await?;
     Ok(link)
 }

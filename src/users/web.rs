@@ -11,6 +11,7 @@ use tower_sessions::Session;
 
 use super::form::{typed_password, UserForm};
 use super::store::{self, ChangeError, Member};
+use crate::audit::Actor;
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::users::{self as accounts_users, AddUserError, NewUser};
 use crate::auth::{password, CurrentUser, Permission};
@@ -151,6 +152,12 @@ async fn create(
     } else {
         None
     };
+    let detail = if link.is_some() {
+        "With a one-time link to set their password."
+    } else {
+        "With a password set by the person who added them."
+    };
+    store::record_added(&mut tx, &user.account_id, &Actor::from(&user), &id, detail).await?;
     tx.commit().await?;
     tracing::info!(user = %id, by = %user.id, "user added");
     let member = store::find(&state.pool, &user.account_id, &id)
@@ -207,7 +214,7 @@ async fn update(
         email: &form.email,
         permissions: form.permissions,
     };
-    match store::update(&state.pool, &user.account_id, &member.id, &change).await {
+    match store::update(&state.pool, &user.account_id, &member.id, &change, &Actor::from(&user)).await {
         Ok(()) => {}
         Err(ChangeError::EmailTaken(email)) => {
             form.email_error = Some(format!("The e-mail {email} cannot be used: choose another."));
@@ -244,7 +251,7 @@ async fn deactivate(
             "You cannot deactivate yourself. Another user who manages users can.".into(),
         ));
     }
-    match store::set_active(&state.pool, &user.account_id, &member.id, false).await {
+    match store::set_active(&state.pool, &user.account_id, &member.id, false, &Actor::from(&user)).await {
         Ok(()) => {}
         Err(e @ ChangeError::LastUserManager) => {
             let form = UserForm::of(&member);
@@ -276,7 +283,7 @@ async fn reactivate(
 ) -> AppResult<Response> {
     user.require(Permission::ManageUsers)?;
     let member = find_member(&state, &user, &id).await?;
-    match store::set_active(&state.pool, &user.account_id, &member.id, true).await {
+    match store::set_active(&state.pool, &user.account_id, &member.id, true, &Actor::from(&user)).await {
         Ok(()) => {}
         Err(ChangeError::Database(e)) => return Err(e.into()),
         Err(_) => return Err(AppError::NotFound),
@@ -320,7 +327,16 @@ async fn reset_password(
         Some(plain) => Some(password::hash(plain).await?),
         None => None,
     };
-    let link = match store::reset_password(&state.pool, &user.account_id, &member.id, hash.as_deref(), &user.id).await {
+    let link = match store::reset_password(
+        &state.pool,
+        &user.account_id,
+        &member.id,
+        hash.as_deref(),
+        &user.id,
+        &Actor::from(&user),
+    )
+    .await
+    {
         Ok(link) => link,
         Err(ChangeError::Database(e)) => return Err(e.into()),
         Err(_) => return Err(AppError::NotFound),

@@ -31,7 +31,7 @@ pub(super) async fn call_now(
     body: Option<Body>,
     timeout: Option<Duration>,
 ) -> CallResult {
-    match sign(payload, at, &webhook.jwt_secret) {
+    match sign(payload, at, &webhook.jwt_secret, &webhook.jwt_kid) {
         Ok(token) => {
             state
                 .caller

@@ -71,6 +71,8 @@ pub(super) fn to_json(w: &Webhook, caller: &ApiCaller, api_url: &str, attempts: 
         "rate_limit": w.rate_limit,
         // As on the pages: the secret only for those who may edit webhooks.
         "jwt_secret": if caller.can(Permission::EditWebhooks) { w.jwt_secret.clone() } else { w.secret_masked() },
+        // The key id of the secret that signs calls now (the `kid` header of every token).
+        "jwt_kid": w.jwt_kid,
         "headers": headers,
         "data": w.data.0,
         "api_url": api_url,

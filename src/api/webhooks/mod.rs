@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use self::body::{object, read_fields, validate};
 use self::json::{attempt_infos, render_one, to_json};
 use super::ApiError;
+use crate::audit::Action;
 use crate::auth::Permission;
 use crate::domain::PayloadFormat;
 use crate::ids::WebhookId;
@@ -37,6 +38,26 @@ async fn find(state: &AppState, caller: &ApiCaller, id: &str) -> Result<Webhook,
     store::get(&state.pool, &caller.account_id, &webhook_id)
         .await?
         .ok_or_else(|| ApiError::not_found(id))
+}
+
+/// A read that answers secrets in clear (to a token that may edit webhooks) is a reveal:
+/// one audit record per webhook shown.
+async fn record_secrets_read(state: &AppState, caller: &ApiCaller, rows: &[Webhook]) -> Result<(), ApiError> {
+    if !caller.can(Permission::EditWebhooks) || rows.is_empty() {
+        return Ok(());
+    }
+    let entries: Vec<crate::audit::Entry> = rows
+        .iter()
+        .map(|w| {
+            crate::audit::Entry::new(
+                Action::SecretRevealed,
+                crate::audit::Object::new(crate::audit::ObjectKind::Webhook, &w.id, &w.label),
+            )
+            .with_detail(format!("Read through the API (key {}).", w.jwt_kid))
+        })
+        .collect();
+    crate::audit::store::record_many(&state.pool, &caller.account_id, &crate::api::actor(caller), &entries).await?;
+    Ok(())
 }
 
 /// `GET …/webhooks?<rql>&limit=&offset=&search=`
@@ -78,6 +99,7 @@ async fn list(State(state): State<AppState>, caller: ApiCaller, RawQuery(raw): R
     let attempts = attempt_infos(&state, &rows).await?;
     let api_url = state.config.api_url();
     let body: Vec<Value> = rows.iter().map(|w| to_json(w, &caller, &api_url, &attempts)).collect();
+    record_secrets_read(&state, &caller, &rows).await?;
     let mut response = Json(body).into_response();
     // Offset paging as the platform (Content-Range); a cursor page has no offset to state.
     if let Some(total) = total {
@@ -116,6 +138,7 @@ async fn read(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let w = find(&state, &caller, &id).await?;
+    record_secrets_read(&state, &caller, std::slice::from_ref(&w)).await?;
     Ok(Json(render_one(&state, &caller, &w).await?))
 }
 
@@ -189,7 +212,10 @@ async fn create(
         data: f.data.unwrap_or_default(),
         rate_limit: f.rate_limit.flatten(),
     };
-    let id = store::insert_for(&state.pool, &caller.account_id, None, &new).await?;
+    let mut tx = state.pool.begin().await?;
+    let id = store::insert_for(&mut tx, &caller.account_id, None, &new).await?;
+    store::audited::record_created(&mut tx, &caller.account_id, &crate::api::actor(&caller), &id).await?;
+    tx.commit().await?;
     tracing::info!(webhook = %id, token = %caller.token_id, "webhook created through the API");
     let w = find(&state, &caller, id.as_str()).await?;
     Ok((StatusCode::CREATED, Json(render_one(&state, &caller, &w).await?)).into_response())
@@ -246,7 +272,11 @@ async fn update(
         },
         data: &data,
     };
-    store::update_whole(&state.pool, &caller.account_id, &w.id, &update).await?;
+    let mut change = store::audited::AuditedChange::begin(&state.pool, &caller.account_id, &w.id).await?;
+    store::update_whole(change.conn(), &caller.account_id, &w.id, &update).await?;
+    change
+        .commit(&crate::api::actor(&caller), Action::WebhookUpdated, "")
+        .await?;
     tracing::info!(webhook = %id, token = %caller.token_id, "webhook updated through the API");
     let w = find(&state, &caller, &id).await?;
     Ok(Json(render_one(&state, &caller, &w).await?))
@@ -259,7 +289,11 @@ async fn delete(
 ) -> Result<StatusCode, ApiError> {
     crate::api::require(&caller, Permission::DeleteWebhooks)?;
     let w = find(&state, &caller, &id).await?;
-    store::delete(&state.pool, &caller.account_id, &w.id).await?;
+    let mut change = store::audited::AuditedChange::begin(&state.pool, &caller.account_id, &w.id).await?;
+    store::delete(change.conn(), &caller.account_id, &w.id).await?;
+    change
+        .commit(&crate::api::actor(&caller), Action::WebhookDeleted, "")
+        .await?;
     tracing::info!(webhook = %id, token = %caller.token_id, "webhook deleted through the API");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -274,6 +308,17 @@ async fn trigger(
     let w = find(&state, &caller, &id).await?;
     let mut tx = state.pool.begin().await?;
     let outcome = crate::events::record(&mut tx, &w.id, crate::events::Source::TriggerNow, None).await?;
+    let actor = crate::api::actor(&caller);
+    store::audited::record_action(
+        &mut *tx,
+        &caller.account_id,
+        &actor,
+        &w.id,
+        &w.label,
+        Action::WebhookTriggered,
+        "",
+    )
+    .await?;
     tx.commit().await?;
     let status = match outcome {
         crate::events::Outcome::Scheduled => "scheduled",

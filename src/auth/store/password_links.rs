@@ -76,7 +76,12 @@ pub async fn find(pool: &PgPool, token: &str) -> Result<Option<LinkHolder>, sqlx
 
 /// Uses the link: sets the password hash and ends the user's sessions, all or nothing.
 /// `None` when the link is not usable (any more).
-pub async fn consume(pool: &PgPool, token: &str, password_hash: &str) -> Result<Option<UserId>, sqlx::Error> {
+pub async fn consume(
+    pool: &PgPool,
+    token: &str,
+    password_hash: &str,
+    ip: std::net::IpAddr,
+) -> Result<Option<UserId>, sqlx::Error> {
     if token.is_empty() || token.len() > TOKEN_MAX {
         return Ok(None);
     }
@@ -102,6 +107,18 @@ pub async fn consume(pool: &PgPool, token: &str, password_hash: &str) -> Result<
     .execute(&mut *tx)
     .await?;
     super::sessions::end_sessions_of(&mut tx, &user_id).await?;
+    // The audit record, by the user themselves (written here: sign-in sits below the audit log).
+    sqlx::query!(
+        "insert into audit_records (account_id, actor_kind, actor_id, actor_name, ip, action, object_kind,
+             object_id, object_name, detail)
+         select account_id, 'user', id, name || ' <' || email || '>', $2::text::inet, 'user.password_set', 'user',
+                id, name, 'With their one-time link; their other sessions ended.'
+         from users where id = $1",
+        user_id.as_str(),
+        ip.to_string(),
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(Some(user_id))
 }

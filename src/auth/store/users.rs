@@ -79,6 +79,8 @@ pub struct CurrentUser {
     pub account_id: AccountId,
     pub account_name: String,
     pub account_kind: AccountKind,
+    /// The address the request came from (the audit log's "from where").
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 impl CurrentUser {
@@ -143,6 +145,7 @@ pub async fn load_current_user(pool: &PgPool, user_id: &UserId) -> Result<Option
         },
         account_id: r.account_id,
         account_name: r.account_name,
+        client_ip: None,
         account_kind: r.account_kind,
     }))
 }

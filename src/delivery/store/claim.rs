@@ -29,6 +29,7 @@ pub struct ClaimedTrigger {
     /// The endpoint's `host:port`, for the per-host cap.
     pub endpoint_host: Option<String>,
     pub jwt_secret: String,
+    pub jwt_kid: String,
     pub http_method: HttpMethod,
     pub payload_format: PayloadFormat,
     pub md5_wrap: bool,
@@ -120,7 +121,7 @@ pub async fn claim(
                        t.claimed_until as "claimed_until!", t.first_event_at, w.label,
                        w.object_class as "object_class: ObjectClass", w.account_id as "account_id: AccountId",
                        w.product_id as "product_id: ProductId", w.external_url, w.endpoint_host,
-                       w.jwt_secret, w.http_method as "http_method: HttpMethod",
+                       w.jwt_secret, w.jwt_kid, w.http_method as "http_method: HttpMethod",
                        w.payload_format as "payload_format: PayloadFormat", w.md5_wrap,
                        w.headers as "headers: Json<Vec<(String, String)>>", w.data as "data: Json<Value>",
                        w.last_success_at, w.last_failure_at, t.message_id,

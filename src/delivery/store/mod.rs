@@ -97,11 +97,21 @@ pub async fn record_failure(
             "Turned off {}: the handler answered 410 Gone (the endpoint is gone). Enable the webhook to call it again.",
             crate::dates::datetime(&finished_at)
         );
+        // With its audit record, by the portal (the one record the delivery task writes).
         sqlx::query!(
-            "update webhooks set active = false, disabled_reason = $2, modified_at = now(), modified_by = null
-             where id = $1 and active",
+            r#"with off as (
+                   update webhooks set active = false, disabled_reason = $2, modified_at = now(), modified_by = null
+                   where id = $1 and active
+                   returning account_id, id, label)
+               insert into audit_records (account_id, actor_kind, actor_name, action, object_kind, object_id,
+                   object_name, changes, detail)
+               select account_id, 'portal', 'Webhook portal', 'webhook.gone', 'webhook', id, label,
+                      '[{"field": "Status", "before": "Enabled", "after": "Disabled"}]',
+                      'The handler answered 410 Gone to call WHA-' || $3::bigint || '.'
+               from off"#,
             job.webhook_id.as_str(),
-            reason
+            reason,
+            attempt_id,
         )
         .execute(&mut *tx)
         .await?;

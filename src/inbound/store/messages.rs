@@ -176,11 +176,27 @@ pub async fn delivered_body(
     .await
 }
 
-/// The JWT secret of a webhook, to check a token a handler presents.
-pub async fn webhook_secret(pool: &PgPool, webhook_id: &WebhookId) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar!("select jwt_secret from webhooks where id = $1", webhook_id.as_str())
-        .fetch_optional(pool)
-        .await
+/// The secrets (key id, secret) that verify a webhook's tokens now, to check a token a
+/// handler presents: the current one and, during a rotation's grace period, the previous.
+pub async fn webhook_keys(pool: &PgPool, webhook_id: &WebhookId) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select jwt_kid, jwt_secret,
+                  case when previous_secret_until > now() then previous_jwt_kid end as previous_kid,
+                  case when previous_secret_until > now() then previous_jwt_secret end as previous_secret
+           from webhooks where id = $1"#,
+        webhook_id.as_str()
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row
+        .map(|r| {
+            let mut keys = vec![(r.jwt_kid, r.jwt_secret)];
+            if let (Some(kid), Some(secret)) = (r.previous_kid, r.previous_secret) {
+                keys.push((kid, secret));
+            }
+            keys
+        })
+        .unwrap_or_default())
 }
 
 /// Removes the messages received before `cutoff` (with their bodies) that no call is pending

@@ -31,7 +31,11 @@ pub async fn list(pool: &PgPool, account_id: &AccountId) -> Result<Vec<InboundTr
 }
 
 /// A trigger of the account (`None` for another account's or a missing one).
-pub async fn get(pool: &PgPool, account_id: &AccountId, id: &TriggerId) -> Result<Option<InboundTrigger>, sqlx::Error> {
+pub async fn get(
+    db: impl sqlx::PgExecutor<'_>,
+    account_id: &AccountId,
+    id: &TriggerId,
+) -> Result<Option<InboundTrigger>, sqlx::Error> {
     sqlx::query_as!(
         InboundTrigger,
         r#"select t.id as "id: TriggerId", t.account_id as "account_id: AccountId",
@@ -45,7 +49,7 @@ pub async fn get(pool: &PgPool, account_id: &AccountId, id: &TriggerId) -> Resul
         account_id.as_str(),
         id.as_str()
     )
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await
 }
 
@@ -104,13 +108,14 @@ pub async fn find(pool: &PgPool, id: &TriggerId) -> Result<Option<InboundTrigger
     .await
 }
 
-pub async fn create(pool: &PgPool, user: &CurrentUser, s: &Settings) -> Result<TriggerId, sqlx::Error> {
+pub async fn create(conn: &mut sqlx::PgConnection, user: &CurrentUser, s: &Settings) -> Result<TriggerId, sqlx::Error> {
     loop {
         let id = TriggerId::generate();
         let r = sqlx::query!(
             "insert into inbound_triggers (id, account_id, product_id, object_class, name, ordered, request_response,
                  max_wait_seconds, query_params, created_by, open, path_name)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             on conflict (id) do nothing",
             id.as_str(),
             user.account_id.as_str(),
             s.product_id.as_str(),
@@ -124,18 +129,22 @@ pub async fn create(pool: &PgPool, user: &CurrentUser, s: &Settings) -> Result<T
             s.open,
             s.path_name.as_deref(),
         )
-        .execute(pool)
-        .await;
-        match r {
-            Ok(_) => return Ok(id),
-            Err(sqlx::Error::Database(e)) if e.constraint() == Some("inbound_triggers_pkey") => continue,
-            Err(e) => return Err(e),
+        .execute(&mut *conn)
+        .await?;
+        // A random id collided: draw another (no error, which would end the transaction).
+        if r.rows_affected() == 1 {
+            return Ok(id);
         }
     }
 }
 
 /// Updates the settings (the product and object class stay as created).
-pub async fn update(pool: &PgPool, account_id: &AccountId, id: &TriggerId, s: &Settings) -> Result<bool, sqlx::Error> {
+pub async fn update(
+    db: impl sqlx::PgExecutor<'_>,
+    account_id: &AccountId,
+    id: &TriggerId,
+    s: &Settings,
+) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
         "update inbound_triggers set name = $3, ordered = $4, request_response = $5, max_wait_seconds = $6,
              query_params = $7, open = $8, path_name = $9, modified_at = now()
@@ -150,13 +159,13 @@ pub async fn update(pool: &PgPool, account_id: &AccountId, id: &TriggerId, s: &S
         s.open,
         s.path_name.as_deref(),
     )
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
 }
 
 pub async fn set_active(
-    pool: &PgPool,
+    db: impl sqlx::PgExecutor<'_>,
     account_id: &AccountId,
     id: &TriggerId,
     active: bool,
@@ -167,18 +176,22 @@ pub async fn set_active(
         id.as_str(),
         active
     )
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn delete(pool: &PgPool, account_id: &AccountId, id: &TriggerId) -> Result<bool, sqlx::Error> {
+pub async fn delete(
+    db: impl sqlx::PgExecutor<'_>,
+    account_id: &AccountId,
+    id: &TriggerId,
+) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
         "delete from inbound_triggers where account_id = $1 and id = $2",
         account_id.as_str(),
         id.as_str()
     )
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
 }
@@ -200,8 +213,13 @@ pub enum AddKey {
     TooMany,
 }
 
-pub async fn add_key(pool: &PgPool, trigger_id: &TriggerId, label: &str, key: &str) -> Result<AddKey, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+/// Adds a key; run in a transaction (the trigger row stays locked until it ends).
+pub async fn add_key(
+    tx: &mut sqlx::PgConnection,
+    trigger_id: &TriggerId,
+    label: &str,
+    key: &str,
+) -> Result<AddKey, sqlx::Error> {
     // Serialise additions per trigger so the limit holds.
     sqlx::query!(
         "select 1 as locked from inbound_triggers where id = $1 for update",
@@ -228,7 +246,6 @@ pub async fn add_key(pool: &PgPool, trigger_id: &TriggerId, label: &str, key: &s
     )
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(if r.rows_affected() == 1 {
         AddKey::Added
     } else {
@@ -236,25 +253,34 @@ pub async fn add_key(pool: &PgPool, trigger_id: &TriggerId, label: &str, key: &s
     })
 }
 
-pub async fn relabel_key(pool: &PgPool, trigger_id: &TriggerId, key_id: i64, label: &str) -> Result<bool, sqlx::Error> {
+pub async fn relabel_key(
+    db: impl sqlx::PgExecutor<'_>,
+    trigger_id: &TriggerId,
+    key_id: i64,
+    label: &str,
+) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
         "update inbound_trigger_keys set label = $3 where trigger_id = $1 and id = $2",
         trigger_id.as_str(),
         key_id,
         label
     )
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn delete_key(pool: &PgPool, trigger_id: &TriggerId, key_id: i64) -> Result<Option<String>, sqlx::Error> {
+pub async fn delete_key(
+    db: impl sqlx::PgExecutor<'_>,
+    trigger_id: &TriggerId,
+    key_id: i64,
+) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar!(
         "delete from inbound_trigger_keys where trigger_id = $1 and id = $2 returning label",
         trigger_id.as_str(),
         key_id
     )
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await
 }
 

@@ -7,6 +7,7 @@ use tower_sessions::Session;
 
 use super::details::{render_details, KeyForm};
 use super::{find, NEW_KEY};
+use crate::audit::{Action, Actor};
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::{CurrentUser, Permission};
 use crate::error::{AppError, AppResult};
@@ -73,7 +74,8 @@ pub(super) async fn add_key(
         }
         (pasted, false)
     };
-    let refusal = match crate::inbound::add_key(&state.pool, &t.id, &label, &key).await? {
+    let mut tx = state.pool.begin().await?;
+    let refusal = match crate::inbound::add_key(&mut tx, &t.id, &label, &key).await? {
         crate::inbound::AddKey::Added => None,
         crate::inbound::AddKey::Duplicate => Some("This key is already on this trigger.".to_string()),
         crate::inbound::AddKey::TooMany => Some(format!(
@@ -84,6 +86,14 @@ pub(super) async fn add_key(
     if let Some(message) = refusal {
         return render_details(&state, layout, t, StatusCode::CONFLICT, refused(label, message)).await;
     }
+    let detail = format!(
+        "Key “{label}” ({}) added.",
+        if generated { "generated" } else { "pasted" }
+    );
+    let actor = Actor::from(&user);
+    let action = Action::TriggerKeyAdded;
+    crate::inbound::record_change(&mut tx, &user.account_id, &actor, action, &t.id, Some(&t), &detail).await?;
+    tx.commit().await?;
     tracing::info!(trigger = %t.id, user = %user.id, "inbound trigger key added");
     if generated {
         // Kept in the session for the next page only (so a reload cannot add another key).
@@ -123,9 +133,15 @@ pub(super) async fn relabel_key(
             return Ok(Redirect::to(&format!("/inbound/{}#keys", t.id)).into_response());
         }
     };
-    if !crate::inbound::relabel_key(&state.pool, &t.id, key, &label).await? {
+    let mut tx = state.pool.begin().await?;
+    if !crate::inbound::relabel_key(&mut *tx, &t.id, key, &label).await? {
         return Err(AppError::NotFound);
     }
+    let detail = format!("Key {key} is now labelled “{label}”.");
+    let actor = Actor::from(&user);
+    let action = Action::TriggerKeyRenamed;
+    crate::inbound::record_change(&mut tx, &user.account_id, &actor, action, &t.id, Some(&t), &detail).await?;
+    tx.commit().await?;
     flash(&session, FlashKind::Success, format!("Key relabelled “{label}”.")).await?;
     Ok(Redirect::to(&format!("/inbound/{}#keys", t.id)).into_response())
 }
@@ -139,9 +155,15 @@ pub(super) async fn delete_key(
     let t = find(&state, &user, &id).await?;
     let key = key_id(&key)?;
     user.require(Permission::EditWebhooks)?;
-    let label = crate::inbound::delete_key(&state.pool, &t.id, key)
+    let mut tx = state.pool.begin().await?;
+    let label = crate::inbound::delete_key(&mut *tx, &t.id, key)
         .await?
         .ok_or(AppError::NotFound)?;
+    let detail = format!("Key “{label}” deleted.");
+    let actor = Actor::from(&user);
+    let action = Action::TriggerKeyDeleted;
+    crate::inbound::record_change(&mut tx, &user.account_id, &actor, action, &t.id, Some(&t), &detail).await?;
+    tx.commit().await?;
     tracing::info!(trigger = %t.id, user = %user.id, "inbound trigger key deleted");
     flash(
         &session,

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use super::find;
+use crate::audit::{Action, Actor};
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::{CurrentUser, Permission};
 use crate::domain::ObjectClass;
@@ -212,7 +213,19 @@ pub(super) async fn create(
         let page = form_page(&state, &user, layout, None, form).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
-    let id = crate::inbound::create(&state.pool, &user, &settings).await?;
+    let mut tx = state.pool.begin().await?;
+    let id = crate::inbound::create(&mut tx, &user, &settings).await?;
+    crate::inbound::record_change(
+        &mut tx,
+        &user.account_id,
+        &Actor::from(&user),
+        Action::TriggerCreated,
+        &id,
+        None,
+        "",
+    )
+    .await?;
+    tx.commit().await?;
     tracing::info!(trigger = %id, user = %user.id, "inbound trigger created");
     flash(
         &session,
@@ -271,7 +284,20 @@ pub(super) async fn edit(
         let page = form_page(&state, &user, layout, Some(t), form).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
-    crate::inbound::update(&state.pool, &user.account_id, &t.id, &settings).await?;
+    let mut tx = state.pool.begin().await?;
+    crate::inbound::update(&mut *tx, &user.account_id, &t.id, &settings).await?;
+    let actor = Actor::from(&user);
+    crate::inbound::record_change(
+        &mut tx,
+        &user.account_id,
+        &actor,
+        Action::TriggerUpdated,
+        &t.id,
+        Some(&t),
+        "",
+    )
+    .await?;
+    tx.commit().await?;
     flash(&session, FlashKind::Success, "Settings saved.").await?;
     Ok(Redirect::to(&format!("/inbound/{}", t.id)).into_response())
 }
@@ -285,7 +311,24 @@ pub(super) async fn set_active(
 ) -> AppResult<Response> {
     let t = find(&state, &user, &id).await?;
     user.require(Permission::EditWebhooks)?;
-    crate::inbound::set_active(&state.pool, &user.account_id, &t.id, active).await?;
+    let mut tx = state.pool.begin().await?;
+    crate::inbound::set_active(&mut *tx, &user.account_id, &t.id, active).await?;
+    let action = if active {
+        Action::TriggerEnabled
+    } else {
+        Action::TriggerDisabled
+    };
+    crate::inbound::record_change(
+        &mut tx,
+        &user.account_id,
+        &Actor::from(&user),
+        action,
+        &t.id,
+        Some(&t),
+        "",
+    )
+    .await?;
+    tx.commit().await?;
     let text = if active {
         format!("“{}” is enabled: calls with a valid key are accepted.", t.name)
     } else {
@@ -341,7 +384,20 @@ pub(super) async fn delete(
 ) -> AppResult<Response> {
     let t = find(&state, &user, &id).await?;
     user.require(Permission::DeleteWebhooks)?;
-    crate::inbound::delete(&state.pool, &user.account_id, &t.id).await?;
+    let mut tx = state.pool.begin().await?;
+    crate::inbound::delete(&mut *tx, &user.account_id, &t.id).await?;
+    let actor = Actor::from(&user);
+    crate::inbound::record_change(
+        &mut tx,
+        &user.account_id,
+        &actor,
+        Action::TriggerDeleted,
+        &t.id,
+        Some(&t),
+        "",
+    )
+    .await?;
+    tx.commit().await?;
     tracing::info!(trigger = %t.id, user = %user.id, "inbound trigger deleted");
     flash(
         &session,

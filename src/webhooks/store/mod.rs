@@ -2,11 +2,13 @@
 //! webhook of another account is simply not found. The list ([`list`]), the writes
 //! ([`write`]) and the tabs' questions ([`deliveries`]) have modules of their own.
 
+pub mod audited;
 pub mod deliveries;
 mod list;
 pub mod ping;
 mod query;
 pub mod retention;
+pub mod secrets;
 mod write;
 
 pub use self::deliveries::{
@@ -98,6 +100,16 @@ pub struct Webhook {
     pub active: bool,
     pub external_url: String,
     pub jwt_secret: String,
+    /// The key id of `jwt_secret`: every token carries it in its `kid` header.
+    pub jwt_kid: String,
+    /// A rotation's new secret, prepared and not yet used (its value is shown once).
+    pub next_jwt_kid: Option<String>,
+    pub next_secret_prepared_at: Option<DateTime<Utc>>,
+    /// After a switch, the secret calls were signed with before, until its grace period ends
+    /// (then destroyed; an expired one reads as none).
+    pub previous_jwt_kid: Option<String>,
+    pub previous_jwt_secret: Option<String>,
+    pub previous_secret_until: Option<DateTime<Utc>>,
     pub http_method: HttpMethod,
     pub payload_format: PayloadFormat,
     pub md5_wrap: bool,
@@ -179,6 +191,37 @@ impl Webhook {
     pub fn secret_masked(&self) -> String {
         mask_secret(&self.jwt_secret)
     }
+    /// The secrets a token of this webhook may be signed with now: the current one and,
+    /// during a rotation's grace period, the previous one.
+    pub fn verification_keys(&self) -> Vec<VerificationKey> {
+        let mut keys = vec![VerificationKey {
+            role: KeyRole::Current,
+            kid: self.jwt_kid.clone(),
+            secret: self.jwt_secret.clone(),
+        }];
+        if let (Some(kid), Some(secret)) = (&self.previous_jwt_kid, &self.previous_jwt_secret) {
+            keys.push(VerificationKey {
+                role: KeyRole::Previous,
+                kid: kid.clone(),
+                secret: secret.clone(),
+            });
+        }
+        keys
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRole {
+    Current,
+    Previous,
+}
+
+/// A secret that verifies this webhook's tokens, and the key id that names it.
+#[derive(Debug, Clone)]
+pub struct VerificationKey {
+    pub role: KeyRole,
+    pub kid: String,
+    pub secret: String,
 }
 
 /// `JWT-f841*****33da`: the first 8 and last 4 characters, as the Connect UI shows it.
@@ -203,7 +246,11 @@ pub async fn get_many(pool: &PgPool, account_id: &AccountId, ids: &[WebhookId]) 
         r#"select w.id as "id: WebhookId", w.account_id as "account_id: AccountId",
               w.product_id as "product_id: ProductId", p.name as product_name,
               w.object_class as "object_class: ObjectClass", w.type as api_type, w.label, w.description, w.active,
-              w.external_url, w.jwt_secret, w.http_method as "http_method: HttpMethod",
+              w.external_url, w.jwt_secret, w.jwt_kid, w.next_jwt_kid, w.next_secret_prepared_at,
+              case when w.previous_secret_until > now() then w.previous_jwt_kid end as previous_jwt_kid,
+              case when w.previous_secret_until > now() then w.previous_jwt_secret end as previous_jwt_secret,
+              case when w.previous_secret_until > now() then w.previous_secret_until end as previous_secret_until,
+              w.http_method as "http_method: HttpMethod",
               w.payload_format as "payload_format: PayloadFormat", w.md5_wrap,
               w.headers as "headers: Json<Vec<(String, String)>>", w.data as "data: Json<Value>", w.rate_limit,
               w.created_at, cu.id as "created_by_id?: UserId", cu.name as "created_by_name?",

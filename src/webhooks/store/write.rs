@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 use sqlx::types::Json;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgExecutor};
 
 use crate::auth::CurrentUser;
 use crate::domain::PayloadFormat;
@@ -37,13 +37,13 @@ pub struct NewWebhook {
     pub rate_limit: Option<i32>,
 }
 
-pub async fn insert(pool: &PgPool, user: &CurrentUser, new: &NewWebhook) -> Result<WebhookId, sqlx::Error> {
-    insert_for(pool, &user.account_id, Some(&user.id), new).await
+pub async fn insert(conn: &mut PgConnection, user: &CurrentUser, new: &NewWebhook) -> Result<WebhookId, sqlx::Error> {
+    insert_for(conn, &user.account_id, Some(&user.id), new).await
 }
 
 /// Inserts for an account; `user_id` is `None` when an API token creates it.
 pub async fn insert_for(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     account_id: &AccountId,
     user_id: Option<&UserId>,
     new: &NewWebhook,
@@ -55,7 +55,8 @@ pub async fn insert_for(
             "insert into webhooks (id, account_id, product_id, object_class, type, label, description, active,
                 external_url, jwt_secret, http_method, headers, data, created_by, modified_by, rate_limit,
                 payload_format, md5_wrap)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17)",
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17)
+             on conflict (id) do nothing",
             id.as_str(),
             account_id.as_str(),
             new.product_id.as_str(),
@@ -74,19 +75,18 @@ pub async fn insert_for(
             new.payload_format as PayloadFormat,
             new.md5_wrap,
         )
-        .execute(pool)
-        .await;
-        match result {
-            Ok(_) => return Ok(id),
-            // A random ID collided: draw another.
-            Err(sqlx::Error::Database(e)) if e.constraint() == Some("webhooks_pkey") => continue,
-            Err(e) => return Err(e),
+        .execute(&mut *conn)
+        .await?;
+        // A random ID collided: draw another (without an error, which would end the
+        // transaction this runs in).
+        if result.rows_affected() == 1 {
+            return Ok(id);
         }
     }
 }
 
 pub async fn update_general(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     user: &CurrentUser,
     id: &WebhookId,
     label: &str,
@@ -107,20 +107,21 @@ pub async fn update_general(
         active,
         user.id.as_str(),
     )
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
 }
 
 pub async fn update_http(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     user: &CurrentUser,
     id: &WebhookId,
     http: &HttpSettings<'_>,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
         "update webhooks set external_url = $3, jwt_secret = $4, http_method = $5, headers = $6,
-            modified_at = now(), modified_by = $7, rate_limit = $8, payload_format = $9, md5_wrap = $10
+            modified_at = now(), modified_by = $7, rate_limit = $8, payload_format = $9, md5_wrap = $10,
+            jwt_kid = case when jwt_secret = $4 then jwt_kid else $11 end
          where account_id = $1 and id = $2",
         user.account_id.as_str(),
         id.as_str(),
@@ -132,14 +133,15 @@ pub async fn update_http(
         http.rate_limit,
         http.payload_format as PayloadFormat,
         http.md5_wrap,
+        super::secrets::new_kid(),
     )
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
 }
 
 pub async fn update_data(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     user: &CurrentUser,
     id: &WebhookId,
     data: &Map<String, Value>,
@@ -151,7 +153,7 @@ pub async fn update_data(
         Json(data) as _,
         user.id.as_str(),
     )
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
 }
@@ -168,7 +170,7 @@ pub struct WholeUpdate<'a> {
 /// Saves an API update (no user: an API token made it). Turning a disabled webhook on ends
 /// "out of order" and restarts the retry budget.
 pub async fn update_whole(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     account_id: &AccountId,
     id: &WebhookId,
     w: &WholeUpdate<'_>,
@@ -177,6 +179,7 @@ pub async fn update_whole(
         "update webhooks set label = $3, description = $4, external_url = $5, jwt_secret = $6, http_method = $7,
              headers = $8, data = $9, active = $10, rate_limit = $11, payload_format = $12, md5_wrap = $13,
              modified_at = now(), modified_by = null,
+             jwt_kid = case when jwt_secret = $6 then jwt_kid else $14 end,
              disabled_reason = case when $10 = active then disabled_reason end,
              out_of_order = out_of_order and not ($10 and not active),
              failures_since_reset = case when $10 and not active then 0 else failures_since_reset end
@@ -194,13 +197,19 @@ pub async fn update_whole(
         w.http.rate_limit,
         w.http.payload_format as PayloadFormat,
         w.http.md5_wrap,
+        super::secrets::new_kid(),
     )
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn set_active(pool: &PgPool, user: &CurrentUser, id: &WebhookId, active: bool) -> Result<bool, sqlx::Error> {
+pub async fn set_active(
+    db: impl PgExecutor<'_>,
+    user: &CurrentUser,
+    id: &WebhookId,
+    active: bool,
+) -> Result<bool, sqlx::Error> {
     // Enabling (again) also ends "out of order" and restarts the retry budget.
     let r = sqlx::query!(
         "update webhooks set active = $3, modified_at = now(), modified_by = $4, disabled_reason = null,
@@ -212,18 +221,18 @@ pub async fn set_active(pool: &PgPool, user: &CurrentUser, id: &WebhookId, activ
         active,
         user.id.as_str(),
     )
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn delete(pool: &PgPool, account_id: &AccountId, id: &WebhookId) -> Result<bool, sqlx::Error> {
+pub async fn delete(db: impl PgExecutor<'_>, account_id: &AccountId, id: &WebhookId) -> Result<bool, sqlx::Error> {
     let r = sqlx::query!(
         "delete from webhooks where account_id = $1 and id = $2",
         account_id.as_str(),
         id.as_str()
     )
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
 }

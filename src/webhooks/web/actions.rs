@@ -8,12 +8,14 @@ use tower_sessions::Session;
 
 use super::details::Tab;
 use super::find;
+use crate::audit::{Action, Actor};
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::{CurrentUser, Permission};
 use crate::error::AppResult;
 use crate::forms::FormFields;
 use crate::layout::{page, Layout, Nav};
 use crate::state::AppState;
+use crate::webhooks::store::audited::AuditedChange;
 use crate::webhooks::store::{self, Webhook};
 use crate::webhooks::wizard;
 
@@ -29,12 +31,27 @@ pub(super) async fn trigger_now(
     let w = find(&state, &user, &id).await?;
     // A disabled webhook offers "Enable and trigger" instead of Trigger now.
     let enabling = !w.active && form.checked("enable");
+    let actor = Actor::from(&user);
     if enabling {
-        store::set_active(&state.pool, &user, &w.id, true).await?;
+        let mut change = AuditedChange::begin(&state.pool, &user.account_id, &w.id).await?;
+        store::set_active(change.conn(), &user, &w.id, true).await?;
+        change
+            .commit(&actor, Action::WebhookEnabled, "Enabled to trigger it.")
+            .await?;
         tracing::info!(webhook = %id, user = %user.id, "webhook enabled to trigger it");
     }
     let mut tx = state.pool.begin().await?;
     let outcome = crate::events::record(&mut tx, &w.id, crate::events::Source::TriggerNow, None).await?;
+    store::audited::record_action(
+        &mut *tx,
+        &user.account_id,
+        &actor,
+        &w.id,
+        &w.label,
+        Action::WebhookTriggered,
+        "",
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(webhook = %id, user = %user.id, ?outcome, "trigger now");
     let (kind, message) = match outcome {
@@ -87,7 +104,14 @@ async fn set_status(
 ) -> AppResult<Response> {
     user.require(Permission::EditWebhooks)?;
     let w = find(state, user, id).await?;
-    store::set_active(&state.pool, user, &w.id, active).await?;
+    let mut change = AuditedChange::begin(&state.pool, &user.account_id, &w.id).await?;
+    store::set_active(change.conn(), user, &w.id, active).await?;
+    let action = if active {
+        Action::WebhookEnabled
+    } else {
+        Action::WebhookDisabled
+    };
+    change.commit(&Actor::from(user), action, "").await?;
     tracing::info!(webhook = %id, user = %user.id, active, "webhook status changed");
     let verb = if active { "enabled" } else { "disabled" };
     flash(session, FlashKind::Success, format!("Webhook “{}” {verb}.", w.label)).await?;
@@ -149,7 +173,9 @@ pub(super) async fn delete(
 ) -> AppResult<Response> {
     user.require(Permission::DeleteWebhooks)?;
     let w = find(&state, &user, &id).await?;
-    store::delete(&state.pool, &user.account_id, &w.id).await?;
+    let mut change = AuditedChange::begin(&state.pool, &user.account_id, &w.id).await?;
+    store::delete(change.conn(), &user.account_id, &w.id).await?;
+    change.commit(&Actor::from(&user), Action::WebhookDeleted, "").await?;
     tracing::info!(webhook = %id, user = %user.id, "webhook deleted");
     flash(
         &session,

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::find;
 
+use super::secret::NewSecret;
 use crate::auth::{CurrentUser, Permission};
 use crate::dates::filters;
 use crate::error::{AppError, AppResult};
@@ -16,6 +17,7 @@ use crate::ids::WebhookId;
 use crate::layout::{page, Layout, Nav};
 use crate::render::html;
 use crate::state::AppState;
+use crate::webhooks::store::secrets::Prepared;
 use crate::webhooks::store::{self, Webhook};
 use crate::webhooks::wizard;
 
@@ -26,10 +28,18 @@ pub enum Tab {
     Http,
     Data,
     Deliveries,
+    History,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 5] = [Tab::General, Tab::Statistics, Tab::Http, Tab::Data, Tab::Deliveries];
+    pub const ALL: [Tab; 6] = [
+        Tab::General,
+        Tab::Statistics,
+        Tab::Http,
+        Tab::Data,
+        Tab::Deliveries,
+        Tab::History,
+    ];
     pub fn label(self) -> &'static str {
         match self {
             Tab::General => "General",
@@ -37,6 +47,7 @@ impl Tab {
             Tab::Http => "HTTP settings",
             Tab::Data => "Custom data",
             Tab::Deliveries => "Deliveries",
+            Tab::History => "History",
         }
     }
     pub fn path(self, id: &WebhookId) -> String {
@@ -46,6 +57,7 @@ impl Tab {
             Tab::Http => format!("/webhooks/{id}/http"),
             Tab::Data => format!("/webhooks/{id}/data"),
             Tab::Deliveries => format!("/webhooks/{id}/deliveries"),
+            Tab::History => format!("/webhooks/{id}/history"),
         }
     }
 }
@@ -54,7 +66,7 @@ impl Tab {
 pub struct DetailsView {
     pub w: Webhook,
     pub tab: Tab,
-    pub tabs: [Tab; 5],
+    pub tabs: [Tab; 6],
     pub can_edit: bool,
     pub can_delete: bool,
     pub reveal: bool,
@@ -68,6 +80,15 @@ pub struct DetailsView {
     pub test_request: bool,
     /// The latest test ping, if one was ever sent.
     pub ping: Option<crate::webhooks::store::ping::PingStatus>,
+    /// On the answer to Prepare only: the new secret, shown this once.
+    pub new_secret: Option<NewSecret>,
+    /// The History tab: the webhook's audit records, newest first.
+    pub history: Vec<crate::audit::store::Record>,
+    pub history_older_url: Option<String>,
+    /// How long a previous secret keeps verifying after a switch.
+    pub secret_grace_hours: u64,
+    /// For the forms inside the tabs (the rotation buttons).
+    pub csrf_token: String,
 }
 
 /// The Deliveries tab: a page of attempts with its filter and paging links.
@@ -113,6 +134,27 @@ pub struct TabQuery {
     before: Option<String>,
 }
 
+/// The History tab: this webhook's audit records, a page at a time.
+async fn history_view(
+    state: &AppState,
+    user: &CurrentUser,
+    id: &WebhookId,
+    query: &TabQuery,
+) -> AppResult<(Vec<crate::audit::store::Record>, Option<String>)> {
+    let filter = crate::audit::store::Filter {
+        object_kind: Some(crate::audit::ObjectKind::Webhook),
+        object_id: Some(id.to_string()),
+        before: query.before.as_deref().and_then(|b| b.parse::<i64>().ok()),
+        ..Default::default()
+    };
+    let (records, more) = crate::audit::store::page(&state.pool, &user.account_id, &filter).await?;
+    let older = match (more, records.last()) {
+        (true, Some(last)) => Some(format!("/webhooks/{id}/history?before={}", last.id)),
+        _ => None,
+    };
+    Ok((records, older))
+}
+
 const DELIVERIES_PAGE: i64 = 25;
 
 pub(super) async fn deliveries_view(state: &AppState, id: &WebhookId, query: &TabQuery) -> AppResult<DeliveriesView> {
@@ -146,6 +188,7 @@ pub(super) async fn deliveries_view(state: &AppState, id: &WebhookId, query: &Ta
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn details_tab(
     state: AppState,
     user: CurrentUser,
@@ -154,6 +197,7 @@ pub(super) async fn details_tab(
     id: String,
     tab: Tab,
     query: TabQuery,
+    new_secret: Option<Prepared>,
 ) -> AppResult<Response> {
     // Whether a call is pending is read *before* the statistics: a call recorded in between
     // then shows in the figures, or keeps the tab refreshing until it does. (Read after, a call
@@ -166,9 +210,14 @@ pub(super) async fn details_tab(
     let w = find(&state, &user, &id).await?;
     let reveal = tab == Tab::Http && query.reveal.as_deref() == Some("1");
     if reveal {
-        // Only admins may see the secret in clear.
+        // Only admins may see the secret in clear, and each time it is recorded.
         user.require(Permission::EditWebhooks)?;
+        super::secret::record_reveal(&state, &user, &w, "on the HTTP settings tab").await?;
     }
+    let (history, history_older_url) = match tab {
+        Tab::History => history_view(&state, &user, &w.id, &query).await?,
+        _ => (Vec::new(), None),
+    };
     let deliveries = match tab {
         Tab::Deliveries => deliveries_view(&state, &w.id, &query).await?,
         _ => DeliveriesView::default(),
@@ -195,6 +244,11 @@ pub(super) async fn details_tab(
         busy,
         deliveries,
         test_request,
+        new_secret: new_secret.map(NewSecret::from),
+        history,
+        history_older_url,
+        secret_grace_hours: state.config.secret_grace.as_secs() / 3600,
+        csrf_token: layout.csrf_token.clone(),
     };
     let vary = [(header::VARY, "HX-Request, HX-Target")];
     Ok(if wants_fragment {
@@ -215,7 +269,7 @@ macro_rules! tab_handler {
             Path(id): Path<String>,
             Query(q): Query<TabQuery>,
         ) -> AppResult<Response> {
-            details_tab(s, u, l, h, id, $tab, q).await
+            details_tab(s, u, l, h, id, $tab, q, None).await
         }
     };
 }
@@ -224,6 +278,7 @@ tab_handler!(tab_statistics, Tab::Statistics);
 tab_handler!(tab_http, Tab::Http);
 tab_handler!(tab_data, Tab::Data);
 tab_handler!(tab_deliveries, Tab::Deliveries);
+tab_handler!(tab_history, Tab::History);
 
 #[derive(Template)]
 #[template(path = "webhooks/attempt.html")]

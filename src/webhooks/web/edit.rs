@@ -8,6 +8,7 @@ use tower_sessions::Session;
 
 use super::details::Tab;
 use super::find;
+use crate::audit::{Action, Actor};
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::{CurrentUser, Permission};
 use crate::delivery::policy::EndpointCheck;
@@ -16,6 +17,7 @@ use crate::forms::FormFields;
 use crate::layout::{page, Layout, Nav};
 use crate::state::AppState;
 use crate::webhooks::model::{self, FieldErrors};
+use crate::webhooks::store::audited::AuditedChange;
 use crate::webhooks::store::{self, Webhook};
 use crate::webhooks::wizard;
 
@@ -132,6 +134,10 @@ pub(super) async fn edit_form(
     let w = find(&state, &user, &id).await?;
     user.require(Permission::EditWebhooks)?;
     let section = EditSection::from_slug(&slug).ok_or(AppError::NotFound)?;
+    if section == EditSection::Http {
+        // The form holds the secret in clear: that is a reveal, recorded.
+        super::secret::record_reveal(&state, &user, &w, "on the HTTP settings edit form").await?;
+    }
     let v = EditValues::from_webhook(&w);
     Ok(EditPage::new(layout, w, section, v, FieldErrors::default()))
 }
@@ -161,8 +167,15 @@ pub(super) async fn edit_submit(
             v.active = form.checked("enabled");
             model::validate_name(&v.label, &mut errors);
             model::validate_description(&v.description, &mut errors);
-            errors.is_empty()
-                && store::update_general(&state.pool, &user, &w.id, &v.label, &v.description, v.active).await?
+            if errors.is_empty() {
+                let mut change = AuditedChange::begin(&state.pool, &user.account_id, &w.id).await?;
+                let saved =
+                    store::update_general(change.conn(), &user, &w.id, &v.label, &v.description, v.active).await?;
+                change.commit(&Actor::from(&user), Action::WebhookUpdated, "").await?;
+                saved
+            } else {
+                false
+            }
         }
         EditSection::Http => {
             v.external_url = form.get("external_url").to_string();
@@ -198,7 +211,10 @@ pub(super) async fn edit_submit(
                             headers: &v.headers,
                             rate_limit,
                         };
-                        store::update_http(&state.pool, &user, &w.id, &http).await?
+                        let mut change = AuditedChange::begin(&state.pool, &user.account_id, &w.id).await?;
+                        let saved = store::update_http(change.conn(), &user, &w.id, &http).await?;
+                        change.commit(&Actor::from(&user), Action::WebhookUpdated, "").await?;
+                        saved
                     }
                     _ => false,
                 }
@@ -207,7 +223,12 @@ pub(super) async fn edit_submit(
         EditSection::Data => {
             v.data = form.get("data").to_string();
             match model::parse_data(&v.data, &mut errors) {
-                Some(data) if errors.is_empty() => store::update_data(&state.pool, &user, &w.id, &data).await?,
+                Some(data) if errors.is_empty() => {
+                    let mut change = AuditedChange::begin(&state.pool, &user.account_id, &w.id).await?;
+                    let saved = store::update_data(change.conn(), &user, &w.id, &data).await?;
+                    change.commit(&Actor::from(&user), Action::WebhookUpdated, "").await?;
+                    saved
+                }
                 _ => false,
             }
         }

@@ -6,9 +6,10 @@ mod details;
 mod edit;
 mod list;
 mod ping;
+mod secret;
 
 use self::actions::{delete, delete_confirm, disable, enable, trigger_now};
-use self::details::{attempt_view, tab_data, tab_deliveries, tab_general, tab_http, tab_statistics};
+use self::details::{attempt_view, tab_data, tab_deliveries, tab_general, tab_history, tab_http, tab_statistics};
 use self::edit::{edit_form, edit_redirect, edit_submit};
 use self::list::list;
 
@@ -35,6 +36,11 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/{id}/http", get(tab_http))
         .route("/webhooks/{id}/data", get(tab_data))
         .route("/webhooks/{id}/deliveries", get(tab_deliveries))
+        .route("/webhooks/{id}/history", get(tab_history))
+        .route("/webhooks/{id}/secret/prepare", post(secret::prepare))
+        .route("/webhooks/{id}/secret/switch", post(secret::switch))
+        .route("/webhooks/{id}/secret/switch-back", post(secret::switch_back))
+        .route("/webhooks/{id}/secret/discard", post(secret::discard))
         .route("/webhooks/{id}/deliveries/{attempt}", get(attempt_view))
         .route("/webhooks/{id}/deliveries/{attempt}/redeliver", post(ping::redeliver))
         .route("/webhooks/{id}/trigger", post(trigger_now))

@@ -39,6 +39,10 @@ pub(super) async fn send_ping(
     if !request_ping(&state.pool, &user.account_id, &w.id, Utc::now()).await? {
         return Err(AppError::NotFound);
     }
+    let actor = crate::audit::Actor::from(&user);
+    let ping = crate::audit::Action::WebhookTestPing;
+    crate::webhooks::store::audited::record_action(&state.pool, &user.account_id, &actor, &w.id, &w.label, ping, "")
+        .await?;
     tracing::info!(webhook = %w.id, user = %user.id, "test ping");
     let back = format!("/webhooks/{}", w.id);
     tokio::spawn(crate::webhooks::ping::send(state.clone(), w, user.id.clone()));
@@ -66,6 +70,16 @@ pub(super) async fn redeliver(
             "Test pings and inbound messages are not redelivered from here: send a new test ping, or let the caller send the message again.".into(),
         ));
     }
+    crate::webhooks::store::audited::record_action(
+        &state.pool,
+        &user.account_id,
+        &crate::audit::Actor::from(&user),
+        &w.id,
+        &w.label,
+        crate::audit::Action::WebhookRedelivered,
+        &format!("Call WHA-{attempt_id} made again."),
+    )
+    .await?;
     tracing::info!(webhook = %w.id, user = %user.id, original = attempt_id, "redeliver");
     let note = if w.active { "" } else { " The webhook stays disabled." };
     crate::auth::session::flash(

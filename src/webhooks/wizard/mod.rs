@@ -329,7 +329,10 @@ async fn create(cx: &Cx<'_>, mut draft: Draft, products: &[Product]) -> AppResul
         data,
         rate_limit: model::parse_rate_limit(&draft.rate_limit, &mut ignored),
     };
-    let id = store::insert(&state.pool, user, &new).await?;
+    let mut tx = state.pool.begin().await?;
+    let id = store::insert(&mut tx, user, &new).await?;
+    store::audited::record_created(&mut tx, &user.account_id, &crate::audit::Actor::from(user), &id).await?;
+    tx.commit().await?;
     clear_draft(session).await?;
     tracing::info!(webhook = %id, user = %user.id, "webhook created");
     flash(
