@@ -6,6 +6,7 @@ mod common;
 
 mod api;
 mod api_python;
+mod audit;
 mod auth;
 mod bad_input;
 mod browser_a11y;
@@ -21,6 +22,7 @@ mod inbound_bodies;
 mod ping;
 mod requests_loop;
 mod retention;
+mod rotation;
 mod startup;
 mod static_assets;
 mod test_requests;
