@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod bad_input;
 mod browser_a11y;
+mod browser_audit;
 mod browser_login;
 mod browser_loop;
 mod browser_users;
