@@ -36,9 +36,9 @@ fn payload_name<S: serde::Serializer>(class: &ObjectClass, serializer: S) -> Res
 }
 
 #[derive(Serialize)]
-struct Claims<'a> {
+struct Claims<'a, C> {
     #[serde(flatten)]
-    payload: &'a Payload,
+    payload: &'a C,
     exp: i64,
 }
 
@@ -55,15 +55,17 @@ pub fn sign(
     triggered_at: DateTime<Utc>,
     secret: &str,
 ) -> Result<String, jsonwebtoken::errors::Error> {
+    sign_claims(payload, triggered_at.timestamp() + payload.processing_timeout, secret)
+}
+
+/// A token of any claims (a JSON object) with `exp` added, signed as [`sign`] signs.
+pub fn sign_claims<C: Serialize>(claims: &C, exp: i64, secret: &str) -> Result<String, jsonwebtoken::errors::Error> {
     let header = Header {
         typ: Some("JWT".to_string()),
         alg: Algorithm::HS256,
         ..Header::default()
     };
-    let claims = Claims {
-        payload,
-        exp: triggered_at.timestamp() + payload.processing_timeout,
-    };
+    let claims = Claims { payload: claims, exp };
     encode(&header, &claims, &EncodingKey::from_secret(secret.as_bytes()))
 }
 
