@@ -99,6 +99,8 @@ async fn pages(app: &TestApp) -> Vec<String> {
         "/users/new".into(),
         format!("/users/{admin}"),
         format!("/webhooks/{webhook}/edit/data"),
+        format!("/webhooks/{webhook}/preview"),
+        format!("/webhooks/{webhook}/token-check"),
         "/webhooks/WH-000-000-000".into(),
     ]
 }

@@ -15,6 +15,7 @@ mod browser_users;
 mod browser_webhooks;
 mod delivery;
 mod delivery_processes;
+mod diagnose;
 mod hardening;
 mod inbound;
 mod inbound_bodies;
