@@ -169,6 +169,7 @@ pub enum Action {
     SecretCancelled,
     SecretDestroyed,
     RequestCopied,
+    RequestPreviewed,
     TokenCreated,
     TokenRevoked,
     UserAdded,
@@ -188,7 +189,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 33] = [
+    pub const ALL: [Action; 34] = [
         Action::WebhookCreated,
         Action::WebhookUpdated,
         Action::WebhookEnabled,
@@ -206,6 +207,7 @@ impl Action {
         Action::SecretCancelled,
         Action::SecretDestroyed,
         Action::RequestCopied,
+        Action::RequestPreviewed,
         Action::TokenCreated,
         Action::TokenRevoked,
         Action::UserAdded,
@@ -252,7 +254,8 @@ impl Action {
             Action::SecretSwitchedBack => ("secret.switched_back", "Rotation: switched back"),
             Action::SecretCancelled => ("secret.cancelled", "Rotation: prepared secret discarded"),
             Action::SecretDestroyed => ("secret.destroyed", "Rotation: previous secret destroyed"),
-            Action::RequestCopied => ("request.copied", "Request copied as curl"),
+            Action::RequestCopied => ("request.copied", "Call copied as curl, with a token"),
+            Action::RequestPreviewed => ("request.previewed", "Request previewed, with a token"),
             Action::TokenCreated => ("api_token.created", "API token created"),
             Action::TokenRevoked => ("api_token.revoked", "API token revoked"),
             Action::UserAdded => ("user.added", "User added"),

@@ -7,14 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::body::Body;
 use super::policy::EndpointPolicy;
+use super::request::{Request, PORTAL_USER_AGENT};
 use crate::config::DeliveryConfig;
-use crate::domain::{ErrorKind, HttpMethod};
-
-pub const PORTAL_USER_AGENT: &str = concat!("webhook-portal/", env!("CARGO_PKG_VERSION"), " (+delivery)");
+use crate::domain::ErrorKind;
 
 /// Errors the resolver reports; found again in the error chain to classify failures.
 #[derive(Debug, thiserror::Error)]
@@ -77,17 +75,6 @@ pub struct HttpCaller {
     request_timeout: Duration,
 }
 
-/// What to send.
-pub struct OutgoingCall<'a> {
-    pub method: HttpMethod,
-    pub url: &'a str,
-    pub token: &'a str,
-    pub custom_headers: &'a [(String, String)],
-    pub body: Option<Body>,
-    /// Shorter than the client's request timeout, for calls someone waits for.
-    pub timeout: Option<Duration>,
-}
-
 /// What happened.
 #[derive(Debug, Clone)]
 pub struct CallResult {
@@ -101,8 +88,6 @@ pub struct CallResult {
     pub response_body: Option<String>,
     pub response_truncated: bool,
 }
-
-const REDACTED: &str = "Bearer [redacted]";
 
 impl CallResult {
     /// The call was not made: its token could not be signed.
@@ -148,30 +133,18 @@ impl HttpCaller {
         })
     }
 
-    /// Makes the call; never panics and never returns an error: failures are results.
-    pub async fn call(&self, call: OutgoingCall<'_>) -> CallResult {
+    /// Makes the call, as [`Request`] built it; `timeout` (shorter than the client's) for
+    /// calls someone waits for. Never panics and never returns an error: failures are results.
+    pub async fn call(&self, call: Request, timeout: Option<Duration>) -> CallResult {
         let started = Instant::now();
+        let shown = call.recorded_headers();
         let mut headers = HeaderMap::new();
-        let mut shown: Vec<(String, String)> = Vec::new();
-        let bearer = format!("Bearer {}", call.token);
-        for name in [AUTHORIZATION, HeaderName::from_static("authentication")] {
-            if let Ok(v) = HeaderValue::from_str(&bearer) {
-                headers.insert(name.clone(), v);
-                shown.push((name.as_str().to_string(), REDACTED.to_string()));
-            }
-        }
-        for (name, value) in call.custom_headers {
-            // Validated when saved; anything still unsendable is skipped, not fatal.
+        for (name, value) in &call.headers {
+            // The builder sends only valid headers; anything unsendable is skipped, not fatal.
             if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
                 headers.append(n, v);
-                shown.push((name.clone(), value.clone()));
             }
         }
-        if let Some(body) = &call.body {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static(body.content_type));
-            shown.push(("content-type".into(), body.content_type.into()));
-        }
-        shown.push((USER_AGENT.as_str().to_string(), PORTAL_USER_AGENT.to_string()));
 
         let failed = |kind: ErrorKind, error: String, shown: Vec<(String, String)>| CallResult {
             success: false,
@@ -185,7 +158,7 @@ impl HttpCaller {
             response_truncated: false,
         };
 
-        let url = match reqwest::Url::parse(call.url) {
+        let url = match reqwest::Url::parse(&call.url) {
             Ok(u) => u,
             Err(e) => return failed(ErrorKind::Connect, format!("the endpoint URL is invalid: {e}"), shown),
         };
@@ -201,7 +174,7 @@ impl HttpCaller {
         if let Some(body) = call.body {
             request = request.body(body.text);
         }
-        if let Some(timeout) = call.timeout {
+        if let Some(timeout) = timeout {
             // Replaces the client's timeout for this call: never make it longer.
             request = request.timeout(timeout.min(self.request_timeout));
         }

@@ -14,6 +14,7 @@ pub mod http;
 pub mod liveness;
 pub mod payload;
 pub mod policy;
+pub mod request;
 pub mod store;
 mod worker;
 

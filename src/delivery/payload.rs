@@ -36,9 +36,9 @@ fn payload_name<S: serde::Serializer>(class: &ObjectClass, serializer: S) -> Res
 }
 
 #[derive(Serialize)]
-struct Claims<'a> {
+struct Claims<'a, C> {
     #[serde(flatten)]
-    payload: &'a Payload,
+    payload: &'a C,
     exp: i64,
 }
 
@@ -54,20 +54,32 @@ pub fn timestamp(t: DateTime<Utc>) -> String {
 pub fn sign(
     payload: &Payload,
     triggered_at: DateTime<Utc>,
-    secret: &str,
-    kid: &str,
+    key: SigningKey<'_>,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    sign_claims(payload, triggered_at.timestamp() + payload.processing_timeout, key)
+}
+
+/// The secret a token is signed with, and the key id that names it in the token's header.
+#[derive(Debug, Clone, Copy)]
+pub struct SigningKey<'a> {
+    pub secret: &'a str,
+    pub kid: &'a str,
+}
+
+/// A token of any claims (a JSON object) with `exp` added, signed as [`sign`] signs.
+pub fn sign_claims<C: Serialize>(
+    claims: &C,
+    exp: i64,
+    key: SigningKey<'_>,
 ) -> Result<String, jsonwebtoken::errors::Error> {
     let header = Header {
         typ: Some("JWT".to_string()),
         alg: Algorithm::HS256,
-        kid: Some(kid.to_string()),
+        kid: Some(key.kid.to_string()),
         ..Header::default()
     };
-    let claims = Claims {
-        payload,
-        exp: triggered_at.timestamp() + payload.processing_timeout,
-    };
-    encode(&header, &claims, &EncodingKey::from_secret(secret.as_bytes()))
+    let claims = Claims { payload: claims, exp };
+    encode(&header, &claims, &EncodingKey::from_secret(key.secret.as_bytes()))
 }
 
 /// Where a handler fetches an inbound message's body: under the API's root (`api_url`).
@@ -123,6 +135,11 @@ mod tests {
     use super::*;
     use base64::Engine;
 
+    const TEST_KEY: SigningKey<'static> = SigningKey {
+        secret: "secret-0123456789",
+        kid: "k_test",
+    };
+
     fn sample() -> Payload {
         Payload {
             webhook_id: WebhookId::parse("WH-623-978-334").unwrap(),
@@ -146,7 +163,7 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         assert_eq!(timestamp(at), "2021-05-27T09:54:03+00:00");
-        let token = sign(&sample(), at, "secret-0123456789", "k_test").unwrap();
+        let token = sign(&sample(), at, TEST_KEY).unwrap();
         let parts: Vec<&str> = token.split('.').collect();
         let decode = |s: &str| -> Value {
             serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()).unwrap()
@@ -168,7 +185,7 @@ mod tests {
         let mut payload = sample();
         payload.inbound = Some(serde_json::json!({"message_id": 42, "body_size": 3}));
         let now = Utc::now();
-        let token = sign(&payload, now, "secret-0123456789", "k_test").unwrap();
+        let token = sign(&payload, now, TEST_KEY).unwrap();
         assert_eq!(claimed_webhook_id(&token).as_deref(), Some("WH-623-978-334"));
         let keys = |secret: &str| vec![("k_test".to_string(), secret.to_string())];
         let call = verify_inbound_call(&token, &keys("secret-0123456789")).unwrap();
@@ -177,15 +194,9 @@ mod tests {
             ("WH-623-978-334", 42)
         );
         assert_eq!(verify_inbound_call(&token, &keys("another-secret-0001")), None);
-        let expired = sign(
-            &payload,
-            now - chrono::Duration::seconds(601),
-            "secret-0123456789",
-            "k_test",
-        )
-        .unwrap();
+        let expired = sign(&payload, now - chrono::Duration::seconds(601), TEST_KEY).unwrap();
         assert_eq!(verify_inbound_call(&expired, &keys("secret-0123456789")), None);
-        let not_inbound = sign(&sample(), now, "secret-0123456789", "k_test").unwrap();
+        let not_inbound = sign(&sample(), now, TEST_KEY).unwrap();
         assert_eq!(verify_inbound_call(&not_inbound, &keys("secret-0123456789")), None);
         // A token names its key: another key id with the same secret does not verify it.
         let other_kid = vec![("k_other".to_string(), "secret-0123456789".to_string())];

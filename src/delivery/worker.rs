@@ -10,9 +10,10 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 
 use super::fairness::{InFlight, Load, SLOW_AFTER};
-use super::http::{self, HttpCaller, OutgoingCall};
+use super::http::{self, HttpCaller};
 use super::liveness::Liveness;
-use super::payload::{inbound_body_url, sign, timestamp, Payload};
+use super::payload::{inbound_body_url, timestamp, Payload, SigningKey};
+use super::request::{CallSettings, Request};
 use super::store::{self, ClaimedTrigger, SentRequest, Success};
 use crate::config::Config;
 use crate::ids::WebhookId;
@@ -77,31 +78,34 @@ impl Worker {
             data: job.data.0.clone(),
             inbound: job.inbound.as_ref().map(|m| inbound_claim(&m.0, &self.api_url)),
         };
-        let body = if job.http_method.sends_body() {
-            serde_json::to_value(&payload)
-                .ok()
-                .map(|p| super::body::encode(&p, job.payload_format, job.md5_wrap))
-        } else {
-            None
+        let settings = CallSettings {
+            method: job.http_method,
+            url: &job.external_url,
+            custom_headers: &job.headers.0,
+            payload_format: job.payload_format,
+            md5_wrap: job.md5_wrap,
         };
+        let request = Request::for_payload(
+            &settings,
+            &payload,
+            started_at,
+            SigningKey {
+                secret: &job.jwt_secret,
+                kid: &job.jwt_kid,
+            },
+        );
+        let body = request.as_ref().ok().and_then(|r| r.body.clone());
         // Held until the call is recorded (a fast call's recording keeps its slot busy, which
         // paces the claims), unless the call turns slow.
         let mut slot = Some(slot);
-        let result = match sign(&payload, started_at, &job.jwt_secret, &job.jwt_kid) {
-            Ok(token) => {
+        let result = match request {
+            Ok(request) => {
                 if !self.liveness.is_current() {
                     // Between claim and call the liveness ran out: leave the trigger to others.
                     self.stop_claim(&job);
                     return;
                 }
-                let call = self.caller.call(OutgoingCall {
-                    method: job.http_method,
-                    url: &job.external_url,
-                    token: &token,
-                    custom_headers: &job.headers.0,
-                    body: body.clone(),
-                    timeout: None,
-                });
+                let call = self.caller.call(request, None);
                 tokio::pin!(call);
                 let turns_slow = tokio::time::sleep(SLOW_AFTER);
                 tokio::pin!(turns_slow);

@@ -9,8 +9,9 @@ use serde_json::{json, Value};
 use sqlx::types::Json;
 
 use super::{Param, Request, RequestKind, RequestStatus};
-use crate::delivery::http::{CallResult, OutgoingCall};
-use crate::delivery::payload::{sign, timestamp};
+use crate::delivery::http::CallResult;
+use crate::delivery::payload::timestamp;
+use crate::delivery::request::{CallSettings, Request as CallRequest};
 use crate::delivery::store::{record_validation_call, SentRequest};
 use crate::domain::{HttpMethod, ObjectClass};
 use crate::events::{self, Source};
@@ -165,23 +166,17 @@ async fn call(state: &AppState, webhook: &Webhook, started_at: chrono::DateTime<
         state.config.delivery.processing_timeout,
         started_at,
     );
-    match sign(&payload, started_at, &webhook.jwt_secret, &webhook.jwt_kid) {
-        Ok(token) => {
-            state
-                .caller
-                .call(OutgoingCall {
-                    method: HttpMethod::Post,
-                    url: &webhook.external_url,
-                    token: &token,
-                    custom_headers: &webhook.headers.0,
-                    body: Some(crate::delivery::body::Body {
-                        content_type: "application/json",
-                        text: body,
-                    }),
-                    timeout: Some(VALIDATION_TIMEOUT),
-                })
-                .await
-        }
+    // Always POST: it carries a body.
+    let settings = CallSettings {
+        method: HttpMethod::Post,
+        ..webhook.call_settings()
+    };
+    let body = crate::delivery::body::Body {
+        content_type: "application/json",
+        text: body,
+    };
+    match CallRequest::with_body(&settings, &payload, started_at, webhook.signing_key(), Some(body)) {
+        Ok(request) => state.caller.call(request, Some(VALIDATION_TIMEOUT)).await,
         Err(e) => CallResult::unsigned(e),
     }
 }

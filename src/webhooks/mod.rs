@@ -1,5 +1,6 @@
 //! Webhooks: the type table and validation (model), SQL (store), pages (web).
 
+pub mod diagnose;
 pub mod model;
 pub mod ping;
 pub mod redeliver;

@@ -6,14 +6,14 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde_json::json;
 
 use super::store::ping::{record_ping, SentPing};
 use super::store::Webhook;
-use crate::delivery::body::{encode, Body};
-use crate::delivery::http::{CallResult, OutgoingCall};
-use crate::delivery::payload::{sign, Payload};
+use crate::delivery::body::encode;
+use crate::delivery::http::CallResult;
+use crate::delivery::request::Request;
 use crate::ids::UserId;
 use crate::state::AppState;
 
@@ -21,30 +21,15 @@ use crate::state::AppState;
 /// portal's request timeout, if shorter).
 pub const PING_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Signs `payload` with the webhook's secret and calls its endpoint at once, with its method
-/// and headers: the call a ping or a redelivery makes outside the delivery task.
+/// Sends a call built by [`Request`] at once, outside the delivery task: a ping's or a
+/// redelivery's (a token that could not be signed is a failed call).
 pub(super) async fn call_now(
     state: &AppState,
-    webhook: &Webhook,
-    payload: &Payload,
-    at: DateTime<Utc>,
-    body: Option<Body>,
+    request: Result<Request, jsonwebtoken::errors::Error>,
     timeout: Option<Duration>,
 ) -> CallResult {
-    match sign(payload, at, &webhook.jwt_secret, &webhook.jwt_kid) {
-        Ok(token) => {
-            state
-                .caller
-                .call(OutgoingCall {
-                    method: webhook.http_method,
-                    url: &webhook.external_url,
-                    token: &token,
-                    custom_headers: &webhook.headers.0,
-                    body,
-                    timeout,
-                })
-                .await
-        }
+    match request {
+        Ok(request) => state.caller.call(request, timeout).await,
         Err(e) => CallResult::unsigned(e),
     }
 }
@@ -63,7 +48,14 @@ pub async fn send(state: AppState, webhook: Webhook, user: UserId) {
         started_at,
     );
     let timeout = Some(PING_TIMEOUT.min(state.config.delivery.request_timeout));
-    let result = call_now(&state, &webhook, &payload, started_at, body.clone(), timeout).await;
+    let request = Request::with_body(
+        &webhook.call_settings(),
+        &payload,
+        started_at,
+        webhook.signing_key(),
+        body.clone(),
+    );
+    let result = call_now(&state, request, timeout).await;
     let refusal = match (result.status_code, &result.error) {
         (Some(200), _) => None,
         (Some(code), _) => Some(format!("HTTP {code}: a test ping must be answered with 200")),

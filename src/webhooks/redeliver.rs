@@ -7,24 +7,18 @@ use chrono::Utc;
 
 use super::store::deliveries::{record_redelivery, Redelivery};
 use super::store::Webhook;
-use crate::delivery::body::encode;
 use crate::state::AppState;
 
 /// Makes the call again and records it; runs in the background.
 pub async fn send(state: AppState, webhook: Webhook, original: i64) {
     let started_at = Utc::now();
-    let payload = webhook.payload(
+    let request = webhook.call_at(
         state.config.api_url(),
         state.config.delivery.processing_timeout,
         started_at,
     );
-    let body = webhook
-        .http_method
-        .sends_body()
-        .then(|| serde_json::to_value(&payload).ok())
-        .flatten()
-        .map(|p| encode(&p, webhook.payload_format, webhook.md5_wrap));
-    let result = super::ping::call_now(&state, &webhook, &payload, started_at, body.clone(), None).await;
+    let body = request.as_ref().ok().and_then(|r| r.body.clone());
+    let result = super::ping::call_now(&state, request, None).await;
     let sent = Redelivery {
         original,
         method: webhook.http_method,

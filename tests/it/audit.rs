@@ -36,7 +36,7 @@ async fn records(app: &TestApp) -> Vec<Row> {
 
 /// The one record of `action` on `object` (the newest if several).
 async fn record(app: &TestApp, action: &str, object: &str) -> Row {
-    let mut all: Vec<Row> = records(&app)
+    let mut all: Vec<Row> = records(app)
         .await
         .into_iter()
         .filter(|r| r.action == action && r.object_id == object)
@@ -211,6 +211,26 @@ async fn every_change_and_every_requested_call_is_recorded_without_a_secret() {
         .await
         .detail
         .contains(&attempt.to_string()));
+    // A page that hands out a working token is recorded too (the token never is).
+    assert_eq!(app.get(&format!("/webhooks/{hook}/preview")).await.status(), 200);
+    record(&app, "request.previewed", &hook).await;
+    let r = app
+        .post_form(&format!("/webhooks/{hook}/deliveries/{attempt}/curl"), &[])
+        .await;
+    assert_eq!(r.status(), 200);
+    let curl = r.text().await.unwrap();
+    let token = curl
+        .split("Bearer ")
+        .nth(1)
+        .and_then(|t| t.split(['\'', '"', ' ', '<', '&']).next())
+        .expect("a token in the command")
+        .to_string();
+    assert!(token.len() > 40, "{token}");
+    secrets.push(token);
+    assert!(record(&app, "request.copied", &hook)
+        .await
+        .detail
+        .contains(&format!("WHA-{attempt}")));
 
     // Rotation steps.
     let html = app

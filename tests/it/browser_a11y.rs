@@ -99,6 +99,10 @@ async fn pages(app: &TestApp) -> Vec<String> {
         "/users/new".into(),
         format!("/users/{admin}"),
         format!("/webhooks/{webhook}/edit/data"),
+        format!("/webhooks/{webhook}/preview"),
+        format!("/webhooks/{webhook}/token-check"),
+        format!("/webhooks/{webhook}/history"),
+        "/audit".into(),
         "/webhooks/WH-000-000-000".into(),
     ]
 }
@@ -189,7 +193,7 @@ async fn on_a_phone_every_page_fits_the_screen_and_the_menu_reaches_every_sectio
         .unwrap();
     assert_eq!(open, json!(true));
     browser.screenshot("phone-menu").await;
-    for section in ["/products", "/inbound", "/tokens", "/users"] {
+    for section in ["/products", "/inbound", "/tokens", "/users", "/audit"] {
         let link = c
             .find(Locator::Css(&format!(".mobile-menu-items a[href='{section}']")))
             .await

@@ -17,6 +17,7 @@ mod browser_users;
 mod browser_webhooks;
 mod delivery;
 mod delivery_processes;
+mod diagnose;
 mod hardening;
 mod inbound;
 mod inbound_bodies;

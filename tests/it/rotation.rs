@@ -137,6 +137,19 @@ async fn a_handler_that_verifies_by_kid_accepts_every_call_through_a_rotation() 
         200,
         "the previous key still verifies"
     );
+    let checked = app
+        .post_form(
+            &format!("/webhooks/{hook}/token-check"),
+            &[("token", &token_of(&call1))],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        checked.contains("previous secret"),
+        "the token checker names the previous secret"
+    );
     assert_eq!(body_status(&call3, &claims3).await, 200);
     let page = app.get_html(&format!("/webhooks/{hook}/http")).await;
     assert!(page.contains("id=\"previous-key\"") && page.contains("id=\"rotation-switch-back\""));
@@ -164,6 +177,16 @@ async fn a_handler_that_verifies_by_kid_accepts_every_call_through_a_rotation() 
         401,
         "an expired secret verifies nothing"
     );
+    let checked = app
+        .post_form(
+            &format!("/webhooks/{hook}/token-check"),
+            &[("token", &token_of(&call1))],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!checked.contains("previous secret (") && !checked.contains("current secret ("));
     assert_eq!(body_status(&call3, &claims3).await, 200);
     let destroyed = webhook_portal::webhooks::store::secrets::destroy_expired(&app.pool, 100)
         .await

@@ -363,6 +363,7 @@ fn change_routes(id: &str) -> Vec<(String, Vec<(&'static str, &'static str)>)> {
             format!("/webhooks/{id}/edit/data"),
             vec![("data", "{}"), ("action", "save")],
         ),
+        (format!("/webhooks/{id}/token-check"), vec![("token", "a.b.c")]),
     ]
 }
 
@@ -377,6 +378,8 @@ fn read_routes(id: &str) -> Vec<String> {
         format!("/webhooks/{id}/edit/general"),
         format!("/webhooks/{id}/edit/http"),
         format!("/webhooks/{id}/edit/data"),
+        format!("/webhooks/{id}/preview"),
+        format!("/webhooks/{id}/token-check"),
     ]
 }
 

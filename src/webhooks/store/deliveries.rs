@@ -101,23 +101,13 @@ impl Attempt {
     /// The call as a curl command, to repeat it from a shell while fixing a handler. The token
     /// is not stored (it is redacted), so the command reads it from `$TOKEN`.
     pub fn curl(&self) -> String {
-        fn quoted(s: &str) -> String {
-            format!("'{}'", s.replace('\'', "'\\''"))
-        }
-        let mut parts = vec![format!("curl -X {} {}", self.request_method, quoted(&self.request_url))];
-        for (name, value) in &self.request_headers.0 {
-            // The token headers (Connect sends it as Authentication and Authorization) in
-            // double quotes, so that the shell fills in $TOKEN.
-            if name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("authentication") {
-                parts.push(format!("-H \"{name}: Bearer $TOKEN\""));
-            } else {
-                parts.push(format!("-H {}", quoted(&format!("{name}: {value}"))));
-            }
-        }
-        if let Some(body) = &self.request_body {
-            parts.push(format!("--data-binary {}", quoted(body)));
-        }
-        parts.join(" \\\n  ")
+        crate::delivery::request::curl(
+            &self.request_method,
+            &self.request_url,
+            &self.request_headers.0,
+            self.request_body.as_deref(),
+            false,
+        )
     }
     pub fn pretty_request_body(&self) -> String {
         pretty(self.request_body.as_deref().unwrap_or(""))

@@ -30,6 +30,7 @@ use super::model::{HttpMethod, ObjectClass, WebhookType};
 use crate::auth::{AccountKind, CurrentUser};
 use crate::db::COUNT_CAP;
 use crate::delivery::payload::{timestamp, Payload};
+use crate::delivery::request::{CallSettings, Request};
 use crate::domain::PayloadFormat;
 use crate::ids::{AccountId, ProductId, UserId, WebhookId};
 
@@ -188,9 +189,38 @@ impl Webhook {
             inbound: None,
         }
     }
+    /// The settings that shape this webhook's calls.
+    pub fn call_settings(&self) -> CallSettings<'_> {
+        CallSettings {
+            method: self.http_method,
+            url: &self.external_url,
+            custom_headers: &self.headers.0,
+            payload_format: self.payload_format,
+            md5_wrap: self.md5_wrap,
+        }
+    }
+    /// The call a queue change makes `at`, built as the delivery task builds it: what a
+    /// redelivery sends and the request preview shows.
+    pub fn call_at(
+        &self,
+        api_url: String,
+        processing_timeout: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Request, jsonwebtoken::errors::Error> {
+        let payload = self.payload(api_url, processing_timeout, at);
+        Request::for_payload(&self.call_settings(), &payload, at, self.signing_key())
+    }
     pub fn secret_masked(&self) -> String {
         mask_secret(&self.jwt_secret)
     }
+    /// What signs this webhook's calls now.
+    pub fn signing_key(&self) -> crate::delivery::payload::SigningKey<'_> {
+        crate::delivery::payload::SigningKey {
+            secret: &self.jwt_secret,
+            kid: &self.jwt_kid,
+        }
+    }
+
     /// The secrets a token of this webhook may be signed with now: the current one and,
     /// during a rotation's grace period, the previous one.
     pub fn verification_keys(&self) -> Vec<VerificationKey> {

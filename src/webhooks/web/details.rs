@@ -17,6 +17,8 @@ use crate::ids::WebhookId;
 use crate::layout::{page, Layout, Nav};
 use crate::render::html;
 use crate::state::AppState;
+use crate::webhooks::diagnose::attempt_hint;
+use crate::webhooks::diagnose::hints::Hint;
 use crate::webhooks::store::secrets::Prepared;
 use crate::webhooks::store::{self, Webhook};
 use crate::webhooks::wizard;
@@ -286,6 +288,8 @@ pub(super) struct AttemptPage {
     layout: Layout,
     w: Webhook,
     a: store::Attempt,
+    /// A failed call's likely cause and next step.
+    hint: Option<Hint>,
 }
 page!(AttemptPage);
 
@@ -303,7 +307,8 @@ pub(super) async fn attempt_view(
         .ok_or(AppError::NotFound)?;
     store::label_retries(&state.pool, &w.id, std::slice::from_mut(&mut a)).await?;
     let layout = layout.titled(format!("Call WHA-{} of {}", a.id, w.label), Nav::Webhooks);
-    Ok(AttemptPage { layout, w, a })
+    let hint = attempt_hint(&a);
+    Ok(AttemptPage { layout, w, a, hint })
 }
 
 // ---------------------------------------------------------------------------------------

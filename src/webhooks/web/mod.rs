@@ -3,6 +3,7 @@
 
 mod actions;
 mod details;
+mod diagnose;
 mod edit;
 mod list;
 mod ping;
@@ -10,6 +11,7 @@ mod secret;
 
 use self::actions::{delete, delete_confirm, disable, enable, trigger_now};
 use self::details::{attempt_view, tab_data, tab_deliveries, tab_general, tab_history, tab_http, tab_statistics};
+use self::diagnose::{preview, signed_curl, token_check_form, token_check_submit};
 use self::edit::{edit_form, edit_redirect, edit_submit};
 use self::list::list;
 
@@ -43,6 +45,12 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/{id}/secret/discard", post(secret::discard))
         .route("/webhooks/{id}/deliveries/{attempt}", get(attempt_view))
         .route("/webhooks/{id}/deliveries/{attempt}/redeliver", post(ping::redeliver))
+        .route("/webhooks/{id}/deliveries/{attempt}/curl", post(signed_curl))
+        .route("/webhooks/{id}/preview", get(preview))
+        .route(
+            "/webhooks/{id}/token-check",
+            get(token_check_form).post(token_check_submit),
+        )
         .route("/webhooks/{id}/trigger", post(trigger_now))
         .route("/webhooks/{id}/ping", get(ping::ping_panel).post(ping::send_ping))
         .route("/webhooks/{id}/enable", post(enable))

@@ -31,6 +31,8 @@ pub struct Behaviour {
     pub body: String,
     /// A `Retry-After` header to answer with.
     pub retry_after: Option<String>,
+    /// More headers to answer with (a redirect's `Location`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Default for Behaviour {
@@ -40,6 +42,7 @@ impl Default for Behaviour {
             delay: Duration::ZERO,
             body: "{\"status\": \"ok\"}".to_string(),
             retry_after: None,
+            headers: Vec::new(),
         }
     }
 }
@@ -122,6 +125,11 @@ async fn handle(State(h): State<Handler>, method: Method, uri: Uri, headers: Hea
     let mut response = (status, [("content-type", "application/json")], behaviour.body).into_response();
     if let Some(v) = behaviour.retry_after.and_then(|v| v.parse().ok()) {
         response.headers_mut().insert("retry-after", v);
+    }
+    for (name, value) in behaviour.headers {
+        if let Ok(v) = value.parse() {
+            response.headers_mut().insert(name, v);
+        }
     }
     response
 }
