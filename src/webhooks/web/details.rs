@@ -3,11 +3,12 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::find;
+use super::replay::ReplayPanel;
 
 use crate::auth::{CurrentUser, Permission};
 use crate::dates::filters;
@@ -78,6 +79,8 @@ pub struct DeliveriesView {
     pub next_url: Option<String>,
     /// How far back calls go (`PORTAL_RETENTION_DAYS`).
     pub retention_days: u32,
+    /// The Replay form, for users who may edit webhooks.
+    pub replay: Option<ReplayPanel>,
 }
 
 impl DetailsView {
@@ -107,7 +110,7 @@ struct TabsPartial {
 html!(TabsPartial);
 
 #[derive(Deserialize, Default)]
-pub struct TabQuery {
+pub(super) struct TabQuery {
     reveal: Option<String>,
     outcome: Option<String>,
     before: Option<String>,
@@ -143,9 +146,13 @@ pub(super) async fn deliveries_view(state: &AppState, id: &WebhookId, query: &Ta
         outcome,
         next_url,
         retention_days: state.config.retention_days,
+        replay: None,
     })
 }
 
+/// Renders a tab of the details page (the whole page, or the tabs for htmx); `replay` is the
+/// Replay form's answer to show on the Deliveries tab, with `status`.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn details_tab(
     state: AppState,
     user: CurrentUser,
@@ -154,6 +161,8 @@ pub(super) async fn details_tab(
     id: String,
     tab: Tab,
     query: TabQuery,
+    replay: Option<ReplayPanel>,
+    status: StatusCode,
 ) -> AppResult<Response> {
     // Whether a call is pending is read *before* the statistics: a call recorded in between
     // then shows in the figures, or keeps the tab refreshing until it does. (Read after, a call
@@ -170,7 +179,12 @@ pub(super) async fn details_tab(
         user.require(Permission::EditWebhooks)?;
     }
     let deliveries = match tab {
-        Tab::Deliveries => deliveries_view(&state, &w.id, &query).await?,
+        Tab::Deliveries => DeliveriesView {
+            replay: user
+                .can_edit()
+                .then(|| replay.unwrap_or_else(|| ReplayPanel::fresh(&layout.csrf_token))),
+            ..deliveries_view(&state, &w.id, &query).await?
+        },
         _ => DeliveriesView::default(),
     };
     let wants_fragment = wizard::is_htmx(&headers) && headers.get("hx-target").is_some_and(|t| t == "tabs");
@@ -198,10 +212,10 @@ pub(super) async fn details_tab(
     };
     let vary = [(header::VARY, "HX-Request, HX-Target")];
     Ok(if wants_fragment {
-        (vary, TabsPartial { d }).into_response()
+        (status, vary, TabsPartial { d }).into_response()
     } else {
         let layout = layout.titled(d.w.label.clone(), Nav::Webhooks);
-        (vary, DetailsPage { layout, d }).into_response()
+        (status, vary, DetailsPage { layout, d }).into_response()
     })
 }
 
@@ -215,7 +229,7 @@ macro_rules! tab_handler {
             Path(id): Path<String>,
             Query(q): Query<TabQuery>,
         ) -> AppResult<Response> {
-            details_tab(s, u, l, h, id, $tab, q).await
+            details_tab(s, u, l, h, id, $tab, q, None, StatusCode::OK).await
         }
     };
 }

@@ -6,6 +6,7 @@ mod details;
 mod edit;
 mod list;
 mod ping;
+mod replay;
 
 use self::actions::{delete, delete_confirm, disable, enable, trigger_now};
 use self::details::{attempt_view, tab_data, tab_deliveries, tab_general, tab_http, tab_statistics};
@@ -37,6 +38,10 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/{id}/deliveries", get(tab_deliveries))
         .route("/webhooks/{id}/deliveries/{attempt}", get(attempt_view))
         .route("/webhooks/{id}/deliveries/{attempt}/redeliver", post(ping::redeliver))
+        .route(
+            "/webhooks/{id}/replay",
+            get(replay::show_deliveries).post(replay::replay),
+        )
         .route("/webhooks/{id}/trigger", post(trigger_now))
         .route("/webhooks/{id}/ping", get(ping::ping_panel).post(ping::send_ping))
         .route("/webhooks/{id}/enable", post(enable))
