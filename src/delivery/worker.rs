@@ -162,6 +162,7 @@ impl Worker {
             method: job.http_method,
             url: job.external_url,
             message_id: job.message_id,
+            replay_of: job.replay_of,
         };
         let (done, recorded) = tokio::sync::oneshot::channel();
         let row = match self.recorder.send((success, done)).await {

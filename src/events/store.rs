@@ -122,7 +122,7 @@ pub async fn record(
                                                                    last_event_at = excluded.last_event_at),
                 pending as (insert into webhook_triggers (webhook_id, state, due_at, manual)
                             select $1, 'pending', now(), $5 from hook where active
-                            on conflict (webhook_id) where state = 'pending' and message_id is null
+                            on conflict (webhook_id) where state = 'pending' and message_id is null and replay_of is null
                             do update set manual = true, due_at = least(webhook_triggers.due_at, excluded.due_at)
                             where excluded.manual
                             returning 1)

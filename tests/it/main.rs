@@ -22,6 +22,7 @@ mod hardening;
 mod inbound;
 mod inbound_bodies;
 mod ping;
+mod replay;
 mod requests_loop;
 mod retention;
 mod rotation;

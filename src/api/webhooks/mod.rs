@@ -1,9 +1,10 @@
 //! `/public/v1/notifications/webhooks`: the webhooks resource, with the object shape,
 //! filters, paging and errors of the platform API. The object's JSON is built in [`json`],
-//! request bodies are read in [`body`].
+//! request bodies are read in [`body`]; [`replay`] sends a webhook's deliveries again.
 
 mod body;
 mod json;
+mod replay;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/notifications/webhooks", get(list).post(create))
         .route("/notifications/webhooks/{id}", get(read).put(update).delete(delete))
         .route("/notifications/webhooks/{id}/trigger", post(trigger))
+        .route("/notifications/webhooks/{id}/replay", post(replay::replay))
 }
 
 async fn find(state: &AppState, caller: &ApiCaller, id: &str) -> Result<Webhook, ApiError> {

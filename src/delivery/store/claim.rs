@@ -39,6 +39,8 @@ pub struct ClaimedTrigger {
     pub last_failure_at: Option<DateTime<Utc>>,
     /// The inbound message this trigger delivers (its own call, never coalesced).
     pub message_id: Option<i64>,
+    /// The delivery this trigger replays (its first call's id): a call of its own, like a message's.
+    pub replay_of: Option<i64>,
     /// The message: trigger id, method, query parameters, content type, the body's inline text
     /// (never its bytes: a claim reads no more than the call carries), size and SHA-256.
     pub inbound: Option<Json<Value>>,
@@ -124,7 +126,7 @@ pub async fn claim(
                        w.jwt_secret, w.jwt_kid, w.http_method as "http_method: HttpMethod",
                        w.payload_format as "payload_format: PayloadFormat", w.md5_wrap,
                        w.headers as "headers: Json<Vec<(String, String)>>", w.data as "data: Json<Value>",
-                       w.last_success_at, w.last_failure_at, t.message_id,
+                       w.last_success_at, w.last_failure_at, t.message_id, t.replay_of,
                        (select jsonb_build_object('trigger_id', m.trigger_id, 'message_id', m.id, 'method', m.method,
                                                   'query', m.query, 'content_type', m.content_type, 'body', m.body,
                                                   'body_size', m.body_size, 'body_sha256', m.body_sha256)

@@ -42,20 +42,21 @@ pub async fn record_failure(
     let finished_at = sent.started_at + chrono::Duration::from_std(result.duration).unwrap_or_default();
     // A failure also schedules the retry (unless the webhook is now out of order): two
     // statements, one transaction. A queue-change trigger is finished (later events join the
-    // retry); an inbound message's trigger is kept, to be retried in its place in the order.
-    // The trigger is removed only if its lease did not run out (else another worker took it).
+    // retry); an inbound message's or a replay's trigger is kept, to be retried in its place in
+    // the order. The trigger is removed only if its lease did not run out (else another worker
+    // took it).
     let mut tx = pool.begin().await?;
     let recorded = sqlx::query!(
         r#"with attempt as (
                insert into webhook_attempts (webhook_id, trigger_id, manual, started_at, duration_ms, success,
                    status_code, error_kind, error, request_method, request_url, request_headers, request_body,
-                   response_headers, response_body, response_truncated, worker, message_id)
-               values ($1, $2, $3, $4, $5, false, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                   response_headers, response_body, response_truncated, worker, message_id, replay_of)
+               values ($1, $2, $3, $4, $5, false, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $21)
                returning id),
            finished as (
                delete from webhook_triggers
                where id = $2 and state = 'in_flight' and claimed_by = $16 and claimed_until = $18
-                 and message_id is null)
+                 and message_id is null and replay_of is null)
            update webhooks set triggers = triggers + 1, failure_triggers = failure_triggers + 1,
                failure_since_last_success = failure_since_last_success + 1,
                failures_since_reset = failures_since_reset + 1,
@@ -83,6 +84,7 @@ pub async fn record_failure(
         job.claimed_until,
         policy.out_of_order_after,
         finished_at,
+        job.replay_of,
     )
     .fetch_optional(&mut *tx)
     .await?;
@@ -124,8 +126,9 @@ pub async fn record_failure(
     } else {
         None
     };
-    if job.message_id.is_some() {
-        // The message waits in its place for the retry (or, out of order, for a reset).
+    if job.message_id.is_some() || job.replay_of.is_some() {
+        // The message (or replayed delivery) waits in its place for the retry (or, out of
+        // order, for a reset).
         sqlx::query!(
             "update webhook_triggers set state = 'pending', claimed_by = null, claimed_until = null,
                  due_at = clock_timestamp() + make_interval(secs => coalesce($2::float8, 0))
@@ -145,7 +148,7 @@ pub async fn record_failure(
     sqlx::query!(
         "insert into webhook_triggers (webhook_id, state, due_at, first_event_at)
          select $1, 'pending', clock_timestamp() + make_interval(secs => $2), $3 where $2 is not null
-         on conflict (webhook_id) where state = 'pending' and message_id is null do update set
+         on conflict (webhook_id) where state = 'pending' and message_id is null and replay_of is null do update set
              first_event_at = least(webhook_triggers.first_event_at, excluded.first_event_at),
              due_at = case when webhook_triggers.manual then webhook_triggers.due_at
                            else greatest(webhook_triggers.due_at, excluded.due_at) end",
@@ -176,11 +179,13 @@ pub struct Success {
     pub response_body: Option<String>,
     pub response_truncated: bool,
     pub message_id: Option<i64>,
+    pub replay_of: Option<i64>,
 }
 
 /// Records many successful calls in one statement: their attempts, their finished triggers
 /// and their webhooks' statistics. A batch holds at most one call per webhook (one call is in
-/// flight per webhook), so each webhook row is updated once.
+/// flight per webhook), so each webhook row is updated once. A finished replay call makes the
+/// next queued call of its replay pending.
 pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> Result<(), sqlx::Error> {
     let finished: Vec<DateTime<Utc>> = batch
         .iter()
@@ -190,23 +195,32 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
         "with input as (
              select * from unnest($1::text[], $2::bigint[], $3::boolean[], $4::timestamptz[], $5::integer[],
                                   $6::integer[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::jsonb[],
-                                  $12::text[], $13::boolean[], $14::timestamptz[], $16::timestamptz[], $17::bigint[])
+                                  $12::text[], $13::boolean[], $14::timestamptz[], $16::timestamptz[], $17::bigint[],
+                                  $18::bigint[])
                as i(webhook_id, trigger_id, manual, started_at, duration_ms, status_code, request_method, request_url,
                     request_headers, request_body, response_headers, response_body, response_truncated, finished_at,
-                    claimed_until, message_id)),
+                    claimed_until, message_id, replay_of)),
          attempt as (
              insert into webhook_attempts (webhook_id, trigger_id, worker, manual, started_at, duration_ms, success,
                  status_code, request_method, request_url, request_headers, request_body, response_headers,
-                 response_body, response_truncated, message_id)
+                 response_body, response_truncated, message_id, replay_of)
              select webhook_id, trigger_id, $15, manual, started_at, duration_ms, true, status_code, request_method,
                     request_url, request_headers, request_body, response_headers, response_body, response_truncated,
-                    message_id
+                    message_id, replay_of
              from input
              returning id, trigger_id),
          done as (
              delete from webhook_triggers t using input i
              where t.id = i.trigger_id and t.state = 'in_flight' and t.claimed_by = $15
-               and t.claimed_until = i.claimed_until)
+               and t.claimed_until = i.claimed_until
+             returning t.webhook_id, t.replay_of),
+         next_replayed as (
+             update webhook_triggers q set state = 'pending', due_at = clock_timestamp(),
+                 first_event_at = clock_timestamp()
+             where q.id in (select (select n.id from webhook_triggers n
+                                    where n.webhook_id = d.webhook_id and n.state = 'queued'
+                                    order by n.id limit 1)
+                            from done d where d.replay_of is not null))
          update webhooks w set triggers = triggers + 1, success_triggers = success_triggers + 1,
              failure_since_last_success = 0, failures_since_reset = 0, out_of_order = false,
              last_success_at = i.finished_at, last_success_attempt_id = a.id
@@ -229,6 +243,7 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
         worker,
         &batch.iter().map(|s| s.claimed_until).collect::<Vec<_>>(),
         &batch.iter().map(|s| s.message_id).collect::<Vec<_>>() as _,
+        &batch.iter().map(|s| s.replay_of).collect::<Vec<_>>() as _,
     )
     .execute(pool)
     .await?;

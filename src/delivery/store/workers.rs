@@ -60,7 +60,7 @@ pub async fn release(pool: &PgPool, which: Release<'_>) -> Result<u64, sqlx::Err
     };
     let mut tx = pool.begin().await?;
     let stale = sqlx::query!(
-        "select t.id, t.webhook_id, t.manual, t.first_event_at, t.message_id from webhook_triggers t
+        "select t.id, t.webhook_id, t.manual, t.first_event_at, t.message_id, t.replay_of from webhook_triggers t
          where t.state = 'in_flight' and case
            when $3::bigint[] is not null then t.claimed_by = $1 and (t.id, t.claimed_until) in
                 (select * from unnest($3::bigint[], $4::timestamptz[]))
@@ -78,16 +78,16 @@ pub async fn release(pool: &PgPool, which: Release<'_>) -> Result<u64, sqlx::Err
     .fetch_all(&mut *tx)
     .await?;
     for t in &stale {
-        let (id, webhook_id, manual, first_event_at, message_id) =
-            (t.id, &t.webhook_id, t.manual, t.first_event_at, t.message_id);
-        // An inbound message keeps its own trigger; a queue change merges into its successor.
-        let merged = if message_id.is_some() {
+        let (id, webhook_id, manual, first_event_at) = (t.id, &t.webhook_id, t.manual, t.first_event_at);
+        // An inbound message or a replayed delivery keeps its own trigger; a queue change
+        // merges into its successor.
+        let merged = if t.message_id.is_some() || t.replay_of.is_some() {
             0
         } else {
             sqlx::query!(
                 "update webhook_triggers set manual = manual or $2,
                      first_event_at = least(first_event_at, $3), due_at = least(due_at, clock_timestamp())
-                 where webhook_id = $1 and state = 'pending' and message_id is null",
+                 where webhook_id = $1 and state = 'pending' and message_id is null and replay_of is null",
                 webhook_id,
                 manual,
                 first_event_at,

@@ -30,12 +30,14 @@ pub async fn messages(pool: &PgPool, trigger_id: &TriggerId, limit: i64) -> Resu
 }
 
 /// How many of the trigger's messages still wait for delivery, counting up to `max`
-/// (messages, not message × webhook deliveries).
+/// (messages, not message × webhook deliveries). A replay of old messages is bounded on its
+/// own and does not hold up new calls.
 pub async fn backlog(pool: &PgPool, trigger_id: &TriggerId, max: i64) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(
         r#"select count(*) as "count!" from (select distinct t.message_id from webhook_triggers t
                                             join inbound_messages m on m.id = t.message_id
-                                            where m.trigger_id = $1 limit $2) backlog"#,
+                                            where m.trigger_id = $1 and t.replay_of is null
+                                            limit $2) backlog"#,
         trigger_id.as_str(),
         max
     )

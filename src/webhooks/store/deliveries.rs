@@ -29,10 +29,12 @@ pub async fn watching_counts(
     Ok((counts.enabled, counts.all))
 }
 
-/// Whether a call is pending or in flight, and whether that is soon (for the auto-refresh).
+/// Whether a call is pending or in flight (or queued in a replay), and whether that is soon
+/// (for the auto-refresh).
 pub async fn delivery_busy(pool: &PgPool, webhook_id: &WebhookId) -> Result<Option<bool>, sqlx::Error> {
     sqlx::query_scalar!(
-        r#"select bool_or(t.state = 'in_flight' or t.due_at <= now() + interval '60 seconds') as "soon!"
+        r#"select bool_or(t.state = 'in_flight' or (t.state = 'pending' and t.due_at <= now() + interval '60 seconds'))
+                  as "soon!"
            from webhook_triggers t join webhooks w on w.id = t.webhook_id
            where t.webhook_id = $1 and (t.state = 'in_flight' or (w.active and (t.manual or not w.out_of_order)))
            having count(*) > 0"#,
@@ -68,6 +70,8 @@ pub struct Attempt {
     pub retry: i32,
     /// The call this one repeats (Redeliver).
     pub redelivery_of: Option<i64>,
+    /// The delivery this call replays: its first call's id (Replay).
+    pub replay_of: Option<i64>,
 }
 
 impl Attempt {
@@ -77,6 +81,8 @@ impl Attempt {
             Some("Test ping".to_string())
         } else if let Some(original) = self.redelivery_of {
             Some(format!("Redelivery of WHA-{original}"))
+        } else if let Some(original) = self.replay_of {
+            Some(format!("Replay of WHA-{original}"))
         } else if self.retry > 0 {
             Some(format!("Retry {}", self.retry))
         } else if self.trigger_id.is_none() {
@@ -88,6 +94,11 @@ impl Attempt {
         } else {
             None
         }
+    }
+
+    /// The call this one makes again (a redelivery's or a replay's original), to link to.
+    pub fn repeats(&self) -> Option<i64> {
+        self.redelivery_of.or(self.replay_of)
     }
 
     pub fn error_kind_label(&self) -> &'static str {
@@ -152,7 +163,8 @@ pub async fn attempts(
                       error_kind as "error_kind: ErrorKind", error, request_method, request_url,
                       request_headers as "request_headers: Json<Vec<(String, String)>>", request_body,
                       response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
-                      response_truncated, trigger_id, message_id, test, 0::int4 as "retry!", redelivery_of
+                      response_truncated, trigger_id, message_id, test, 0::int4 as "retry!", redelivery_of,
+                      replay_of
                    from webhook_attempts where webhook_id = $1 and id < $2
                    order by id desc limit $3"#,
                 webhook_id,
@@ -169,7 +181,8 @@ pub async fn attempts(
                       error_kind as "error_kind: ErrorKind", error, request_method, request_url,
                       request_headers as "request_headers: Json<Vec<(String, String)>>", request_body,
                       response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
-                      response_truncated, trigger_id, message_id, test, 0::int4 as "retry!", redelivery_of
+                      response_truncated, trigger_id, message_id, test, 0::int4 as "retry!", redelivery_of,
+                      replay_of
                    from webhook_attempts where webhook_id = $1 and id < $2 and success
                    order by id desc limit $3"#,
                 webhook_id,
@@ -186,7 +199,8 @@ pub async fn attempts(
                       error_kind as "error_kind: ErrorKind", error, request_method, request_url,
                       request_headers as "request_headers: Json<Vec<(String, String)>>", request_body,
                       response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
-                      response_truncated, trigger_id, message_id, test, 0::int4 as "retry!", redelivery_of
+                      response_truncated, trigger_id, message_id, test, 0::int4 as "retry!", redelivery_of,
+                      replay_of
                    from webhook_attempts where webhook_id = $1 and id < $2 and not success
                    order by id desc limit $3"#,
                 webhook_id,
@@ -244,7 +258,7 @@ pub async fn attempt(pool: &PgPool, webhook_id: &WebhookId, attempt_id: i64) -> 
         r#"select id, manual, started_at, duration_ms, success, status_code, error_kind as "error_kind: ErrorKind",
               error, request_method, request_url, request_headers as "request_headers: Json<Vec<(String, String)>>",
               request_body, response_headers as "response_headers: Json<Vec<(String, String)>>", response_body,
-              response_truncated, trigger_id, message_id, test, 0::int4 as "retry!", redelivery_of
+              response_truncated, trigger_id, message_id, test, 0::int4 as "retry!", redelivery_of, replay_of
            from webhook_attempts where webhook_id = $1 and id = $2"#,
         webhook_id.as_str(),
         attempt_id,

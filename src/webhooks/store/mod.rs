@@ -1,12 +1,14 @@
 //! SQL for webhooks and the products they watch. Every query is scoped by account: a
 //! webhook of another account is simply not found. The list ([`list`]), the writes
-//! ([`write`]) and the tabs' questions ([`deliveries`]) have modules of their own.
+//! ([`write`]), the tabs' questions ([`deliveries`]) and replays ([`replay`]) have modules of
+//! their own.
 
 pub mod audited;
 pub mod deliveries;
 mod list;
 pub mod ping;
 mod query;
+pub mod replay;
 pub mod retention;
 pub mod secrets;
 mod write;

@@ -3,11 +3,12 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::find;
+use super::replay::ReplayPanel;
 
 use super::secret::NewSecret;
 use crate::auth::{CurrentUser, Permission};
@@ -101,6 +102,8 @@ pub struct DeliveriesView {
     pub next_url: Option<String>,
     /// How far back calls go (`PORTAL_RETENTION_DAYS`).
     pub retention_days: u32,
+    /// The Replay form, for users who may edit webhooks.
+    pub replay: Option<ReplayPanel>,
 }
 
 impl DetailsView {
@@ -130,7 +133,7 @@ struct TabsPartial {
 html!(TabsPartial);
 
 #[derive(Deserialize, Default)]
-pub struct TabQuery {
+pub(super) struct TabQuery {
     reveal: Option<String>,
     outcome: Option<String>,
     before: Option<String>,
@@ -187,9 +190,29 @@ pub(super) async fn deliveries_view(state: &AppState, id: &WebhookId, query: &Ta
         outcome,
         next_url,
         retention_days: state.config.retention_days,
+        replay: None,
     })
 }
 
+/// What an action's answer adds to a tab: a secret just prepared (shown once on the HTTP
+/// settings tab), the Replay form's answer on the Deliveries tab, and the status to answer with.
+pub(super) struct TabExtras {
+    pub new_secret: Option<Prepared>,
+    pub replay: Option<ReplayPanel>,
+    pub status: StatusCode,
+}
+
+impl Default for TabExtras {
+    fn default() -> Self {
+        TabExtras {
+            new_secret: None,
+            replay: None,
+            status: StatusCode::OK,
+        }
+    }
+}
+
+/// Renders a tab of the details page (the whole page, or the tabs for htmx).
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn details_tab(
     state: AppState,
@@ -199,8 +222,13 @@ pub(super) async fn details_tab(
     id: String,
     tab: Tab,
     query: TabQuery,
-    new_secret: Option<Prepared>,
+    extras: TabExtras,
 ) -> AppResult<Response> {
+    let TabExtras {
+        new_secret,
+        replay,
+        status,
+    } = extras;
     // Whether a call is pending is read *before* the statistics: a call recorded in between
     // then shows in the figures, or keeps the tab refreshing until it does. (Read after, a call
     // recorded in between left old figures on a tab that no longer refreshed.)
@@ -221,7 +249,12 @@ pub(super) async fn details_tab(
         _ => (Vec::new(), None),
     };
     let deliveries = match tab {
-        Tab::Deliveries => deliveries_view(&state, &w.id, &query).await?,
+        Tab::Deliveries => DeliveriesView {
+            replay: user
+                .can_edit()
+                .then(|| replay.unwrap_or_else(|| ReplayPanel::fresh(&layout.csrf_token))),
+            ..deliveries_view(&state, &w.id, &query).await?
+        },
         _ => DeliveriesView::default(),
     };
     let wants_fragment = wizard::is_htmx(&headers) && headers.get("hx-target").is_some_and(|t| t == "tabs");
@@ -254,10 +287,10 @@ pub(super) async fn details_tab(
     };
     let vary = [(header::VARY, "HX-Request, HX-Target")];
     Ok(if wants_fragment {
-        (vary, TabsPartial { d }).into_response()
+        (status, vary, TabsPartial { d }).into_response()
     } else {
         let layout = layout.titled(d.w.label.clone(), Nav::Webhooks);
-        (vary, DetailsPage { layout, d }).into_response()
+        (status, vary, DetailsPage { layout, d }).into_response()
     })
 }
 
@@ -271,7 +304,7 @@ macro_rules! tab_handler {
             Path(id): Path<String>,
             Query(q): Query<TabQuery>,
         ) -> AppResult<Response> {
-            details_tab(s, u, l, h, id, $tab, q, None).await
+            details_tab(s, u, l, h, id, $tab, q, TabExtras::default()).await
         }
     };
 }

@@ -7,6 +7,7 @@ mod diagnose;
 mod edit;
 mod list;
 mod ping;
+mod replay;
 mod secret;
 
 use self::actions::{delete, delete_confirm, disable, enable, trigger_now};
@@ -50,6 +51,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/webhooks/{id}/token-check",
             get(token_check_form).post(token_check_submit),
+        )
+        .route(
+            "/webhooks/{id}/replay",
+            get(replay::show_deliveries).post(replay::replay),
         )
         .route("/webhooks/{id}/trigger", post(trigger_now))
         .route("/webhooks/{id}/ping", get(ping::ping_panel).post(ping::send_ping))

@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
-use super::details::{details_tab, Tab, TabQuery};
+use super::details::{details_tab, Tab, TabExtras, TabQuery};
 use super::find;
 use crate::audit::{Action, Actor, Change, Entry, Object, ObjectKind};
 use crate::auth::session::{flash, FlashKind};
@@ -75,7 +75,10 @@ pub(super) async fn prepare(
         id,
         Tab::Http,
         TabQuery::default(),
-        Some(prepared),
+        TabExtras {
+            new_secret: Some(prepared),
+            ..TabExtras::default()
+        },
     )
     .await?;
     // The secret is in this page only: no cache may keep it.
