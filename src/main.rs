@@ -110,11 +110,27 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                         password: Some(&password),
                     };
                     let id = users::add_user(&mut conn, &account, &new).await?;
+                    let actor = webhook_portal::audit::Actor::command_line("add");
+                    webhook_portal::users::store::record_added(
+                        &mut conn,
+                        &account,
+                        &actor,
+                        &id,
+                        "From the command line.",
+                    )
+                    .await?;
                     println!("Added {email} ({id}) to {account} as {}.", role.as_str());
                 }
                 UserCommand::SetPassword { email } => {
                     let password = users::read_password_from_stdin()?;
-                    users::set_password(&database.pool, &email, &password).await?;
+                    let (account, id, name) = users::set_password(&database.pool, &email, &password).await?;
+                    let entry = webhook_portal::audit::Entry::new(
+                        webhook_portal::audit::Action::UserPasswordReset,
+                        webhook_portal::audit::Object::new(webhook_portal::audit::ObjectKind::User, &id, name),
+                    )
+                    .with_detail("Password replaced from the command line. Their sessions ended.");
+                    let actor = webhook_portal::audit::Actor::command_line("set-password");
+                    webhook_portal::audit::store::record(&database.pool, &account, &actor, &entry).await?;
                     println!("Password of {email} changed.");
                 }
             }

@@ -60,6 +60,16 @@ impl Actor {
         }
     }
 
+    /// Someone with access to the server, through `webhook-portal user …`.
+    pub fn command_line(command: &str) -> Actor {
+        Actor {
+            kind: ActorKind::Portal,
+            id: None,
+            name: format!("Command line: webhook-portal user {command}"),
+            ip: None,
+        }
+    }
+
     pub fn api_token(token_id: &str, ip: Option<IpAddr>) -> Actor {
         Actor {
             kind: ActorKind::ApiToken,

@@ -181,6 +181,19 @@ async fn user_commands_add_users_and_set_passwords() {
         .await
         .unwrap();
     assert_eq!(r.status(), 303);
+    // Both are in the audit log, as done from the command line, without the passwords.
+    let recorded: Vec<(String, String, String)> = sqlx::query_as(
+        "select action, actor_name, to_jsonb(a)::text from audit_records a where actor_kind = 'portal' order by id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let actions: Vec<&str> = recorded.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(actions, ["user.added", "user.password_reset"]);
+    assert!(recorded.iter().all(|r| r.1.starts_with("Command line")));
+    assert!(recorded
+        .iter()
+        .all(|r| !r.2.contains("a-new-password-123") && !r.2.contains("changed-password-456")));
 
     // Clear errors: unknown account, duplicate e-mail, weak password, unknown user.
     let failures = tokio::task::spawn_blocking(move || {

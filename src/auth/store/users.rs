@@ -276,24 +276,29 @@ pub async fn add_user(
 }
 
 /// Sets a new password and ends the user's sessions; fails if the user does not exist.
-pub async fn set_password(pool: &PgPool, email: &str, password_plain: &str) -> anyhow::Result<()> {
+/// Sets a user's password (the command line); returns their account, id and name.
+pub async fn set_password(
+    pool: &PgPool,
+    email: &str,
+    password_plain: &str,
+) -> anyhow::Result<(AccountId, UserId, String)> {
     password::check_strength(password_plain).map_err(|e| anyhow::anyhow!("password {e}"))?;
     let hash = password::hash(password_plain.to_string()).await?;
     let mut tx = pool.begin().await?;
-    let user_id = sqlx::query_scalar!(
+    let user_id = sqlx::query!(
         r#"update users set password_hash = $2, updated_at = now() where lower(email) = lower($1)
-           returning id as "id: UserId""#,
+           returning id as "id: UserId", account_id as "account_id: AccountId", name"#,
         email.trim(),
         hash
     )
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(user_id) = user_id else {
+    let Some(user) = user_id else {
         bail!("there is no user with e-mail {email}");
     };
-    super::sessions::end_sessions_of(&mut tx, &user_id).await?;
+    super::sessions::end_sessions_of(&mut tx, &user.id).await?;
     tx.commit().await?;
-    Ok(())
+    Ok((user.account_id, user.id, user.name))
 }
 
 /// Reads a password for the user commands: from a prompt without echo when stdin is a
