@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::inbound::web::router())
         .merge(crate::users::web::router())
         .merge(crate::audit::web::router())
+        .merge(crate::notify::web::router())
         .route_layer(middleware::from_fn(crate::layout::forget_shown_flashes))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -60,6 +60,8 @@ pub struct Config {
     /// `PORTAL_SECRET_GRACE_HOURS`: after a secret rotation's switch, the previous secret
     /// still verifies for this long, then it is destroyed.
     pub secret_grace: Duration,
+    /// Early warnings: see [`NotifyConfig`].
+    pub notify: NotifyConfig,
     /// `PORTAL_INBOUND_BODY_MAX_BYTES`: the largest body an inbound trigger accepts (413 above).
     pub inbound_body_max: usize,
     /// Everything about calling handlers (`PORTAL_DELIVERY_*`, `PORTAL_RETRY_*`, …).
@@ -104,6 +106,32 @@ impl std::fmt::Debug for Config {
             .field("admin_password", &self.admin_password.as_ref().map(|_| "<redacted>"))
             .field("data_dir", &self.data_dir)
             .finish_non_exhaustive()
+    }
+}
+
+/// Early warnings and their e-mails.
+#[derive(Clone)]
+pub struct NotifyConfig {
+    /// `PORTAL_WARN_AFTER`: failures in a row before a webhook is reported as failing.
+    pub warn_after: i32,
+    /// `PORTAL_SMTP_URL`: where e-mails go (`smtp://host:port`, `smtps://user:pass@host`);
+    /// without it notices are in-app only.
+    pub smtp_url: Option<String>,
+    /// `PORTAL_SMTP_FROM`: the sender of those e-mails.
+    pub smtp_from: String,
+    /// `PORTAL_NOTIFY_POLL_MS`: how often the watcher compares the webhooks' counters.
+    pub poll: Duration,
+}
+
+impl std::fmt::Debug for NotifyConfig {
+    // The SMTP URL may carry a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifyConfig")
+            .field("warn_after", &self.warn_after)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("smtp_from", &self.smtp_from)
+            .field("poll", &self.poll)
+            .finish()
     }
 }
 
@@ -190,6 +218,23 @@ impl Config {
         let login_max_failures_per_ip = number("PORTAL_LOGIN_MAX_FAILURES_PER_IP", 20, 1, 100_000)? as i64;
         let retention_days = number("PORTAL_RETENTION_DAYS", 30, 1, 3650)? as u32;
         let secret_grace = Duration::from_secs(number("PORTAL_SECRET_GRACE_HOURS", 24, 1, 720)? * 3600);
+        let smtp_url = match get("PORTAL_SMTP_URL").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(raw) => {
+                let url = Url::parse(raw.trim()).map_err(|e| bad("PORTAL_SMTP_URL", e.to_string()))?;
+                if !matches!(url.scheme(), "smtp" | "smtps") || url.host_str().is_none() {
+                    return Err(bad("PORTAL_SMTP_URL", "must be smtp://host:port or smtps://host:port"));
+                }
+                Some(raw.trim().to_string())
+            }
+        };
+        let notify = NotifyConfig {
+            warn_after: number("PORTAL_WARN_AFTER", 5, 1, 1000)? as i32,
+            smtp_url,
+            smtp_from: get("PORTAL_SMTP_FROM")
+                .unwrap_or_else(|| "Webhook Portal <webhook-portal@localhost>".to_string()),
+            poll: Duration::from_millis(number("PORTAL_NOTIFY_POLL_MS", 2000, 50, 600_000)?),
+        };
         let inbound_body_max = number(
             "PORTAL_INBOUND_BODY_MAX_BYTES",
             DEFAULT_INBOUND_BODY_MAX,
@@ -253,6 +298,7 @@ impl Config {
             login_max_failures_per_ip,
             retention_days,
             secret_grace,
+            notify,
             inbound_body_max,
         })
     }

@@ -19,6 +19,7 @@ pub mod ids;
 pub mod inbound;
 pub mod layout;
 pub mod net;
+pub mod notify;
 pub mod render;
 pub mod requests;
 pub mod rql;

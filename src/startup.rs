@@ -41,7 +41,17 @@ impl Application {
             pool: database.pool.clone(),
             config: Arc::new(config),
         };
-        let session_cleanup = tokio::spawn(housekeeping(database.pool, state.config.retention_days));
+        // Housekeeping and the notices' watcher run beside the server, and stop with it.
+        let background = {
+            let (pool, config) = (database.pool.clone(), state.config.clone());
+            async move {
+                tokio::join!(
+                    housekeeping(pool.clone(), config.retention_days),
+                    crate::notify::watch::run(pool, config)
+                );
+            }
+        };
+        let session_cleanup = tokio::spawn(background);
         Ok(Application {
             listener,
             state,

@@ -21,6 +21,7 @@ mod diagnose;
 mod hardening;
 mod inbound;
 mod inbound_bodies;
+mod notify;
 mod ping;
 mod replay;
 mod requests_loop;

@@ -81,6 +81,8 @@ pub struct CurrentUser {
     pub account_kind: AccountKind,
     /// The address the request came from (the audit log's "from where").
     pub client_ip: Option<std::net::IpAddr>,
+    /// Notices of the last 30 days this user has not read (at most 100 are counted).
+    pub unread_notifications: i64,
 }
 
 impl CurrentUser {
@@ -125,7 +127,13 @@ pub async fn load_current_user(pool: &PgPool, user_id: &UserId) -> Result<Option
     let row = sqlx::query!(
         r#"select u.id as "id: UserId", u.email, u.name, u.can_create_webhooks, u.can_edit_webhooks,
                   u.can_delete_webhooks, u.can_manage_tokens, u.can_manage_users,
-                  a.id as "account_id: AccountId", a.name as account_name, a.kind as "account_kind: AccountKind"
+                  a.id as "account_id: AccountId", a.name as account_name, a.kind as "account_kind: AccountKind",
+                  (select count(*) from (
+                       select 1 from notifications n
+                       where n.account_id = u.account_id and n.created_at > now() - interval '30 days'
+                         and not exists (select 1 from notification_reads r
+                                         where r.user_id = u.id and r.notification_id = n.id)
+                       limit 100) unread) as "unread_notifications!"
            from users u join accounts a on a.id = u.account_id
            where u.id = $1 and u.deactivated_at is null"#,
         user_id.as_str(),
@@ -147,6 +155,7 @@ pub async fn load_current_user(pool: &PgPool, user_id: &UserId) -> Result<Option
         account_name: r.account_name,
         client_ip: None,
         account_kind: r.account_kind,
+        unread_notifications: r.unread_notifications,
     }))
 }
 

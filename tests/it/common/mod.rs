@@ -6,6 +6,7 @@ pub mod browser;
 pub mod database;
 pub mod handler;
 pub mod process;
+pub mod smtp;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
