@@ -103,6 +103,7 @@ async fn pages(app: &TestApp) -> Vec<String> {
         format!("/webhooks/{webhook}/token-check"),
         format!("/webhooks/{webhook}/history"),
         "/audit".into(),
+        "/notifications".into(),
         "/webhooks/WH-000-000-000".into(),
     ]
 }

@@ -209,3 +209,40 @@ async fn out_of_order_is_told_and_without_smtp_notices_stay_in_the_portal() {
         "everyone sees the bell"
     );
 }
+
+#[tokio::test]
+async fn the_bell_and_the_notifications_page_in_a_browser() {
+    use crate::common::browser::{click, sign_in, wait_for, Browser};
+    let app = spawn_app().await;
+    let (product, _) = plain_and_capable_products(&app).await;
+    let hook = insert_webhook(&app, &app.vendor_account_id, &product, "Order events", true).await;
+    for (kind, title, body) in [
+        ("failing", "“Order events” is failing", "The last 5 calls of “Order events” failed. Open its Deliveries tab to see why (each failed call says its likely cause). The portal keeps retrying; after 20 failures in a row it stops calling (out of order)."),
+        ("recovered", "“Order events” has recovered", "“Order events” answered successfully again: calls are being delivered. Nothing more to do."),
+    ] {
+        sqlx::query("insert into notifications (account_id, webhook_id, kind, title, body, email_state) values ($1, $2, $3, $4, $5, 'skipped')")
+            .bind(&app.vendor_account_id)
+            .bind(&hook)
+            .bind(kind)
+            .bind(title)
+            .bind(body)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    sign_in(c, &app).await;
+    let count = wait_for(c, "#bell-count").await.text().await.unwrap();
+    assert_eq!(count, "2");
+    click(c, "#bell").await;
+    wait_for(c, "#notices").await;
+    browser.screenshot("notifications").await;
+    click(c, "#read-all").await;
+    wait_for(c, "#notices").await;
+    assert!(
+        c.find(fantoccini::Locator::Css("#bell-count")).await.is_err(),
+        "all read"
+    );
+    browser.close().await;
+}
