@@ -145,3 +145,23 @@ pub async fn record_created(
         .with_changes(audit::created(&fields));
     audit::store::record(conn, account_id, actor, &entry).await
 }
+
+/// Records that a webhook's secret was shown (`where_`: which page or answer).
+pub async fn record_reveal(
+    db: impl sqlx::PgExecutor<'_>,
+    actor: &Actor,
+    w: &super::Webhook,
+    where_: &str,
+) -> Result<(), sqlx::Error> {
+    let detail = format!("Key {} shown {where_}.", w.jwt_kid);
+    record_action(
+        db,
+        &w.account_id,
+        actor,
+        &w.id,
+        &w.label,
+        Action::SecretRevealed,
+        &detail,
+    )
+    .await
+}

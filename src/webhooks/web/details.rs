@@ -8,9 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::find;
-use super::replay::ReplayPanel;
 
-use super::secret::NewSecret;
+use super::panels::{NewSecret, ReplayPanel};
 use crate::auth::{CurrentUser, Permission};
 use crate::dates::filters;
 use crate::error::{AppError, AppResult};
@@ -242,7 +241,13 @@ pub(super) async fn details_tab(
     if reveal {
         // Only admins may see the secret in clear, and each time it is recorded.
         user.require(Permission::EditWebhooks)?;
-        super::secret::record_reveal(&state, &user, &w, "on the HTTP settings tab").await?;
+        store::audited::record_reveal(
+            &state.pool,
+            &crate::audit::Actor::from(&user),
+            &w,
+            "on the HTTP settings tab",
+        )
+        .await?;
     }
     let (history, history_older_url) = match tab {
         Tab::History => history_view(&state, &user, &w.id, &query).await?,

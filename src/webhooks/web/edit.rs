@@ -136,7 +136,13 @@ pub(super) async fn edit_form(
     let section = EditSection::from_slug(&slug).ok_or(AppError::NotFound)?;
     if section == EditSection::Http {
         // The form holds the secret in clear: that is a reveal, recorded.
-        super::secret::record_reveal(&state, &user, &w, "on the HTTP settings edit form").await?;
+        crate::webhooks::store::audited::record_reveal(
+            &state.pool,
+            &crate::audit::Actor::from(&user),
+            &w,
+            "on the HTTP settings edit form",
+        )
+        .await?;
     }
     let v = EditValues::from_webhook(&w);
     Ok(EditPage::new(layout, w, section, v, FieldErrors::default()))

@@ -6,6 +6,7 @@ mod details;
 mod diagnose;
 mod edit;
 mod list;
+mod panels;
 mod ping;
 mod replay;
 mod secret;

@@ -5,11 +5,12 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tower_sessions::Session;
 
 use super::details::{details_tab, Tab, TabExtras, TabQuery};
 use super::find;
+use super::panels::ReplayPanel;
 use crate::auth::session::{flash, FlashKind};
 use crate::auth::{CurrentUser, Permission};
 use crate::error::{AppError, AppResult};
@@ -17,68 +18,10 @@ use crate::forms::FormFields;
 use crate::layout::Layout;
 use crate::state::AppState;
 use crate::webhooks::replay::{
-    check_since, dry_run_summary, form_value, left_out_note, parse_form_since, queued_summary, refusal_message, run,
-    settle, Refusal, ReplayError, ReplayRequest, Replayed, SINCE_MAX_CHARS,
+    check_since, left_out_note, parse_form_since, queued_summary, refusal_message, run, settle, Refusal, ReplayError,
+    ReplayRequest,
 };
 use crate::webhooks::wizard;
-
-/// The Replay form and what it last answered.
-pub struct ReplayPanel {
-    pub csrf_token: String,
-    /// The `since` field as typed: a `datetime-local` value, in UTC.
-    pub since: String,
-    /// The latest moment the field offers (now).
-    pub max: String,
-    pub only_failed: bool,
-    /// Why `since` was refused, next to the field.
-    pub since_error: Option<String>,
-    /// Why the webhook cannot be replayed now (disabled, out of order, a replay still running).
-    pub refusal: Option<String>,
-    /// A dry run's answer, with the form that confirms it.
-    pub result: Option<DryRun>,
-}
-
-/// What Check found.
-pub struct DryRun {
-    pub summary: String,
-    pub left_out: Option<String>,
-    pub events: i64,
-    /// The moment checked, exactly (to the second), for Confirm replay.
-    pub since: String,
-    /// A confirmation found another count than the one confirmed: nothing was queued.
-    pub changed: bool,
-}
-
-impl ReplayPanel {
-    /// The form as first shown: since 24 hours ago.
-    pub fn fresh(csrf_token: &str) -> ReplayPanel {
-        let now = Utc::now();
-        ReplayPanel::typed(csrf_token, &form_value(&(now - chrono::Duration::hours(24))), false)
-    }
-
-    fn typed(csrf_token: &str, since: &str, only_failed: bool) -> ReplayPanel {
-        ReplayPanel {
-            csrf_token: csrf_token.to_string(),
-            since: since.chars().take(SINCE_MAX_CHARS).collect(),
-            max: form_value(&Utc::now()),
-            only_failed,
-            since_error: None,
-            refusal: None,
-            result: None,
-        }
-    }
-
-    fn answered(mut self, replayed: &Replayed, since: &DateTime<Utc>, changed: bool) -> ReplayPanel {
-        self.result = Some(DryRun {
-            summary: dry_run_summary(replayed, since),
-            left_out: left_out_note(replayed),
-            events: replayed.events,
-            since: since.format("%Y-%m-%dT%H:%M:%S").to_string(),
-            changed,
-        });
-        self
-    }
-}
 
 /// `POST /webhooks/{id}/replay`: `since`, `only_failed`, and `action` = `check` (the default)
 /// or `confirm` (with `events`, the count that was checked: a replay queues only if it is

@@ -17,20 +17,8 @@ use crate::error::{AppError, AppResult};
 use crate::forms::FormFields;
 use crate::layout::Layout;
 use crate::state::AppState;
-use crate::webhooks::store::secrets::{self, Prepared};
-use crate::webhooks::store::Webhook;
+use crate::webhooks::store::secrets;
 use crate::webhooks::wizard;
-
-/// Records that `w`'s secret was shown to `user` (`where_`: which page).
-pub(super) async fn record_reveal(state: &AppState, user: &CurrentUser, w: &Webhook, where_: &str) -> AppResult<()> {
-    let entry = Entry::new(
-        Action::SecretRevealed,
-        Object::new(ObjectKind::Webhook, &w.id, &w.label),
-    )
-    .with_detail(format!("Key {} shown {where_}.", w.jwt_kid));
-    crate::audit::store::record(&state.pool, &user.account_id, &Actor::from(user), &entry).await?;
-    Ok(())
-}
 
 fn secret_change(field: &str, before: Option<&str>, after: Option<&str>) -> Change {
     Change {
@@ -206,19 +194,4 @@ pub(super) async fn discard(
     )
     .await?;
     Ok(wizard::redirect(&headers, &Tab::Http.path(&w.id)))
-}
-
-/// What the rotation panel shows of a prepared secret on the answer to Prepare.
-pub struct NewSecret {
-    pub kid: String,
-    pub secret: String,
-}
-
-impl From<Prepared> for NewSecret {
-    fn from(p: Prepared) -> NewSecret {
-        NewSecret {
-            kid: p.kid,
-            secret: p.secret,
-        }
-    }
 }
