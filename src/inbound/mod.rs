@@ -167,6 +167,11 @@ pub struct Message {
 }
 
 impl Message {
+    /// Its calls are still to be made (or recorded): the page keeps looking.
+    pub fn waiting(&self) -> bool {
+        self.webhooks > 0 && self.calls == 0
+    }
+
     pub fn query_text(&self) -> String {
         match &self.query {
             serde_json::Value::Object(m) if !m.is_empty() => m

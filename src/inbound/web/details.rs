@@ -32,6 +32,13 @@ pub(super) struct DetailsPage {
     body_limit: String,
     key_form: KeyForm,
 }
+
+impl DetailsPage {
+    /// A message still waiting for its calls: the list refreshes itself until none is.
+    fn any_waiting(&self) -> bool {
+        self.messages.iter().any(Message::waiting)
+    }
+}
 page!(DetailsPage);
 
 /// The add-key form: what was typed and why it was refused, or the generated key to show once.
