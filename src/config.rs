@@ -59,6 +59,15 @@ pub struct Config {
     pub retention_days: u32,
     /// `PORTAL_INBOUND_BODY_MAX_BYTES`: the largest body an inbound trigger accepts (413 above).
     pub inbound_body_max: usize,
+    /// `PORTAL_METRICS_TOKEN`: `/metrics` on the portal's address answers only with
+    /// `Authorization: Bearer <this>` (without it: 404 there).
+    pub metrics_token: Option<String>,
+    /// `PORTAL_METRICS_ADDR`: a listener of its own that serves only `/metrics` (with the token
+    /// too, if one is set).
+    pub metrics_addr: Option<SocketAddr>,
+    /// `PORTAL_HEALTH_REFRESH_SECONDS`: how often each webhook's 24 h success rate, which the
+    /// list sorts by, is refreshed.
+    pub health_refresh: Duration,
     /// Everything about calling handlers (`PORTAL_DELIVERY_*`, `PORTAL_RETRY_*`, …).
     pub delivery: DeliveryConfig,
 }
@@ -193,6 +202,26 @@ impl Config {
             INBOUND_BODY_MAX_LIMIT,
         )? as usize;
 
+        let metrics_token = match get("PORTAL_METRICS_TOKEN") {
+            Some(token) if !(16..=256).contains(&token.len()) || !token.bytes().all(|b| b.is_ascii_graphic()) => {
+                return Err(bad(
+                    "PORTAL_METRICS_TOKEN",
+                    "must be 16 to 256 visible ASCII characters (no spaces)",
+                ))
+            }
+            token => token,
+        };
+        let metrics_addr = match get("PORTAL_METRICS_ADDR") {
+            Some(raw) => Some(raw.parse::<SocketAddr>().map_err(|_| {
+                bad(
+                    "PORTAL_METRICS_ADDR",
+                    format!("{raw:?} is not an address like 127.0.0.1:9090"),
+                )
+            })?),
+            None => None,
+        };
+        let health_refresh = Duration::from_secs(number("PORTAL_HEALTH_REFRESH_SECONDS", 60, 1, 3600)?);
+
         let ms = |var: &'static str, default: u64, min: u64, max: u64| -> Result<Duration, ConfigError> {
             number(var, default, min, max).map(Duration::from_millis)
         };
@@ -249,6 +278,9 @@ impl Config {
             login_max_failures_per_ip,
             retention_days,
             inbound_body_max,
+            metrics_token,
+            metrics_addr,
+            health_refresh,
         })
     }
 
@@ -316,6 +348,39 @@ mod tests {
             config(&[("PORTAL_SESSION_IDLE_MINUTES", "0")]).unwrap_err().var,
             "PORTAL_SESSION_IDLE_MINUTES"
         );
+    }
+
+    #[test]
+    fn metrics_settings_are_checked() {
+        let c = config(&[]).unwrap();
+        assert_eq!((c.metrics_token, c.metrics_addr), (None, None));
+        assert_eq!(c.health_refresh, Duration::from_secs(60));
+        let c = config(&[
+            ("PORTAL_METRICS_TOKEN", "a-scrape-token-0123456789"),
+            ("PORTAL_METRICS_ADDR", "127.0.0.1:9464"),
+        ])
+        .unwrap();
+        assert_eq!(c.metrics_token.as_deref(), Some("a-scrape-token-0123456789"));
+        assert_eq!(c.metrics_addr.map(|a| a.port()), Some(9464));
+        for token in ["short", "has a space in it, long enough"] {
+            assert_eq!(
+                config(&[("PORTAL_METRICS_TOKEN", token)]).unwrap_err().var,
+                "PORTAL_METRICS_TOKEN"
+            );
+        }
+        assert_eq!(
+            config(&[("PORTAL_METRICS_ADDR", "9464")]).unwrap_err().var,
+            "PORTAL_METRICS_ADDR"
+        );
+        assert_eq!(
+            config(&[("PORTAL_HEALTH_REFRESH_SECONDS", "0")]).unwrap_err().var,
+            "PORTAL_HEALTH_REFRESH_SECONDS"
+        );
+        assert!(!format!(
+            "{:?}",
+            config(&[("PORTAL_METRICS_TOKEN", "a-scrape-token-0123456789")]).unwrap()
+        )
+        .contains("a-scrape-token"));
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! The delivery task's SQL: claim due triggers ([`claim`]), record attempts with the
-//! statistics (here), and put back work whose process stopped ([`workers`]).
+//! statistics (here) and the hourly figures ([`hourly`]), and put back work whose process
+//! stopped ([`workers`]).
 
 mod claim;
+mod hourly;
 mod workers;
 
-pub use claim::{claim, next_due, ClaimedTrigger};
+pub use claim::{claim, next_due, queue_figures, ClaimedTrigger};
+pub use hourly::{hour_of, HourlyCall};
 pub use workers::{forget_worker, heartbeat, release, Release};
 
 use chrono::{DateTime, Utc};
@@ -67,7 +70,7 @@ pub async fn record_failure(
         job.trigger_id,
         job.manual,
         sent.started_at,
-        result.duration.as_millis().min(i32::MAX as u128) as i32,
+        duration_ms(result),
         result.status_code.map(i32::from),
         result.error_kind as Option<ErrorKind>,
         result.error.as_deref(),
@@ -89,6 +92,15 @@ pub async fn record_failure(
     let (attempt_id, failures) = recorded
         .as_ref()
         .map_or((0, 0), |r| (r.attempt_id, r.failures_since_reset));
+    if recorded.is_some() {
+        let call = HourlyCall {
+            webhook_id: &job.webhook_id,
+            started_at: sent.started_at,
+            success: false,
+            duration_ms: duration_ms(result),
+        };
+        hourly::add_to_hours(&mut tx, std::slice::from_ref(&call)).await?;
+    }
     // 410 Gone: the handler says the endpoint is gone for good; the webhook is turned off at
     // once, saying why, and nothing is retried (its events stay; enabling it calls again).
     let gone = result.status_code == Some(410) && recorded.is_some();
@@ -168,14 +180,16 @@ pub struct Success {
     pub message_id: Option<i64>,
 }
 
-/// Records many successful calls in one statement: their attempts, their finished triggers
-/// and their webhooks' statistics. A batch holds at most one call per webhook (one call is in
-/// flight per webhook), so each webhook row is updated once.
+/// Records many successful calls in one transaction: one statement for their attempts, their
+/// finished triggers and their webhooks' statistics, one for their hours. A batch holds at
+/// most one call per webhook (one call is in flight per webhook), so each webhook row is
+/// updated once.
 pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> Result<(), sqlx::Error> {
     let finished: Vec<DateTime<Utc>> = batch
         .iter()
         .map(|s| s.started_at + chrono::Duration::milliseconds(i64::from(s.duration_ms)))
         .collect();
+    let mut tx = pool.begin().await?;
     sqlx::query!(
         "with input as (
              select * from unnest($1::text[], $2::bigint[], $3::boolean[], $4::timestamptz[], $5::integer[],
@@ -220,8 +234,19 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
         &batch.iter().map(|s| s.claimed_until).collect::<Vec<_>>(),
         &batch.iter().map(|s| s.message_id).collect::<Vec<_>>() as _,
     )
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    let calls: Vec<HourlyCall> = batch
+        .iter()
+        .map(|s| HourlyCall {
+            webhook_id: &s.webhook_id,
+            started_at: s.started_at,
+            success: true,
+            duration_ms: s.duration_ms,
+        })
+        .collect();
+    hourly::add_to_hours(&mut tx, &calls).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -257,7 +282,7 @@ pub async fn record_validation_call(
          select id as "id!" from attempt"#,
         webhook_id.as_str(),
         sent.started_at,
-        result.duration.as_millis().min(i32::MAX as u128) as i32,
+        duration_ms(result),
         success,
         result.status_code.map(i32::from),
         error_kind as Option<ErrorKind>,
@@ -271,7 +296,19 @@ pub async fn record_validation_call(
         result.response_truncated,
         finished_at,
     )
-    .fetch_one(conn)
+    .fetch_one(&mut *conn)
     .await?;
+    let call = HourlyCall {
+        webhook_id,
+        started_at: sent.started_at,
+        success,
+        duration_ms: duration_ms(result),
+    };
+    hourly::add_to_hours(conn, std::slice::from_ref(&call)).await?;
     Ok(attempt_id)
+}
+
+/// A call's duration in whole milliseconds, as its record keeps it.
+fn duration_ms(result: &CallResult) -> i32 {
+    result.duration.as_millis().min(i32::MAX as u128) as i32
 }

@@ -7,6 +7,7 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::charts::Charts;
 use super::find;
 
 use crate::auth::{CurrentUser, Permission};
@@ -68,6 +69,8 @@ pub struct DetailsView {
     pub test_request: bool,
     /// The latest test ping, if one was ever sent.
     pub ping: Option<crate::webhooks::store::ping::PingStatus>,
+    /// The Statistics tab's charts of the last 7 days.
+    pub charts: Option<Charts>,
 }
 
 /// The Deliveries tab: a page of attempts with its filter and paging links.
@@ -173,6 +176,16 @@ pub(super) async fn details_tab(
         Tab::Deliveries => deliveries_view(&state, &w.id, &query).await?,
         _ => DeliveriesView::default(),
     };
+    let charts = match tab {
+        Tab::Statistics => {
+            let now = chrono::Utc::now();
+            let hours =
+                store::health::recent_hours(&state.pool, &user.account_id, &w.id, now, store::health::WEEK_HOURS)
+                    .await?;
+            Some(Charts::new(&hours, now))
+        }
+        _ => None,
+    };
     let wants_fragment = wizard::is_htmx(&headers) && headers.get("hx-target").is_some_and(|t| t == "tabs");
     // Every webhook type has a test request that makes it fire (the requests feature knows
     // which); vendors create test requests in their products' queues.
@@ -195,6 +208,7 @@ pub(super) async fn details_tab(
         busy,
         deliveries,
         test_request,
+        charts,
     };
     let vary = [(header::VARY, "HX-Request, HX-Target")];
     Ok(if wants_fragment {
