@@ -16,6 +16,7 @@ mod browser_webhooks;
 mod delivery;
 mod delivery_processes;
 mod hardening;
+mod health;
 mod inbound;
 mod inbound_bodies;
 mod ping;
