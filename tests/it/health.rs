@@ -381,7 +381,7 @@ async fn the_statistics_tab_charts_7_days_of_hours_with_a_table_alternative() {
         "<svg class=\"chart-svg\" id=\"calls-chart\"",
         "<title id=\"calls-chart-title\">Calls per hour in the last 7 days, successes and failures stacked</title>",
         "<svg class=\"chart-svg\" id=\"latency-chart\"",
-        "<title id=\"latency-chart-title\">Latency per hour in the last 7 days: median (p50) and 95th percentile (p95)</title>",
+        "<title id=\"latency-chart-title\">Latency per hour in the last 7 days: median (p50) and 95th percentile (p95), on a log scale</title>",
         "<details class=\"chart-table\">",
         "id=\"hourly-table\"",
     ] {

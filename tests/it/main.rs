@@ -9,6 +9,7 @@ mod api_python;
 mod auth;
 mod bad_input;
 mod browser_a11y;
+mod browser_health;
 mod browser_login;
 mod browser_loop;
 mod browser_users;

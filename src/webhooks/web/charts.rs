@@ -10,7 +10,7 @@ use crate::webhooks::store::health::{window_start, HourFigures, WEEK_HOURS};
 
 /// The drawing, in SVG units: axis labels on the left, a step of 4 per hour (a bar of 3).
 pub const LEFT: i64 = 64;
-pub const TOP: i64 = 16;
+pub const TOP: i64 = 26;
 pub const STEP: i64 = 4;
 pub const PLOT_WIDTH: i64 = WEEK_HOURS * STEP;
 pub const PLOT_HEIGHT: i64 = 140;
@@ -90,7 +90,7 @@ impl Charts {
         let failures: i64 = in_window.iter().map(|(_, h)| i64::from(h.failures)).sum();
 
         let busiest = in_window.iter().max_by_key(|(_, h)| h.calls);
-        let (call_step, call_top) = axis(busiest.map_or(1.0, |(_, h)| f64::from(h.calls)), true);
+        let (call_step, call_top) = axis(busiest.map_or(1.0, |(_, h)| f64::from(h.calls)));
         let call_grid = grid(call_step, call_top, |v| grouped(v as i64));
         let bars = in_window
             .iter()
@@ -123,10 +123,12 @@ impl Charts {
                 p95: latency::quantile(&h.latency, 0.95),
             })
             .collect();
-        let slowest = quantiles.iter().filter_map(|q| q.p95).fold(0.0, f64::max);
-        let (latency_step, latency_top) = axis(slowest.max(1.0), false);
-        let latency_grid = grid(latency_step, latency_top, ms_text);
-        let y_of = |ms: f64| BOTTOM as f64 - ms / latency_top * PLOT_HEIGHT as f64;
+        // Latency on a log scale: a slow hour does not flatten every ordinary one.
+        let values = quantiles.iter().flat_map(|q| [q.p50, q.p95]).flatten();
+        let (fastest, slowest) = values.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let scale = LogScale::spanning(fastest, slowest);
+        let latency_grid = scale.grid();
+        let y_of = |ms: f64| scale.y(ms);
         let line = |pick: fn(&HourQuantiles) -> Option<f64>| -> Vec<(i64, Point)> {
             quantiles
                 .iter()
@@ -219,17 +221,61 @@ struct HourQuantiles {
     p95: Option<f64>,
 }
 
-/// A step of 1, 2 or 5 times a power of ten giving at most 4 intervals up to `max`, and the
-/// axis top (a whole number of steps). Counts step by whole numbers.
-fn axis(max: f64, whole: bool) -> (f64, f64) {
-    let raw = (max / 4.0).max(if whole { 1.0 } else { f64::MIN_POSITIVE });
+/// A log-scale axis from `low` to `high` ms (powers of ten, at least one decade apart).
+struct LogScale {
+    low: f64,
+    high: f64,
+}
+
+impl LogScale {
+    /// The powers of ten around `fastest`..`slowest` (from 0.1 ms; 1–10 ms without calls).
+    fn spanning(fastest: f64, slowest: f64) -> LogScale {
+        let low = if fastest == f64::MAX {
+            1.0
+        } else {
+            10f64.powf(fastest.max(0.1).log10().floor())
+        };
+        let high = 10f64.powf(slowest.max(low).log10().ceil()).max(low * 10.0);
+        LogScale { low, high }
+    }
+
+    fn y(&self, ms: f64) -> f64 {
+        let span = self.high.log10() - self.low.log10();
+        let at = (ms.clamp(self.low, self.high).log10() - self.low.log10()) / span;
+        BOTTOM as f64 - at * PLOT_HEIGHT as f64
+    }
+
+    /// A line at each power of ten, and at 2 and 5 times it when the axis spans one decade.
+    fn grid(&self) -> Vec<GridLine> {
+        let decades = (self.high / self.low).log10().round() as i32;
+        let steps: &[f64] = if decades <= 1 { &[1.0, 2.0, 5.0] } else { &[1.0] };
+        let mut lines = Vec::new();
+        for d in 0..=decades {
+            for m in steps {
+                let value = self.low * 10f64.powi(d) * m;
+                if value <= self.high * 1.000_001 {
+                    lines.push(GridLine {
+                        y: self.y(value),
+                        label: ms_text(value),
+                    });
+                }
+            }
+        }
+        lines
+    }
+}
+
+/// A whole step of 1, 2 or 5 times a power of ten giving at most 4 intervals up to `max`
+/// calls, and the axis top (a whole number of steps).
+fn axis(max: f64) -> (f64, f64) {
+    let raw = (max / 4.0).max(1.0);
     let magnitude = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 5.0, 10.0]
         .into_iter()
         .map(|m| m * magnitude)
         .find(|s| *s >= raw)
         .unwrap_or(10.0 * magnitude);
-    let step = if whole { step.round().max(1.0) } else { step };
+    let step = step.round().max(1.0);
     (step, (max / step).ceil().max(1.0) * step)
 }
 
@@ -279,7 +325,7 @@ pub fn ms_text(ms: f64) -> String {
         format!("{ms:.1} ms")
     } else if ms < 1000.0 {
         format!("{ms:.0} ms")
-    } else if ms < 100_000.0 {
+    } else if ms < 100_000.0 && ms % 1000.0 != 0.0 {
         format!("{:.1} s", ms / 1000.0)
     } else {
         format!("{:.0} s", ms / 1000.0)
@@ -307,12 +353,26 @@ mod tests {
 
     #[test]
     fn axes_step_by_one_two_or_five() {
-        assert_eq!(axis(1.0, true), (1.0, 1.0));
-        assert_eq!(axis(7.0, true), (2.0, 8.0));
-        assert_eq!(axis(30.0, true), (10.0, 30.0));
-        assert_eq!(axis(1204.0, true), (500.0, 1500.0));
-        assert_eq!(axis(15.0, false), (5.0, 15.0));
-        assert_eq!(axis(180.0, false), (50.0, 200.0));
+        assert_eq!(axis(1.0), (1.0, 1.0));
+        assert_eq!(axis(7.0), (2.0, 8.0));
+        assert_eq!(axis(30.0), (10.0, 30.0));
+        assert_eq!(axis(1204.0), (500.0, 1500.0));
+    }
+
+    #[test]
+    fn latency_is_drawn_on_powers_of_ten() {
+        let labels = |s: &LogScale| s.grid().into_iter().map(|g| g.label).collect::<Vec<_>>();
+        let s = LogScale::spanning(15.0, 1600.0);
+        assert_eq!((s.low, s.high), (10.0, 10_000.0));
+        assert_eq!(labels(&s), ["10 ms", "100 ms", "1 s", "10 s"]);
+        assert_eq!(s.y(10.0), BOTTOM as f64);
+        assert_eq!(s.y(10_000.0), TOP as f64);
+        let s = LogScale::spanning(15.0, 20.0);
+        assert_eq!(labels(&s), ["10 ms", "20 ms", "50 ms", "100 ms"]);
+        let s = LogScale::spanning(0.02, 0.5);
+        assert_eq!((s.low, s.high), (0.1, 1.0));
+        let s = LogScale::spanning(f64::MAX, 0.0);
+        assert_eq!((s.low, s.high), (1.0, 10.0));
     }
 
     #[test]
