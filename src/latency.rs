@@ -10,7 +10,8 @@ pub const BOUNDS_MS: [i32; 18] = [
     1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000,
 ];
 
-/// The number of slots: one per bound and one beyond.
+/// The number of slots: one per bound and one beyond. A stored histogram leaves out the
+/// slots after its last call's (see the migration `0022_health.sql`).
 pub const SLOTS: usize = BOUNDS_MS.len() + 1;
 
 /// The slot of a call that took `ms` milliseconds.

@@ -74,6 +74,12 @@ async fn hours_of_calls(app: &TestApp, id: &str) -> Hours {
         *f += i32::from(!success);
         l[latency::slot(ms) as usize] += 1;
     }
+    // Slots after the last one with calls are not stored.
+    for (_, _, l) in hours.values_mut() {
+        while l.last() == Some(&0) {
+            l.pop();
+        }
+    }
     hours
 }
 
@@ -155,7 +161,10 @@ async fn known_calls_fill_their_hours_and_the_list_shows_each_webhooks_health() 
         let total = stored.values().fold((0, 0), |(c, f), h| (c + h.0, f + h.1));
         assert_eq!(total, (calls, failures), "{id}");
         for (c, _, latency) in stored.values() {
-            assert_eq!(latency.len(), latency::SLOTS);
+            assert!(
+                latency.len() <= latency::SLOTS && latency.last() != Some(&0),
+                "{latency:?}"
+            );
             assert_eq!(latency.iter().sum::<i32>(), *c, "every call in one latency slot");
         }
     }

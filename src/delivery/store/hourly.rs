@@ -30,7 +30,7 @@ pub async fn add_to_hours(conn: &mut PgConnection, calls: &[HourlyCall<'_>]) -> 
     sqlx::query!(
         "insert into webhook_hourly_stats as h (webhook_id, hour, calls, failures, latency)
          select c.webhook_id, c.hour, count(*)::int, (count(*) filter (where not c.success))::int,
-                latency_sum(latency_one(c.slot, $5))
+                latency_sum(latency_one(c.slot))
          from unnest($1::text[], $2::timestamptz[], $3::boolean[], $4::int[]) as c(webhook_id, hour, success, slot)
          group by c.webhook_id, c.hour
          order by c.webhook_id, c.hour
@@ -40,7 +40,6 @@ pub async fn add_to_hours(conn: &mut PgConnection, calls: &[HourlyCall<'_>]) -> 
         &calls.iter().map(|c| hour_of(c.started_at)).collect::<Vec<_>>(),
         &calls.iter().map(|c| c.success).collect::<Vec<_>>(),
         &calls.iter().map(|c| latency::slot(c.duration_ms)).collect::<Vec<_>>(),
-        latency::SLOTS as i32,
     )
     .execute(conn)
     .await?;
