@@ -37,6 +37,8 @@ alter table webhooks add column health_bp integer;
 -- Sorted by health, worst first and best first, webhooks without calls last either way.
 create index webhooks_account_health_worst on webhooks (account_id, (coalesce(health_bp, 10001)), id);
 create index webhooks_account_health_best on webhooks (account_id, (coalesce(health_bp, -1)) desc, id desc);
+-- The refresh finds the rated webhooks whose calls have all left the 24 h.
+create index webhooks_rated on webhooks (id) where health_bp is not null;
 -- "Failing": a failure in the last hour.
 create index webhooks_account_last_failure on webhooks (account_id, last_failure_at)
     where last_failure_at is not null;

@@ -84,38 +84,69 @@ pub async fn recent_hours(
     .await
 }
 
+/// How many webhooks one statement of [`refresh_rates`] writes (its row locks are held only
+/// for that statement).
+const REFRESH_BATCH: usize = 1_000;
+
 /// Sets each webhook's 24 h success rate (`health_bp`, what the list sorts by) from its hourly
-/// figures; a webhook without calls in the last 24 h gets none. Only rates that changed are
-/// written, and rows being written by a call's record are left for the next refresh (never
-/// waited for). One process refreshes at a time; the others skip (`None`). Returns how many
-/// webhooks changed.
+/// figures; a webhook without calls in the last 24 h gets none. The rates that changed are read
+/// first without locking anything, then written a batch at a time, passing over rows that a
+/// call's record is writing (the next refresh gets them). One process refreshes at a time (a
+/// session advisory lock); the others skip (`None`). Returns how many webhooks changed.
 pub async fn refresh_rates(pool: &PgPool, now: DateTime<Utc>) -> Result<Option<u64>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let ours =
-        sqlx::query_scalar!(r#"select pg_try_advisory_xact_lock(hashtext('webhook_health_refresh')) as "ours!""#)
-            .fetch_one(&mut *tx)
-            .await?;
+    let mut conn = pool.acquire().await?;
+    let ours = sqlx::query_scalar!(r#"select pg_try_advisory_lock(hashtext('webhook_health_refresh')) as "ours!""#)
+        .fetch_one(&mut *conn)
+        .await?;
     if !ours {
         return Ok(None);
     }
-    let changed = sqlx::query!(
-        "with fresh as (
-             select webhook_id, (10000 * (sum(calls) - sum(failures)) / sum(calls))::int as bp
-             from webhook_hourly_stats where hour >= $1
-             group by webhook_id having sum(calls) > 0),
-         changed as (
-             select w.id, f.bp from webhooks w left join fresh f on f.webhook_id = w.id
-             where (w.health_bp is not null or f.bp is not null) and w.health_bp is distinct from f.bp
-             order by w.id
-             for update of w skip locked)
-         update webhooks w set health_bp = c.bp from changed c where w.id = c.id",
+    let refreshed = refresh_on(&mut conn, now).await;
+    let unlocked = sqlx::query_scalar!("select pg_advisory_unlock(hashtext('webhook_health_refresh'))")
+        .fetch_one(&mut *conn)
+        .await;
+    if unlocked.is_err() {
+        // Never hand a connection that may still hold the lock back to the pool.
+        conn.detach();
+    }
+    refreshed.map(Some)
+}
+
+async fn refresh_on(conn: &mut sqlx::PgConnection, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    // The rates that differ from the stored ones: webhooks with calls in the window, and those
+    // with a stored rate and no calls left in it (from the partial index of rated webhooks).
+    let changes = sqlx::query!(
+        r#"with fresh as (
+               select webhook_id, (10000 * (sum(calls) - sum(failures)) / sum(calls))::int as bp
+               from webhook_hourly_stats where hour >= $1
+               group by webhook_id having sum(calls) > 0)
+           select f.webhook_id as "id!", f.bp from fresh f join webhooks w on w.id = f.webhook_id
+           where w.health_bp is distinct from f.bp
+           union all
+           select w.id, null from webhooks w
+           where w.health_bp is not null and not exists (select 1 from fresh f where f.webhook_id = w.id)"#,
         window_start(now, DAY_HOURS),
     )
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    tx.commit().await?;
-    Ok(Some(changed))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut changed = 0;
+    for batch in changes.chunks(REFRESH_BATCH) {
+        changed += sqlx::query!(
+            "with target as (select * from unnest($1::text[], $2::int[]) as t(id, bp)),
+             locked as (
+                 select w.id, t.bp from webhooks w join target t on t.id = w.id
+                 where w.health_bp is distinct from t.bp
+                 order by w.id
+                 for update of w skip locked)
+             update webhooks w set health_bp = l.bp from locked l where w.id = l.id",
+            &batch.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
+            &batch.iter().map(|c| c.bp).collect::<Vec<_>>() as &[Option<i32>],
+        )
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    Ok(changed)
 }
 
 #[cfg(test)]

@@ -50,9 +50,8 @@ pub async fn forget_before(pool: &PgPool, cutoff: DateTime<Utc>) -> Result<Forgo
     .await?;
     let hours = in_batches(|| async {
         sqlx::query!(
-            "delete from webhook_hourly_stats h
-             using (select webhook_id, hour from webhook_hourly_stats where hour < $1 limit $2) old
-             where h.webhook_id = old.webhook_id and h.hour = old.hour",
+            "delete from webhook_hourly_stats
+             where ctid = any(array(select ctid from webhook_hourly_stats where hour < $1 limit $2))",
             crate::delivery::store::hour_of(cutoff),
             BATCH,
         )
