@@ -1,5 +1,6 @@
 //! The hourly figures: each call the statistics count is added to its webhook's hour
-//! (`webhook_hourly_stats`) in the transaction that records it, by one upsert of its own.
+//! (`webhook_hourly_stats`) in the transaction that records it, by one upsert of its own (a
+//! batch of successful calls by the `hours` part of its one statement, in `super`).
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use sqlx::PgConnection;

@@ -180,8 +180,8 @@ pub struct Success {
     pub message_id: Option<i64>,
 }
 
-/// Records many successful calls in one transaction: one statement for their attempts, their
-/// finished triggers and their webhooks' statistics, one for their hours. A batch holds at
+/// Records many successful calls in one statement: their attempts, their finished triggers,
+/// their webhooks' statistics and (the `hours` part) their hours' figures. A batch holds at
 /// most one call per webhook (one call is in flight per webhook), so each webhook row is
 /// updated once.
 pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> Result<(), sqlx::Error> {
@@ -189,7 +189,8 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
         .iter()
         .map(|s| s.started_at + chrono::Duration::milliseconds(i64::from(s.duration_ms)))
         .collect();
-    let mut tx = pool.begin().await?;
+    // The `hours` part writes out the histogram's slots (plain aggregates: this is the hot path).
+    const _: () = assert!(crate::latency::SLOTS == 19, "record_successes lists 19 latency slots");
     sqlx::query!(
         "with input as (
              select * from unnest($1::text[], $2::bigint[], $3::boolean[], $4::timestamptz[], $5::integer[],
@@ -210,7 +211,25 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
          done as (
              delete from webhook_triggers t using input i
              where t.id = i.trigger_id and t.state = 'in_flight' and t.claimed_by = $15
-               and t.claimed_until = i.claimed_until)
+               and t.claimed_until = i.claimed_until),
+         hours as (
+             insert into webhook_hourly_stats as h (webhook_id, hour, calls, failures, latency)
+             select webhook_id, hour, count(*)::int, 0,
+                    (array[count(*) filter (where slot = 0), count(*) filter (where slot = 1),
+                           count(*) filter (where slot = 2), count(*) filter (where slot = 3),
+                           count(*) filter (where slot = 4), count(*) filter (where slot = 5),
+                           count(*) filter (where slot = 6), count(*) filter (where slot = 7),
+                           count(*) filter (where slot = 8), count(*) filter (where slot = 9),
+                           count(*) filter (where slot = 10), count(*) filter (where slot = 11),
+                           count(*) filter (where slot = 12), count(*) filter (where slot = 13),
+                           count(*) filter (where slot = 14), count(*) filter (where slot = 15),
+                           count(*) filter (where slot = 16), count(*) filter (where slot = 17),
+                           count(*) filter (where slot = 18)]::int[])[1 : max(slot) + 1]
+             from unnest($1::text[], $18::timestamptz[], $19::int[]) as c(webhook_id, hour, slot)
+             group by webhook_id, hour
+             order by webhook_id, hour
+             on conflict (webhook_id, hour) do update set calls = h.calls + excluded.calls,
+                 latency = latency_add(h.latency, excluded.latency))
          update webhooks w set triggers = triggers + 1, success_triggers = success_triggers + 1,
              failure_since_last_success = 0, failures_since_reset = 0, out_of_order = false,
              last_success_at = i.finished_at, last_success_attempt_id = a.id
@@ -233,20 +252,14 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
         worker,
         &batch.iter().map(|s| s.claimed_until).collect::<Vec<_>>(),
         &batch.iter().map(|s| s.message_id).collect::<Vec<_>>() as _,
+        &batch.iter().map(|s| hour_of(s.started_at)).collect::<Vec<_>>(),
+        &batch
+            .iter()
+            .map(|s| crate::latency::slot(s.duration_ms))
+            .collect::<Vec<_>>(),
     )
-    .execute(&mut *tx)
+    .execute(pool)
     .await?;
-    let calls: Vec<HourlyCall> = batch
-        .iter()
-        .map(|s| HourlyCall {
-            webhook_id: &s.webhook_id,
-            started_at: s.started_at,
-            success: true,
-            duration_ms: s.duration_ms,
-        })
-        .collect();
-    hourly::add_to_hours(&mut tx, &calls).await?;
-    tx.commit().await?;
     Ok(())
 }
 
