@@ -4,7 +4,8 @@
 //! `postgres://postgres@127.0.0.1:5432/wp_scale`, dropped and made afresh) with a skewed data
 //! set: the demo accounts, BENCH_SCALE_WEBHOOKS (100,000) webhooks over the seeded products and
 //! the 18 types, BENCH_SCALE_ATTEMPTS (2,000,000) attempts of which one hot webhook owns half,
-//! 500,000 events, 90,000 pending triggers due in the future and 50,000 requests.
+//! 500,000 events, 90,000 pending triggers due in the future and 50,000 requests; the attempts'
+//! hourly figures, each webhook's last failure and its refreshed 24 h success rate.
 //!
 //! `cargo bench --bench pages` starts the portal (release build) on that database and prints
 //! p50/p99 of every page and API list (BENCH_ROUNDS, 100, sequential requests each after a
@@ -23,6 +24,7 @@ use webhook_portal::webhooks::model::WebhookType;
 const BIN: &str = env!("CARGO_BIN_EXE_webhook-portal");
 const ADMIN_EMAIL: &str = "admin@frontstreet.example";
 const ADMIN_PASSWORD: &str = "scale-benchmark-password";
+const METRICS_TOKEN: &str = "scale-benchmark-metrics-token";
 
 fn env_or(name: &str, default: i64) -> i64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -75,6 +77,7 @@ impl Portal {
             .env("DATABASE_URL", database_url)
             .env("BIND_ADDR", format!("127.0.0.1:{port}"))
             .env("PORTAL_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("PORTAL_METRICS_TOKEN", METRICS_TOKEN)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -191,6 +194,37 @@ async fn seed() -> anyhow::Result<()> {
         .await?;
     }
     println!("{attempts} attempts ({:.0?})", started.elapsed());
+
+    // The calls' hourly figures, as the delivery task would have written them, each webhook's
+    // last failure, and the 24 h success rates the list sorts by.
+    // (As the migration fills them from earlier calls: a call's slot is how many bounds it exceeds.)
+    let thresholds: Vec<i32> = webhook_portal::latency::BOUNDS_MS.iter().map(|b| b + 1).collect();
+    let slots: Vec<String> = (0..webhook_portal::latency::SLOTS)
+        .map(|i| format!("count(*) filter (where slot = {i})"))
+        .collect();
+    sqlx::query(&format!(
+        "insert into webhook_hourly_stats (webhook_id, hour, calls, failures, latency)
+         select webhook_id, hour, count(*), count(*) filter (where not success),
+                (array[{}]::integer[])[1 : max(slot) + 1]
+         from (select webhook_id, date_trunc('hour', started_at at time zone 'UTC') at time zone 'UTC' as hour,
+                      success, width_bucket(duration_ms, $1::int[]) as slot
+               from webhook_attempts) a
+         group by 1, 2",
+        slots.join(", ")
+    ))
+    .bind(&thresholds)
+    .execute(&pool)
+    .await?;
+    println!("hourly figures ({:.0?})", started.elapsed());
+    sqlx::query(
+        "update webhooks w set last_failure_at = f.at
+         from (select webhook_id, max(started_at) as at from webhook_attempts where not success group by 1) f
+         where f.webhook_id = w.id",
+    )
+    .execute(&pool)
+    .await?;
+    webhook_portal::webhooks::store::health::refresh_rates(&pool, chrono::Utc::now()).await?;
+    println!("last failures and health rates ({:.0?})", started.elapsed());
 
     sqlx::query(
         "insert into webhook_events (webhook_id, source, created_at)
@@ -336,8 +370,22 @@ async fn measure() -> anyhow::Result<()> {
         ("search, 1% hit", "/webhooks?q=tag07".into()),
         ("search, no match", "/webhooks?q=nothing-like-this".into()),
         ("type filter", "/webhooks?type=usage_file_queue".into()),
+        ("sorted by health, worst first", "/webhooks?sort=health".into()),
+        ("sorted by health, best first", "/webhooks?sort=-health".into()),
+        (
+            "failing filter (failure in the last hour)",
+            "/webhooks?health=failing".into(),
+        ),
+        (
+            "failing, sorted by health",
+            "/webhooks?health=failing&sort=health".into(),
+        ),
         ("details (cold)", format!("/webhooks/{cold}")),
         ("statistics tab", format!("/webhooks/{cold}/statistics")),
+        (
+            "statistics tab (hot: 168 hours charted)",
+            format!("/webhooks/{hot}/statistics"),
+        ),
         ("HTTP settings tab", format!("/webhooks/{cold}/http")),
         ("custom data tab", format!("/webhooks/{cold}/data")),
         ("deliveries tab (cold)", format!("/webhooks/{cold}/deliveries")),
@@ -371,6 +419,11 @@ async fn measure() -> anyhow::Result<()> {
         let (p50, p99) = time_page(&api, &base, path, rounds).await?;
         println!("| {name} | {p50:.1} | {p99:.1} |");
     }
+    let mut scrape = reqwest::header::HeaderMap::new();
+    scrape.insert("authorization", format!("Bearer {METRICS_TOKEN}").parse()?);
+    let prometheus = reqwest::Client::builder().default_headers(scrape).build()?;
+    let (p50, p99) = time_page(&prometheus, &base, "/metrics", rounds).await?;
+    println!("| /metrics (90,000 pending triggers) | {p50:.1} | {p99:.1} |");
     let (rss, peak) = portal.memory_kib();
     let size: String = sqlx::query_scalar("select pg_size_pretty(pg_database_size(current_database()))")
         .fetch_one(&pool)

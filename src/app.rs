@@ -69,7 +69,8 @@ pub fn router(state: AppState) -> Router {
                 .post(crate::inbound::endpoint::receive_named)
                 .fallback(crate::inbound::endpoint::wrong_method),
         )
-        .route("/healthz", get(healthz));
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(crate::metrics::on_portal));
 
     Router::new()
         .merge(protected)

@@ -64,6 +64,15 @@ pub struct Config {
     pub notify: NotifyConfig,
     /// `PORTAL_INBOUND_BODY_MAX_BYTES`: the largest body an inbound trigger accepts (413 above).
     pub inbound_body_max: usize,
+    /// `PORTAL_METRICS_TOKEN`: `/metrics` on the portal's address answers only with
+    /// `Authorization: Bearer <this>` (without it: 404 there).
+    pub metrics_token: Option<String>,
+    /// `PORTAL_METRICS_ADDR`: a listener of its own that serves only `/metrics` (with the token
+    /// too, if one is set).
+    pub metrics_addr: Option<SocketAddr>,
+    /// `PORTAL_HEALTH_REFRESH_SECONDS`: how often each webhook's 24 h success rate, which the
+    /// list sorts by, is refreshed.
+    pub health_refresh: Duration,
     /// Everything about calling handlers (`PORTAL_DELIVERY_*`, `PORTAL_RETRY_*`, …).
     pub delivery: DeliveryConfig,
 }
@@ -242,6 +251,26 @@ impl Config {
             INBOUND_BODY_MAX_LIMIT,
         )? as usize;
 
+        let metrics_token = match get("PORTAL_METRICS_TOKEN") {
+            Some(token) if !(16..=256).contains(&token.len()) || !token.bytes().all(|b| b.is_ascii_graphic()) => {
+                return Err(bad(
+                    "PORTAL_METRICS_TOKEN",
+                    "must be 16 to 256 visible ASCII characters (no spaces)",
+                ))
+            }
+            token => token,
+        };
+        let metrics_addr = match get("PORTAL_METRICS_ADDR") {
+            Some(raw) => Some(raw.parse::<SocketAddr>().map_err(|_| {
+                bad(
+                    "PORTAL_METRICS_ADDR",
+                    format!("{raw:?} is not an address like 127.0.0.1:9090"),
+                )
+            })?),
+            None => None,
+        };
+        let health_refresh = Duration::from_secs(number("PORTAL_HEALTH_REFRESH_SECONDS", 60, 1, 3600)?);
+
         let ms = |var: &'static str, default: u64, min: u64, max: u64| -> Result<Duration, ConfigError> {
             number(var, default, min, max).map(Duration::from_millis)
         };
@@ -300,6 +329,9 @@ impl Config {
             secret_grace,
             notify,
             inbound_body_max,
+            metrics_token,
+            metrics_addr,
+            health_refresh,
         })
     }
 
@@ -367,6 +399,29 @@ mod tests {
             config(&[("PORTAL_SESSION_IDLE_MINUTES", "0")]).unwrap_err().var,
             "PORTAL_SESSION_IDLE_MINUTES"
         );
+    }
+
+    #[test]
+    fn metrics_settings_are_checked() {
+        let c = config(&[
+            ("PORTAL_METRICS_TOKEN", "a-scrape-token-0123"),
+            ("PORTAL_METRICS_ADDR", "127.0.0.1:9464"),
+        ]);
+        let c = c.unwrap();
+        assert_eq!(c.metrics_token.as_deref(), Some("a-scrape-token-0123"));
+        assert_eq!(
+            (c.metrics_addr.map(|a| a.port()), c.health_refresh),
+            (Some(9464), Duration::from_secs(60))
+        );
+        assert!(!format!("{c:?}").contains("a-scrape-token"));
+        for (var, value) in [
+            ("PORTAL_METRICS_TOKEN", "short"),
+            ("PORTAL_METRICS_TOKEN", "has a space, long enough"),
+            ("PORTAL_METRICS_ADDR", "9464"),
+            ("PORTAL_HEALTH_REFRESH_SECONDS", "0"),
+        ] {
+            assert_eq!(config(&[(var, value)]).unwrap_err().var, var, "{value}");
+        }
     }
 
     #[test]

@@ -32,24 +32,32 @@ pub(crate) use html;
 /// A count as people write it: `2,345`, and `10,000+` past [`COUNT_CAP`].
 pub fn count(n: impl std::borrow::Borrow<i64>) -> String {
     let n = *n.borrow();
-    let shown = n.min(COUNT_CAP);
-    let digits = shown.to_string();
+    let mut shown = grouped(n.min(COUNT_CAP));
+    if n > COUNT_CAP {
+        shown.push('+');
+    }
+    shown
+}
+
+/// A number with its thousands grouped: `1,234,567` (no cap: for exact figures).
+pub fn grouped(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
     let mut grouped = String::new();
+    if n < 0 {
+        grouped.push('-');
+    }
     for (i, c) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
     }
-    if n > COUNT_CAP {
-        grouped.push('+');
-    }
     grouped
 }
 
 #[cfg(test)]
 mod tests {
-    use super::count;
+    use super::{count, grouped};
 
     #[test]
     fn counts_read_as_people_write_them() {
@@ -58,5 +66,7 @@ mod tests {
         assert_eq!(count(2345), "2,345");
         assert_eq!(count(10_000), "10,000");
         assert_eq!(count(10_001), "10,000+");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+        assert_eq!(grouped(-1200), "-1,200");
     }
 }

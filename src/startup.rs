@@ -14,9 +14,12 @@ use crate::state::AppState;
 
 pub struct Application {
     listener: TcpListener,
+    /// `PORTAL_METRICS_ADDR`'s listener, serving only `/metrics`.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     embedded: Option<EmbeddedPostgres>,
     session_cleanup: tokio::task::JoinHandle<()>,
+    health_refresh: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -30,6 +33,14 @@ impl Application {
         let listener = TcpListener::bind(config.bind_addr)
             .await
             .with_context(|| format!("binding BIND_ADDR {}", config.bind_addr))?;
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding PORTAL_METRICS_ADDR {addr}"))?,
+            ),
+            None => None,
+        };
         let mut config = config;
         if config.public_url.port_or_known_default() == Some(0) {
             // Tests bind port 0: make links and PUBLIC_URL point at the real port.
@@ -40,7 +51,9 @@ impl Application {
             caller: Arc::new(crate::delivery::http::HttpCaller::new(&config.delivery)?),
             pool: database.pool.clone(),
             config: Arc::new(config),
+            telemetry: Arc::new(crate::telemetry::Telemetry::new()),
         };
+        let health_refresh = tokio::spawn(refresh_health(database.pool.clone(), state.config.health_refresh));
         // Housekeeping and the notices' watcher run beside the server, and stop with it.
         let background = {
             let (pool, config) = (database.pool.clone(), state.config.clone());
@@ -54,14 +67,21 @@ impl Application {
         let session_cleanup = tokio::spawn(background);
         Ok(Application {
             listener,
+            metrics_listener,
             state,
             embedded: database.embedded,
             session_cleanup,
+            health_refresh,
         })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The address of the metrics listener, if `PORTAL_METRICS_ADDR` asked for one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -75,16 +95,30 @@ impl Application {
     ) -> anyhow::Result<()> {
         let Application {
             listener,
+            metrics_listener,
             state,
             embedded,
             session_cleanup,
+            health_refresh,
         } = self;
         tracing::info!(address = %listener.local_addr()?, public_url = %state.config.public_url, "webhook portal listening");
+        let metrics_server = metrics_listener.map(|metrics_listener| {
+            if let Ok(addr) = metrics_listener.local_addr() {
+                tracing::info!(address = %addr, "metrics listening");
+            }
+            let app = crate::metrics::own_router(state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(metrics_listener, app).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            })
+        });
         let delivery = if state.config.delivery.enabled {
             Some(crate::delivery::DeliveryTask::spawn(
                 state.pool.clone(),
                 state.config.clone(),
                 state.caller.clone(),
+                state.telemetry.clone(),
             ))
         } else {
             tracing::warn!("PORTAL_DELIVERY_ENABLED=false: this process makes no calls");
@@ -96,6 +130,10 @@ impl Application {
             delivery.shutdown().await;
         }
         session_cleanup.abort();
+        health_refresh.abort();
+        if let Some(server) = metrics_server {
+            server.abort();
+        }
         drop(embedded); // stops a private cluster, if one was started
         served.context("serving HTTP")
     }
@@ -128,10 +166,11 @@ async fn housekeeping(pool: PgPool, retention_days: u32) {
         }
         let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(retention_days));
         match crate::webhooks::store::retention::forget_before(&pool, cutoff).await {
-            Ok(f) if f.attempts + f.events > 0 => {
+            Ok(f) if f.attempts + f.events + f.hours > 0 => {
                 tracing::info!(
                     attempts = f.attempts,
                     events = f.events,
+                    hours = f.hours,
                     retention_days,
                     "old history removed"
                 )
@@ -143,6 +182,21 @@ async fn housekeeping(pool: PgPool, retention_days: u32) {
             Ok(0) => {}
             Ok(messages) => tracing::info!(messages, retention_days, "old inbound messages removed"),
             Err(e) => tracing::warn!(error = %e, "removing old inbound messages failed"),
+        }
+    }
+}
+
+/// Every `interval`: each webhook's 24 h success rate, which the list sorts by, from the hourly
+/// figures (one process at a time does it).
+async fn refresh_health(pool: PgPool, interval: std::time::Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match crate::webhooks::store::health::refresh_rates(&pool, chrono::Utc::now()).await {
+            Ok(Some(changed)) if changed > 0 => tracing::debug!(changed, "health rates refreshed"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "refreshing the health rates failed"),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! What every handler extracts: the database pool, the settings and the HTTP client for calls
-//! someone waits for. Below the features, so that they and the router composing them import
+//! What every handler extracts: the database pool, the settings, the HTTP client for calls
+//! someone waits for and the process's instruments for `/metrics`. Below the features, so that they and the router composing them import
 //! it without importing each other.
 
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use crate::config::Config;
 use crate::delivery::http::HttpCaller;
 use crate::delivery::policy::EndpointPolicy;
+use crate::telemetry::Telemetry;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,6 +17,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Synchronous calls made while a page or API request waits (validation webhooks).
     pub caller: Arc<HttpCaller>,
+    /// This process's counters (calls, inbound messages), shared with the delivery task.
+    pub telemetry: Arc<Telemetry>,
 }
 
 impl AppState {

@@ -35,6 +35,7 @@ use self::store::{Release, Success};
 use self::worker::{Recorded, Worker};
 use crate::config::Config;
 use crate::events::CHANNEL;
+use crate::telemetry::Telemetry;
 
 /// Extra lease time beyond the request timeout, to record the attempt. The lease is only a
 /// backstop: a dead process's work comes back through its [`liveness`].
@@ -51,8 +52,14 @@ pub struct DeliveryTask {
 }
 
 impl DeliveryTask {
-    /// Starts the task; `caller` is the portal's one HTTP client (shared with validation calls).
-    pub fn spawn(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>) -> DeliveryTask {
+    /// Starts the task; `caller` is the portal's one HTTP client (shared with validation calls),
+    /// `telemetry` counts the calls for `/metrics`.
+    pub fn spawn(
+        pool: PgPool,
+        config: Arc<Config>,
+        caller: Arc<HttpCaller>,
+        telemetry: Arc<Telemetry>,
+    ) -> DeliveryTask {
         let options = (*pool.connect_options())
             .clone()
             .options([("synchronous_commit", "off")]);
@@ -61,7 +68,7 @@ impl DeliveryTask {
             .acquire_timeout(Duration::from_secs(10))
             .connect_lazy_with(options);
         let (stop, stopped) = watch::channel(false);
-        let handle = tokio::spawn(run(pool, config, caller, stopped));
+        let handle = tokio::spawn(run(pool, config, caller, telemetry, stopped));
         DeliveryTask { stop, handle }
     }
 
@@ -72,7 +79,13 @@ impl DeliveryTask {
     }
 }
 
-async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut stopped: watch::Receiver<bool>) {
+async fn run(
+    pool: PgPool,
+    config: Arc<Config>,
+    caller: Arc<HttpCaller>,
+    telemetry: Arc<Telemetry>,
+    mut stopped: watch::Receiver<bool>,
+) {
     let wake = Arc::new(Notify::new());
     let id = rand::thread_rng().gen_range(1..i64::MAX);
     let (recorder, batches) = tokio::sync::mpsc::channel(config.delivery.concurrency);
@@ -95,6 +108,7 @@ async fn run(pool: PgPool, config: Arc<Config>, caller: Arc<HttpCaller>, mut sto
         api_url: config.api_url(),
         config,
         caller,
+        telemetry,
         load: Load::new(caps),
         liveness,
         stopped_claims: std::sync::Mutex::default(),

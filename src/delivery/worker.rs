@@ -33,6 +33,8 @@ pub(super) struct Worker {
     pub(super) wake: Arc<Notify>,
     pub(super) config: Arc<Config>,
     pub(super) caller: Arc<HttpCaller>,
+    /// Counts each call for `/metrics`.
+    pub(super) telemetry: Arc<crate::telemetry::Telemetry>,
     /// The payload's `api_url`, the same for every call.
     pub(super) api_url: String,
     /// This process's calls in flight per account and host.
@@ -133,6 +135,7 @@ impl Worker {
             }
             Err(e) => http::CallResult::unsigned(e),
         };
+        self.telemetry.call_finished(result.success, result.duration);
         if !result.success {
             let sent = SentRequest {
                 method: job.http_method,

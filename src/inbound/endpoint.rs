@@ -22,6 +22,11 @@ use crate::api::ApiError;
 use crate::events;
 use crate::ids::{AccountId, TriggerId};
 use crate::state::AppState;
+use crate::telemetry::InboundRefusal;
+
+/// Marks the answers of [`refuse`]: calls that were not accepted, counted by their status.
+#[derive(Clone, Copy)]
+struct Refused;
 
 /// A refusal, with the API's error body.
 fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
@@ -36,6 +41,7 @@ fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) ->
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("ApiKey"));
     }
+    response.extensions_mut().insert(Refused);
     response
 }
 
@@ -121,13 +127,24 @@ async fn respond(
         Err(e) => Err(e),
     };
     match handled {
-        Ok(response) => response,
+        Ok(response) => {
+            if let Some(reason) = response
+                .extensions()
+                .get::<Refused>()
+                .and_then(|_| InboundRefusal::of_status(response.status().as_u16()))
+            {
+                state.telemetry.inbound_refused(reason);
+            }
+            response
+        }
         Err(e) if crate::error::is_unavailable(&e) => {
             tracing::warn!(trigger = %id, error = %e, "inbound call refused: database unavailable");
+            state.telemetry.inbound_refused(InboundRefusal::Error);
             ApiError::from(e).into_response()
         }
         Err(e) => {
             tracing::error!(trigger = %id, error = %e, "inbound call failed");
+            state.telemetry.inbound_refused(InboundRefusal::Error);
             refuse(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "INB_500",
@@ -138,7 +155,8 @@ async fn respond(
 }
 
 /// Any method but GET and POST (PUT, DELETE, …): 405 in the API's shape.
-pub async fn wrong_method() -> Response {
+pub async fn wrong_method(State(state): State<AppState>) -> Response {
+    state.telemetry.inbound_refused(InboundRefusal::Invalid);
     method_not_allowed()
 }
 
@@ -264,6 +282,7 @@ async fn handle(
         inline,
     };
     let (message_id, delivering) = record(state, &trigger, key_id, &method, query, content_type, body).await?;
+    state.telemetry.inbound_accepted();
     tracing::info!(trigger = %trigger.id, message = message_id, webhooks = delivering, "inbound message accepted");
     if !trigger.request_response || delivering == 0 {
         let note = if delivering == 0 {

@@ -119,6 +119,7 @@ pub async fn validate(state: &AppState, request: &Request, stage: Stage) -> Resu
     let body = request.api_json().to_string();
     let result = call(state, &webhook, started_at, body.clone()).await;
     let verdict = judge(&result, request);
+    state.telemetry.call_finished(verdict.is_ok(), result.duration);
     let sent = SentRequest {
         method: HttpMethod::Post,
         url: &webhook.external_url,

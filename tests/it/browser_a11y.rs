@@ -119,7 +119,7 @@ async fn press_tab(c: &Client) {
 }
 
 /// The serious and critical axe-core violations of the page, one line each.
-async fn axe_violations(c: &Client) -> Vec<String> {
+pub(crate) async fn axe_violations(c: &Client) -> Vec<String> {
     c.execute(&format!("{AXE}\nreturn true;"), vec![])
         .await
         .expect("load axe-core");

@@ -183,3 +183,24 @@ pub async fn next_due(pool: &PgPool, caps: Caps, load: &Snapshot) -> Result<Opti
     .fetch_one(pool)
     .await
 }
+
+/// The queue as `/metrics` shows it: how many calls are due and may be made now (as [`claim`]
+/// would see them, ignoring caps and rate limits), how long past its due time the oldest is,
+/// and how many enabled webhooks are out of order. Each is read from an index: the due part
+/// of the `(due_at)` index of pending triggers, and the partial index of out-of-order webhooks.
+pub async fn queue_figures(pool: &PgPool) -> Result<crate::telemetry::QueueFigures, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select count(*) as "due!",
+                  coalesce(extract(epoch from now() - min(t.due_at))::float8, 0) as "oldest_age!",
+                  (select count(*) from webhooks w where w.out_of_order and w.active) as "out_of_order!"
+           from webhook_triggers t join webhooks w on w.id = t.webhook_id
+           where t.state = 'pending' and t.due_at <= now() and w.active and (t.manual or not w.out_of_order)"#
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(crate::telemetry::QueueFigures {
+        due_triggers: row.due,
+        oldest_due_age_seconds: row.oldest_age.max(0.0),
+        webhooks_out_of_order: row.out_of_order,
+    })
+}

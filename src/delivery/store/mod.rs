@@ -1,10 +1,13 @@
 //! The delivery task's SQL: claim due triggers ([`claim`]), record attempts with the
-//! statistics (here), and put back work whose process stopped ([`workers`]).
+//! statistics (here) and the hourly figures ([`hourly`]), and put back work whose process
+//! stopped ([`workers`]).
 
 mod claim;
+mod hourly;
 mod workers;
 
-pub use claim::{claim, next_due, ClaimedTrigger};
+pub use claim::{claim, next_due, queue_figures, ClaimedTrigger};
+pub use hourly::{hour_of, HourlyCall};
 pub use workers::{forget_worker, heartbeat, release, Release};
 
 use chrono::{DateTime, Utc};
@@ -68,7 +71,7 @@ pub async fn record_failure(
         job.trigger_id,
         job.manual,
         sent.started_at,
-        result.duration.as_millis().min(i32::MAX as u128) as i32,
+        duration_ms(result),
         result.status_code.map(i32::from),
         result.error_kind as Option<ErrorKind>,
         result.error.as_deref(),
@@ -91,6 +94,15 @@ pub async fn record_failure(
     let (attempt_id, failures) = recorded
         .as_ref()
         .map_or((0, 0), |r| (r.attempt_id, r.failures_since_reset));
+    if recorded.is_some() {
+        let call = HourlyCall {
+            webhook_id: &job.webhook_id,
+            started_at: sent.started_at,
+            success: false,
+            duration_ms: duration_ms(result),
+        };
+        hourly::add_to_hours(&mut tx, std::slice::from_ref(&call)).await?;
+    }
     // 410 Gone: the handler says the endpoint is gone for good; the webhook is turned off at
     // once, saying why, and nothing is retried (its events stay; enabling it calls again).
     let gone = result.status_code == Some(410) && recorded.is_some();
@@ -182,15 +194,17 @@ pub struct Success {
     pub replay_of: Option<i64>,
 }
 
-/// Records many successful calls in one statement: their attempts, their finished triggers
-/// and their webhooks' statistics. A batch holds at most one call per webhook (one call is in
-/// flight per webhook), so each webhook row is updated once. A finished replay call makes the
-/// next queued call of its replay pending.
+/// Records many successful calls in one statement: their attempts, their finished triggers,
+/// their webhooks' statistics and (the `hours` part) their hours' figures. A batch holds at
+/// most one call per webhook (one call is in flight per webhook), so each webhook row is
+/// updated once. A finished replay call makes the next queued call of its replay pending.
 pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> Result<(), sqlx::Error> {
     let finished: Vec<DateTime<Utc>> = batch
         .iter()
         .map(|s| s.started_at + chrono::Duration::milliseconds(i64::from(s.duration_ms)))
         .collect();
+    // The `hours` part writes out the histogram's slots (plain aggregates: this is the hot path).
+    const _: () = assert!(crate::latency::SLOTS == 19, "record_successes lists 19 latency slots");
     sqlx::query!(
         "with input as (
              select * from unnest($1::text[], $2::bigint[], $3::boolean[], $4::timestamptz[], $5::integer[],
@@ -220,7 +234,25 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
              where q.id in (select (select n.id from webhook_triggers n
                                     where n.webhook_id = d.webhook_id and n.state = 'queued'
                                     order by n.id limit 1)
-                            from done d where d.replay_of is not null))
+                            from done d where d.replay_of is not null)),
+         hours as (
+             insert into webhook_hourly_stats as h (webhook_id, hour, calls, failures, latency)
+             select webhook_id, hour, count(*)::int, 0,
+                    (array[count(*) filter (where slot = 0), count(*) filter (where slot = 1),
+                           count(*) filter (where slot = 2), count(*) filter (where slot = 3),
+                           count(*) filter (where slot = 4), count(*) filter (where slot = 5),
+                           count(*) filter (where slot = 6), count(*) filter (where slot = 7),
+                           count(*) filter (where slot = 8), count(*) filter (where slot = 9),
+                           count(*) filter (where slot = 10), count(*) filter (where slot = 11),
+                           count(*) filter (where slot = 12), count(*) filter (where slot = 13),
+                           count(*) filter (where slot = 14), count(*) filter (where slot = 15),
+                           count(*) filter (where slot = 16), count(*) filter (where slot = 17),
+                           count(*) filter (where slot = 18)]::int[])[1 : max(slot) + 1]
+             from unnest($1::text[], $19::timestamptz[], $20::int[]) as c(webhook_id, hour, slot)
+             group by webhook_id, hour
+             order by webhook_id, hour
+             on conflict (webhook_id, hour) do update set calls = h.calls + excluded.calls,
+                 latency = latency_add(h.latency, excluded.latency))
          update webhooks w set triggers = triggers + 1, success_triggers = success_triggers + 1,
              failure_since_last_success = 0, failures_since_reset = 0, out_of_order = false,
              last_success_at = i.finished_at, last_success_attempt_id = a.id
@@ -244,6 +276,11 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
         &batch.iter().map(|s| s.claimed_until).collect::<Vec<_>>(),
         &batch.iter().map(|s| s.message_id).collect::<Vec<_>>() as _,
         &batch.iter().map(|s| s.replay_of).collect::<Vec<_>>() as _,
+        &batch.iter().map(|s| hour_of(s.started_at)).collect::<Vec<_>>(),
+        &batch
+            .iter()
+            .map(|s| crate::latency::slot(s.duration_ms))
+            .collect::<Vec<_>>(),
     )
     .execute(pool)
     .await?;
@@ -282,7 +319,7 @@ pub async fn record_validation_call(
          select id as "id!" from attempt"#,
         webhook_id.as_str(),
         sent.started_at,
-        result.duration.as_millis().min(i32::MAX as u128) as i32,
+        duration_ms(result),
         success,
         result.status_code.map(i32::from),
         error_kind as Option<ErrorKind>,
@@ -296,7 +333,19 @@ pub async fn record_validation_call(
         result.response_truncated,
         finished_at,
     )
-    .fetch_one(conn)
+    .fetch_one(&mut *conn)
     .await?;
+    let call = HourlyCall {
+        webhook_id,
+        started_at: sent.started_at,
+        success,
+        duration_ms: duration_ms(result),
+    };
+    hourly::add_to_hours(conn, std::slice::from_ref(&call)).await?;
     Ok(attempt_id)
+}
+
+/// A call's duration in whole milliseconds, as its record keeps it.
+fn duration_ms(result: &CallResult) -> i32 {
+    result.duration.as_millis().min(i32::MAX as u128) as i32
 }

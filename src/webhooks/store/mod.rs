@@ -5,6 +5,7 @@
 
 pub mod audited;
 pub mod deliveries;
+pub mod health;
 mod list;
 pub mod ping;
 mod query;
@@ -16,7 +17,7 @@ mod write;
 pub use self::deliveries::{
     attempt, attempt_summaries, attempts, delivery_busy, label_retries, watching_counts, Attempt, AttemptInfo,
 };
-pub use self::list::{list, Cursor, ListFilter, ListPage, Page};
+pub use self::list::{list, Cursor, ListCursor, ListFilter, ListPage, Page, Sort};
 pub use self::query::{api_list, ApiQuery, ApiQueryError};
 pub use self::write::{
     delete, insert, insert_for, set_active, update_data, update_general, update_http, update_whole, HttpSettings,
@@ -142,6 +143,8 @@ pub struct Webhook {
     pub last_failure_attempt_id: Option<i64>,
     /// Why the portal turned it off by itself (a 410 Gone), until it is enabled again.
     pub disabled_reason: Option<String>,
+    /// The 24 h success rate in basis points as last refreshed (what the list sorts by).
+    pub health_bp: Option<i32>,
 }
 
 impl Webhook {
@@ -293,7 +296,8 @@ pub async fn get_many(pool: &PgPool, account_id: &AccountId, ids: &[WebhookId]) 
               (select min(t.due_at) from webhook_triggers t where t.webhook_id = w.id and t.state = 'pending'
                   and w.active and (t.manual or not w.out_of_order)) as next_trigger_at,
               w.last_success_at, w.last_failure_at,
-              w.out_of_order, w.last_success_attempt_id, w.last_failure_attempt_id, w.disabled_reason
+              w.out_of_order, w.last_success_attempt_id, w.last_failure_attempt_id, w.disabled_reason,
+              w.health_bp
            from webhooks w
            join products p on p.id = w.product_id
            left join users cu on cu.id = w.created_by

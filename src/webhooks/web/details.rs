@@ -7,6 +7,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::charts::Charts;
 use super::find;
 
 use super::panels::{NewSecret, ReplayPanel};
@@ -91,6 +92,8 @@ pub struct DetailsView {
     pub secret_grace_hours: u64,
     /// For the forms inside the tabs (the rotation buttons).
     pub csrf_token: String,
+    /// The Statistics tab's charts of the last 7 days.
+    pub charts: Option<Charts>,
 }
 
 /// The Deliveries tab: a page of attempts with its filter and paging links.
@@ -262,6 +265,16 @@ pub(super) async fn details_tab(
         },
         _ => DeliveriesView::default(),
     };
+    let charts = match tab {
+        Tab::Statistics => {
+            let now = chrono::Utc::now();
+            let hours =
+                store::health::recent_hours(&state.pool, &user.account_id, &w.id, now, store::health::WEEK_HOURS)
+                    .await?;
+            Some(Charts::new(&hours, now))
+        }
+        _ => None,
+    };
     let wants_fragment = wizard::is_htmx(&headers) && headers.get("hx-target").is_some_and(|t| t == "tabs");
     // Every webhook type has a test request that makes it fire (the requests feature knows
     // which); vendors create test requests in their products' queues.
@@ -289,6 +302,7 @@ pub(super) async fn details_tab(
         history_older_url,
         secret_grace_hours: state.config.secret_grace.as_secs() / 3600,
         csrf_token: layout.csrf_token.clone(),
+        charts,
     };
     let vary = [(header::VARY, "HX-Request, HX-Target")];
     Ok(if wants_fragment {

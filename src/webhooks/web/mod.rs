@@ -1,10 +1,13 @@
-//! Webhook pages, a module each: the list, the details tabs, the actions and the edit forms
-//! (the creation wizard is [`super::wizard`]).
+//! Webhook pages, a module each: the list (with its Health column, [`health`]), the details
+//! tabs (with the Statistics tab's [`charts`]), the actions and the edit forms (the creation
+//! wizard is [`super::wizard`]).
 
 mod actions;
+mod charts;
 mod details;
 mod diagnose;
 mod edit;
+mod health;
 mod list;
 mod panels;
 mod ping;
