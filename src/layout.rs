@@ -15,6 +15,7 @@ use tower_sessions::Session;
 use crate::auth::session::{csrf_token, forget_flashes, peek_flashes, Flash};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// The entries of the side navigation.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -70,6 +71,8 @@ pub struct Layout {
     pub title: String,
     pub nav: Nav,
     pub version: &'static str,
+    /// The bell's count: notices of the last 30 days the user has not read (at most 100).
+    pub unread_notifications: i64,
 }
 
 impl Layout {
@@ -100,15 +103,17 @@ impl Layout {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Layout {
+impl FromRequestParts<AppState> for Layout {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let user = CurrentUser::from_request_parts(parts, state).await?;
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|(_, why)| AppError::Internal(anyhow::anyhow!("layout: {why}")))?;
+        let unread_notifications = crate::auth::users::unread_notifications(&state.pool, &user).await?;
         Ok(Layout {
+            unread_notifications,
             user,
             csrf_token: csrf_token(&session).await?,
             flashes: peek_flashes(&session).await?,

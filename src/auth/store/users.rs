@@ -81,8 +81,6 @@ pub struct CurrentUser {
     pub account_kind: AccountKind,
     /// The address the request came from (the audit log's "from where").
     pub client_ip: Option<std::net::IpAddr>,
-    /// Notices of the last 30 days this user has not read (at most 100 are counted).
-    pub unread_notifications: i64,
 }
 
 impl CurrentUser {
@@ -127,13 +125,7 @@ pub async fn load_current_user(pool: &PgPool, user_id: &UserId) -> Result<Option
     let row = sqlx::query!(
         r#"select u.id as "id: UserId", u.email, u.name, u.can_create_webhooks, u.can_edit_webhooks,
                   u.can_delete_webhooks, u.can_manage_tokens, u.can_manage_users,
-                  a.id as "account_id: AccountId", a.name as account_name, a.kind as "account_kind: AccountKind",
-                  (select count(*) from (
-                       select 1 from notifications n
-                       where n.account_id = u.account_id and n.created_at > now() - interval '30 days'
-                         and not exists (select 1 from notification_reads r
-                                         where r.user_id = u.id and r.notification_id = n.id)
-                       limit 100) unread) as "unread_notifications!"
+                  a.id as "account_id: AccountId", a.name as account_name, a.kind as "account_kind: AccountKind"
            from users u join accounts a on a.id = u.account_id
            where u.id = $1 and u.deactivated_at is null"#,
         user_id.as_str(),
@@ -155,8 +147,24 @@ pub async fn load_current_user(pool: &PgPool, user_id: &UserId) -> Result<Option
         account_name: r.account_name,
         client_ip: None,
         account_kind: r.account_kind,
-        unread_notifications: r.unread_notifications,
     }))
+}
+
+/// Notices of the last 30 days `user` has not read (at most 100 are counted), for the bell of
+/// a page's header (asked only by pages, not by every request).
+pub async fn unread_notifications(pool: &PgPool, user: &CurrentUser) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "unread!" from (
+               select 1 from notifications n
+               where n.account_id = $1 and n.created_at > now() - interval '30 days'
+                 and not exists (select 1 from notification_reads r
+                                 where r.user_id = $2 and r.notification_id = n.id)
+               limit 100) unread"#,
+        user.account_id.as_str(),
+        user.id.as_str(),
+    )
+    .fetch_one(pool)
+    .await
 }
 
 /// What sign-in needs to know of the user with an e-mail.
