@@ -18,7 +18,30 @@ use crate::forms::FormFields;
 use crate::layout::Layout;
 use crate::state::AppState;
 use crate::webhooks::store::secrets;
+use crate::webhooks::store::Webhook;
 use crate::webhooks::wizard;
+
+/// A rotation step's audit record about `w`.
+fn step(w: &Webhook, action: Action) -> Entry {
+    Entry::new(action, Object::new(ObjectKind::Webhook, &w.id, &w.label))
+}
+
+/// The step's record goes with the step: one commit.
+async fn record_and_commit(
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    user: &CurrentUser,
+    entry: &Entry,
+) -> AppResult<()> {
+    crate::audit::store::record(&mut *tx, &user.account_id, &Actor::from(user), entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Back to the HTTP settings tab, saying what the step did.
+async fn back_to_the_tab(session: &Session, headers: &HeaderMap, w: &Webhook, message: String) -> AppResult<Response> {
+    flash(session, FlashKind::Success, message).await?;
+    Ok(wizard::redirect(headers, &Tab::Http.path(&w.id)))
+}
 
 fn secret_change(field: &str, before: Option<&str>, after: Option<&str>) -> Change {
     Change {
@@ -46,14 +69,10 @@ pub(super) async fn prepare(
                 .into(),
         ));
     };
-    let entry = Entry::new(
-        Action::SecretPrepared,
-        Object::new(ObjectKind::Webhook, &w.id, &w.label),
-    )
-    .with_changes(vec![secret_change("Prepared secret", None, Some(&prepared.kid))])
-    .with_detail(format!("Calls are still signed with key {}.", w.jwt_kid));
-    crate::audit::store::record(&mut *tx, &user.account_id, &Actor::from(&user), &entry).await?;
-    tx.commit().await?;
+    let entry = step(&w, Action::SecretPrepared)
+        .with_changes(vec![secret_change("Prepared secret", None, Some(&prepared.kid))])
+        .with_detail(format!("Calls are still signed with key {}.", w.jwt_kid));
+    record_and_commit(tx, &user, &entry).await?;
     tracing::info!(webhook = %w.id, user = %user.id, kid = %prepared.kid, "secret prepared");
     let page = details_tab(
         state,
@@ -94,32 +113,22 @@ pub(super) async fn switch(
     if let Some(old) = &done.destroyed_kid {
         changes.push(secret_change("Previous secret", Some(old), Some(&done.previous_kid)));
     }
-    let entry = Entry::new(
-        Action::SecretSwitched,
-        Object::new(ObjectKind::Webhook, &w.id, &w.label),
-    )
-    .with_changes(changes)
-    .with_detail(format!(
-        "Key {} still verifies until {}.",
-        done.previous_kid,
-        datetime(&done.until)
-    ));
-    crate::audit::store::record(&mut *tx, &user.account_id, &Actor::from(&user), &entry).await?;
-    tx.commit().await?;
-    tracing::info!(webhook = %w.id, user = %user.id, kid = %done.kid, "secret switched");
-    flash(
-        &session,
-        FlashKind::Success,
-        format!(
-            "Calls of “{}” are now signed with key {}. The previous key {} keeps verifying until {} — use Switch back if your handler rejects the new one.",
-            w.label,
-            done.kid,
+    let entry = step(&w, Action::SecretSwitched)
+        .with_changes(changes)
+        .with_detail(format!(
+            "Key {} still verifies until {}.",
             done.previous_kid,
             datetime(&done.until)
-        ),
-    )
-    .await?;
-    Ok(wizard::redirect(&headers, &Tab::Http.path(&w.id)))
+        ));
+    record_and_commit(tx, &user, &entry).await?;
+    tracing::info!(webhook = %w.id, user = %user.id, kid = %done.kid, "secret switched");
+    back_to_the_tab(&session, &headers, &w, format!(
+        "Calls of “{}” are now signed with key {}. The previous key {} keeps verifying until {} — use Switch back if your handler rejects the new one.",
+        w.label,
+        done.kid,
+        done.previous_kid,
+        datetime(&done.until)
+    )).await
 }
 
 /// `POST /webhooks/{id}/secret/switch-back`: the previous secret signs again while it is
@@ -142,24 +151,13 @@ pub(super) async fn switch_back(
             "There is no previous secret to switch back to (its grace period has ended).".into()
         }));
     };
-    let entry = Entry::new(
-        Action::SecretSwitchedBack,
-        Object::new(ObjectKind::Webhook, &w.id, &w.label),
-    )
-    .with_changes(vec![
+    let entry = step(&w, Action::SecretSwitchedBack).with_changes(vec![
         secret_change("JWT secret", Some(&prepared_kid), Some(&kid)),
         secret_change("Prepared secret", None, Some(&prepared_kid)),
     ]);
-    crate::audit::store::record(&mut *tx, &user.account_id, &Actor::from(&user), &entry).await?;
-    tx.commit().await?;
+    record_and_commit(tx, &user, &entry).await?;
     tracing::info!(webhook = %w.id, user = %user.id, kid = %kid, "secret switched back");
-    flash(
-        &session,
-        FlashKind::Success,
-        format!("Calls of “{}” are signed with key {kid} again. Key {prepared_kid} waits as the prepared secret: switch to it when your handler is ready, or discard it.", w.label),
-    )
-    .await?;
-    Ok(wizard::redirect(&headers, &Tab::Http.path(&w.id)))
+    back_to_the_tab(&session, &headers, &w, format!("Calls of “{}” are signed with key {kid} again. Key {prepared_kid} waits as the prepared secret: switch to it when your handler is ready, or discard it.", w.label)).await
 }
 
 /// `POST /webhooks/{id}/secret/discard`: the prepared secret is thrown away.
@@ -177,21 +175,17 @@ pub(super) async fn discard(
     let Some(kid) = secrets::discard(&mut tx, &user.account_id, &w.id).await? else {
         return Err(AppError::Conflict("No new secret is prepared.".into()));
     };
-    let entry = Entry::new(
-        Action::SecretCancelled,
-        Object::new(ObjectKind::Webhook, &w.id, &w.label),
-    )
-    .with_changes(vec![secret_change("Prepared secret", Some(&kid), None)]);
-    crate::audit::store::record(&mut *tx, &user.account_id, &Actor::from(&user), &entry).await?;
-    tx.commit().await?;
-    flash(
+    let entry =
+        step(&w, Action::SecretCancelled).with_changes(vec![secret_change("Prepared secret", Some(&kid), None)]);
+    record_and_commit(tx, &user, &entry).await?;
+    back_to_the_tab(
         &session,
-        FlashKind::Success,
+        &headers,
+        &w,
         format!(
             "The prepared secret (key {kid}) was discarded. Calls are still signed with key {}.",
             w.jwt_kid
         ),
     )
-    .await?;
-    Ok(wizard::redirect(&headers, &Tab::Http.path(&w.id)))
+    .await
 }
