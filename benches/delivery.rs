@@ -8,7 +8,9 @@
 //!    account calling an endpoint that never answers, and another account's webhook fired
 //!    20 times meanwhile: how long its calls take to arrive;
 //!
-//! and the portal's peak memory (VmHWM). Run with `cargo bench --bench delivery`.
+//! and the portal's peak memory (VmHWM), the CPU time Postgres and the portal spent per call
+//! during the flood, and the rows written per call (from `pg_stat_user_tables`, per table).
+//! Run with `cargo bench --bench delivery`.
 //! Settings: BENCH_WEBHOOKS (500), BENCH_SECONDS (10), BENCH_LATENCY_EVENTS (300),
 //! BENCH_HUNG (1000). The benchmark's databases are dropped at the end.
 
@@ -46,6 +48,47 @@ fn webhook_id_of(headers: &HeaderMap) -> String {
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .and_then(|v| v["webhook_id"].as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+/// User + system CPU time of a process from `/proc/<pid>/stat`, with its reaped children's
+/// when `children` (the postmaster's children are the backends that have exited).
+fn cpu_of(stat: &str, children: bool) -> Option<Duration> {
+    // The fields after the command name in parentheses: utime is the 12th, then stime,
+    // cutime and cstime, in clock ticks (100 a second on Linux).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    let own = ticks(11)? + ticks(12)?;
+    let reaped = if children { ticks(13)? + ticks(14)? } else { 0 };
+    Some(Duration::from_millis((own + reaped) * 10))
+}
+
+fn process_cpu(pid: u32) -> Duration {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| cpu_of(&s, false))
+        .unwrap_or_default()
+}
+
+/// The CPU time of every Postgres process on the machine, backends that have exited included.
+fn postgres_cpu() -> Duration {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Duration::ZERO;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|s| s.contains(" (postgres) "))
+        .filter_map(|s| cpu_of(&s, true))
+        .sum()
+}
+
+/// Rows inserted, updated and deleted so far, per table (as the statistics collector has them).
+async fn row_writes(pool: &PgPool) -> anyhow::Result<HashMap<String, i64>> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("select relname::text, (n_tup_ins + n_tup_upd + n_tup_del)::bigint from pg_stat_user_tables")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().collect())
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -107,7 +150,14 @@ async fn main() -> anyhow::Result<()> {
 
     // The portal under test.
     let _database = DroppedAtEnd::new(&server, &database_url);
-    let mut portal = start_portal(&database_url, &[("PORTAL_REQUEST_TIMEOUT_MS", "5000")])?;
+    let concurrency = std::env::var("BENCH_CONCURRENCY").unwrap_or_else(|_| "32".into());
+    let mut portal = start_portal(
+        &database_url,
+        &[
+            ("PORTAL_REQUEST_TIMEOUT_MS", "5000"),
+            ("PORTAL_DELIVERY_CONCURRENCY", concurrency.as_str()),
+        ],
+    )?;
     let pool = wait_for_database(&database_url).await?;
 
     let (account, product): (String, String) =
@@ -174,7 +224,11 @@ async fn main() -> anyhow::Result<()> {
     latencies.sort();
     wait_until_idle(&pool).await?;
 
-    // 2. Throughput: keep every webhook busy for `seconds`.
+    // 2. Throughput: keep every webhook busy for `seconds`. Idle backends report their row
+    // counts within 10 s: wait for that, so the counts before are complete.
+    tokio::time::sleep(Duration::from_millis(10_500)).await;
+    let writes_before = row_writes(&pool).await?;
+    let (postgres_cpu_before, portal_cpu_before) = (postgres_cpu(), process_cpu(portal.0.id()));
     let attempts_before: i64 = sqlx::query_scalar("select count(*) from webhook_attempts")
         .fetch_one(&pool)
         .await?;
@@ -224,6 +278,8 @@ async fn main() -> anyhow::Result<()> {
     flooding.store(false, std::sync::atomic::Ordering::Relaxed);
     let flood = started.elapsed();
     let calls_in_window = seen.lock().unwrap().calls - calls_before;
+    let postgres_cpu_flood = postgres_cpu().saturating_sub(postgres_cpu_before);
+    let portal_cpu_flood = process_cpu(portal.0.id()).saturating_sub(portal_cpu_before);
     wait_until_idle(&pool).await?;
     let drained = started.elapsed();
     let calls_total = seen.lock().unwrap().calls - calls_before;
@@ -236,6 +292,18 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let peak = peak_memory_kib(portal.0.id());
     portal.stop();
+    // The portal's backends have exited and so reported their counts; the benchmark's own
+    // are reported by closing its pool.
+    pool.close().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pool = PgPool::connect(&database_url).await?;
+    let writes_after = row_writes(&pool).await?;
+    let mut writes: Vec<(String, i64)> = writes_after
+        .iter()
+        .map(|(table, n)| (table.clone(), n - writes_before.get(table).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    writes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
 
     println!();
     println!(
@@ -264,6 +332,23 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "  every call recorded: {}",
         if attempts as u64 == calls_total { "yes" } else { "NO" }
+    );
+    let per_call = |d: Duration| d.as_secs_f64() * 1000.0 / calls_in_window.max(1) as f64;
+    println!(
+        "  CPU per call during the flood: Postgres {:.3} ms, portal {:.3} ms",
+        per_call(postgres_cpu_flood),
+        per_call(portal_cpu_flood)
+    );
+    let total: i64 = writes.iter().map(|(_, n)| n).sum();
+    let calls = calls_total.max(1) as f64;
+    println!(
+        "  rows written per call: {:.2} ({})",
+        total as f64 / calls,
+        writes
+            .iter()
+            .map(|(table, n)| format!("{table} {:.2}", *n as f64 / calls))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     if let Some(kib) = peak {
         println!("portal peak memory (VmHWM): {:.1} MiB", kib as f64 / 1024.0);

@@ -42,6 +42,9 @@ use crate::telemetry::Telemetry;
 const LEASE_GRACE: Duration = Duration::from_secs(30);
 /// Under load, claim for at least this many free slots at once (or after 2 ms).
 const CLAIM_BATCH: i64 = 8;
+/// A claim looks at no fewer than this many of the first due triggers; it looks further (8×
+/// at a time) only when those are all passed over (busy, disabled, capped webhooks).
+const CLAIM_WINDOW: i64 = 64;
 /// How long a graceful shutdown waits for calls in flight before releasing them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -60,9 +63,15 @@ impl DeliveryTask {
         caller: Arc<HttpCaller>,
         telemetry: Arc<Telemetry>,
     ) -> DeliveryTask {
-        let options = (*pool.connect_options())
-            .clone()
-            .options([("synchronous_commit", "off")]);
+        // Every statement of the delivery task finds its rows through an index (the due order,
+        // the in-flight and primary keys). Without statistics (a new database) or with small
+        // tables the planner would rather read whole tables and hash them, on every claim and
+        // every batch; here it may not while an index serves.
+        let options = (*pool.connect_options()).clone().options([
+            ("synchronous_commit", "off"),
+            ("enable_seqscan", "off"),
+            ("enable_bitmapscan", "off"),
+        ]);
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(config.delivery.concurrency as u32 + 4)
             .acquire_timeout(Duration::from_secs(10))
@@ -120,6 +129,7 @@ async fn run(
     let lease = worker.config.delivery.request_timeout + LEASE_GRACE;
     let poll = worker.config.delivery.poll_interval;
     let mut claim_failures: u32 = 0;
+    let mut window = CLAIM_WINDOW;
     tracing::info!(
         worker = worker.id,
         concurrency = worker.config.delivery.concurrency,
@@ -151,7 +161,8 @@ async fn run(
             free = slots.available_permits() as i64 + 1;
         }
         let load = worker.load.snapshot();
-        let claimed = match store::claim(&worker.pool, worker.id, lease, free, caps, &load).await {
+        let window_now = window.max(free * 4);
+        let claimed = match store::claim(&worker.pool, worker.id, lease, free, window_now, caps, &load).await {
             Ok(c) => c,
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 // Another process claimed a trigger of the same webhook at the same moment.
@@ -176,8 +187,12 @@ async fn run(
             tracing::info!(failures = claim_failures, "claiming triggers works again");
             claim_failures = 0;
         }
+        let fewer = (claimed.len() as i64) < free;
         if claimed.is_empty() {
             drop(first);
+            if next_window(&worker.pool, &mut window, window_now, fewer).await {
+                continue;
+            }
             let wait = match store::next_due(&worker.pool, caps, &load).await {
                 Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(poll),
                 _ => poll,
@@ -219,6 +234,7 @@ async fn run(
                 worker.deliver(job, permit, counted).await;
             });
         }
+        next_window(&worker.pool, &mut window, window_now, fewer).await;
     }
 
     // Graceful stop: no new claims; let calls finish, then give back what is left.
@@ -241,6 +257,20 @@ async fn run(
         tracing::warn!(error = %e, "could not remove this process's liveness row");
     }
     tracing::info!("delivery task stopped");
+}
+
+/// After a claim that looked at the first `looked_at` due triggers: whether due work lies
+/// beyond them that the claim may have missed (it found `fewer` than it asked for), in which
+/// case the next claim looks 8× further; otherwise the window shrinks back towards
+/// [`CLAIM_WINDOW`]. The check runs after the claimed calls have started.
+async fn next_window(pool: &PgPool, window: &mut i64, looked_at: i64, fewer: bool) -> bool {
+    let further = fewer && matches!(store::due_beyond(pool, looked_at).await, Ok(true));
+    *window = if further {
+        (looked_at * 8).min(1 << 20)
+    } else {
+        (*window / 2).max(CLAIM_WINDOW)
+    };
+    further
 }
 
 /// Records successful calls in batches: whatever is waiting when a write starts goes into it,

@@ -64,6 +64,21 @@ impl Worker {
         slot: tokio::sync::OwnedSemaphorePermit,
         mut counted: InFlight,
     ) {
+        let mut slot = Some(slot);
+        self.call_and_record(job, &mut slot, &mut counted).await;
+        // The call stops counting against its account and host before its slot is free: the
+        // claim that the free slot wakes must see the caps as they are now, not pass over the
+        // account as still full.
+        drop(counted);
+        drop(slot);
+    }
+
+    async fn call_and_record(
+        &self,
+        job: ClaimedTrigger,
+        slot: &mut Option<tokio::sync::OwnedSemaphorePermit>,
+        counted: &mut InFlight,
+    ) {
         let started_at = Utc::now();
         let delivery = &self.config.delivery;
         let payload = Payload {
@@ -97,9 +112,8 @@ impl Worker {
             },
         );
         let body = request.as_ref().ok().and_then(|r| r.body.clone());
-        // Held until the call is recorded (a fast call's recording keeps its slot busy, which
-        // paces the claims), unless the call turns slow.
-        let mut slot = Some(slot);
+        // The slot is held until the call is recorded (a fast call's recording keeps its slot
+        // busy, which paces the claims), unless the call turns slow.
         let result = match request {
             Ok(request) => {
                 if !self.liveness.is_current() {
@@ -125,7 +139,7 @@ impl Worker {
                         _ = &mut turns_slow, if slot.is_some() => {
                             // Still running: make room for other calls, if the process has it.
                             if counted.go_slow() {
-                                slot = None;
+                                *slot = None;
                             } else {
                                 turns_slow.as_mut().reset(tokio::time::Instant::now() + SLOW_AFTER);
                             }

@@ -510,6 +510,120 @@ async fn events_are_coalesced_into_the_pending_trigger() {
 }
 
 #[tokio::test]
+async fn a_call_is_made_even_behind_hundreds_of_due_triggers_that_wait_for_out_of_order_webhooks() {
+    let handler = Handler::start().await;
+    let app = spawn_app_with(&FAST_DELIVERY).await;
+    let waiting = webhook_calling(&app, &handler.url("/waiting"), "POST", json!([]), json!({})).await;
+    // 300 webhooks out of order, each with an event waiting (kept for when it is reset): the
+    // first 300 due triggers in the queue are all passed over by every claim.
+    sqlx::query(
+        "insert into webhooks (id, account_id, product_id, object_class, type, label, active, out_of_order,
+                               external_url, jwt_secret, http_method)
+         select 'WH-777-' || lpad((i / 1000)::text, 3, '0') || '-' || lpad((i % 1000)::text, 3, '0'),
+                account_id, product_id, object_class, type, 'Out of order ' || i, true, true,
+                external_url, jwt_secret, http_method
+         from webhooks, generate_series(0, 299) i where id = $1",
+    )
+    .bind(&waiting)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let blocked: Vec<String> = sqlx::query_scalar("select id from webhooks where out_of_order order by id")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(blocked.len(), 300);
+    let mut tx = app.pool.begin().await.unwrap();
+    for id in &blocked {
+        webhook_portal::events::record(
+            &mut tx,
+            &webhook_id(id),
+            webhook_portal::events::Source::QueueChange,
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    // The one webhook that may be called is due last.
+    queue_changes(&app.pool, &waiting, 1).await;
+    handler.wait_for(1).await;
+    eventually("its call recorded", || async {
+        stats(&app.pool, &waiting).await.success_triggers == 1
+    })
+    .await;
+    let kept: i64 = sqlx::query_scalar("select count(*) from webhook_triggers where state = 'pending'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(kept, 300, "the out-of-order webhooks' events wait, uncalled");
+    assert_eq!(handler.count(), 1);
+}
+
+#[tokio::test]
+async fn deleting_a_webhook_deletes_its_calls_events_and_hours_even_with_a_call_in_flight() {
+    let handler = Handler::start().await;
+    let app = spawn_app_with(&FAST_DELIVERY).await;
+    let id = webhook_calling(&app, &handler.url("/gone"), "POST", json!([]), json!({})).await;
+    let other = webhook_calling(&app, &handler.url("/other"), "POST", json!([]), json!({})).await;
+    queue_changes(&app.pool, &id, 1).await;
+    eventually("a call recorded", || async {
+        stats(&app.pool, &id).await.success_triggers == 1
+    })
+    .await;
+    let history = |id: String| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_as::<_, (i64, i64, i64)>(
+                "select (select count(*) from webhook_attempts where webhook_id = $1),
+                        (select count(*) from webhook_events where webhook_id = $1),
+                        (select count(*) from webhook_hourly_stats where webhook_id = $1)",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(history(id.clone()).await, (1, 1, 1));
+    // The next call is in flight when the webhook is deleted.
+    handler.set(Behaviour {
+        delay: Duration::from_millis(700),
+        ..Behaviour::default()
+    });
+    queue_changes(&app.pool, &id, 1).await;
+    handler.wait_for(2).await;
+    app.login_admin().await;
+    let r = app.post_form(&format!("/webhooks/{id}/delete"), &[]).await;
+    assert_eq!(location(&r), "/webhooks");
+    assert_eq!(history(id.clone()).await, (0, 0, 0), "its history went with it");
+    // The call in flight ends: it is not recorded (nothing is left of the webhook), and
+    // delivery goes on for the others.
+    stays(
+        Duration::from_millis(1200),
+        "nothing recorded for the deleted webhook",
+        || {
+            let id = id.clone();
+            let history = &history;
+            async move { history(id).await == (0, 0, 0) }
+        },
+    )
+    .await;
+    handler.set(Behaviour::default());
+    queue_changes(&app.pool, &other, 1).await;
+    eventually("another webhook's call recorded", || async {
+        stats(&app.pool, &other).await.success_triggers == 1
+    })
+    .await;
+    assert_eq!(app.get(&format!("/webhooks/{id}")).await.status(), 404);
+    let left: i64 = sqlx::query_scalar("select count(*) from webhook_triggers")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
+#[tokio::test]
 async fn disabled_webhooks_record_events_but_never_call() {
     let handler = Handler::start().await;
     let app = spawn_app_with(&FAST_DELIVERY).await;

@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::handler::{eventually, stays, Handler};
+use crate::common::handler::{eventually, stays, within, Handler};
 use crate::common::*;
 use serde_json::json;
 
@@ -166,4 +166,93 @@ async fn sigterm_lets_a_call_in_flight_finish_and_records_it() {
         .unwrap();
     assert_eq!(left, 0);
     assert_eq!(handler.count(), 1);
+}
+
+#[tokio::test]
+async fn kill_9_in_the_middle_of_a_batch_loses_nothing_and_repeats_only_the_calls_in_flight() {
+    let app = spawn_app_with(&[("PORTAL_DELIVERY_ENABLED", "false")]).await;
+    // Twenty endpoints answer at once; twenty others hold their calls until the process dies.
+    let fast = Handler::start().await;
+    let slow = Handler::start().await;
+    slow.set(crate::common::handler::Behaviour {
+        delay: Duration::from_secs(60),
+        ..Default::default()
+    });
+    let mut fast_ids = Vec::new();
+    let mut slow_ids = Vec::new();
+    for _ in 0..20 {
+        fast_ids.push(webhook_calling(&app, &fast.url("/"), "POST", json!([]), json!({})).await);
+        slow_ids.push(webhook_calling(&app, &slow.url("/"), "POST", json!([]), json!({})).await);
+    }
+    let mut settings = FAST_DELIVERY.to_vec();
+    settings.retain(|(k, _)| *k != "PORTAL_REQUEST_TIMEOUT_MS");
+    settings.extend([
+        ("PORTAL_REQUEST_TIMEOUT_MS", "30000"),
+        ("PORTAL_DELIVERY_CONCURRENCY", "64"),
+    ]);
+    let first = Portal::start(&app.database.url, &settings);
+    // One transaction of 40 events: the process claims them together (one or a few claims).
+    let mut tx = app.pool.begin().await.unwrap();
+    for id in fast_ids.iter().chain(&slow_ids) {
+        webhook_portal::events::record(
+            &mut tx,
+            &webhook_id(id),
+            webhook_portal::events::Source::QueueChange,
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    // Midway: the fast calls are made and recorded, the slow ones are in flight.
+    fast.wait_for(20).await;
+    slow.wait_for(20).await;
+    eventually("the fast calls recorded", || async {
+        let recorded: i64 = sqlx::query_scalar("select count(*) from webhook_attempts")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        recorded == 20
+    })
+    .await;
+    first.kill_9();
+
+    // Another process takes over once the dead one's liveness runs out, and makes the calls
+    // that were in flight again, and only those.
+    slow.set(crate::common::handler::Behaviour::default());
+    let _second = Portal::start(&app.database.url, &settings);
+    within(Duration::from_secs(45), "every webhook's call recorded", || async {
+        let done: i64 = sqlx::query_scalar("select count(*) from webhooks where success_triggers = 1")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        done == 40
+    })
+    .await;
+    stays(Duration::from_millis(1500), "nothing more is called", || async {
+        fast.count() == 20 && slow.count() == 40
+    })
+    .await;
+    for id in &fast_ids {
+        let calls = fast.received().iter().filter(|c| &c.webhook_id == id).count();
+        assert_eq!(calls, 1, "{id}: recorded before the kill, not called again");
+    }
+    for id in &slow_ids {
+        let calls = slow.received().iter().filter(|c| &c.webhook_id == id).count();
+        assert_eq!(calls, 2, "{id}: in flight at the kill, called once more");
+    }
+    for id in fast_ids.iter().chain(&slow_ids) {
+        let s = stats(&app.pool, id).await;
+        assert_eq!(
+            (s.events, s.triggers, s.success_triggers, s.failure_triggers),
+            (1, 1, 1, 0),
+            "{id}"
+        );
+        assert_eq!(attempts(&app, id).await, 1, "{id}: one attempt recorded");
+    }
+    let left: i64 = sqlx::query_scalar("select count(*) from webhook_triggers")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "no trigger left behind");
 }

@@ -47,7 +47,9 @@ pub struct ClaimedTrigger {
 }
 
 /// Claims up to `limit` due triggers for this worker: each moves to `in_flight` with a lease.
-/// Candidates are read in due order and of those each webhook's earliest is taken; only the
+/// Candidates are read in due order from the first `window` due triggers (an index walk that
+/// stops there, so a claim costs the same with 500 or 500,000 due; [`due_beyond`] says when
+/// the caller should look further) and of those each webhook's earliest is taken; only the
 /// chosen ones are locked (`SKIP LOCKED`, re-checked as still pending), so a claim writes no
 /// more rows than it takes. A webhook with a call in flight is skipped, so it never has two
 /// at once (the unique index makes sure: a rare race between processes fails the claim, which
@@ -62,6 +64,7 @@ pub async fn claim(
     worker: i64,
     lease: Duration,
     limit: i64,
+    window: i64,
     caps: Caps,
     load: &Snapshot,
 ) -> Result<Vec<ClaimedTrigger>, sqlx::Error> {
@@ -78,10 +81,15 @@ pub async fn claim(
     // the caps, $11–$16 the calls in flight per key.
     sqlx::query_as!(
         ClaimedTrigger,
-        r#"with candidate as (
+        r#"with due as (
+                 select d.id, d.webhook_id, d.due_at, d.manual, d.ordered from webhook_triggers d
+                 where d.due_at <= now() and d.state = 'pending'
+                 order by d.due_at, d.id
+                 limit $17),
+             candidate as (
                  select t2.id, t2.webhook_id, t2.due_at, w2.account_id, coalesce(w2.endpoint_host, '') as host
-                 from webhook_triggers t2 join webhooks w2 on w2.id = t2.webhook_id
-                 where t2.due_at <= now() and t2.state = 'pending' and w2.active and (t2.manual or not w2.out_of_order)
+                 from due t2 join webhooks w2 on w2.id = t2.webhook_id
+                 where w2.active and (t2.manual or not w2.out_of_order)
     and not exists (select 1 from webhook_triggers f where f.webhook_id = t2.webhook_id and f.state = 'in_flight')
     and (not t2.ordered
          or not exists (select 1 from webhook_triggers e where e.webhook_id = t2.webhook_id and e.state = 'pending'
@@ -147,9 +155,24 @@ pub async fn claim(
         &load.host_calls,
         &load.account_hosts,
         &load.account_host_calls,
+        window,
     )
         .fetch_all(pool)
         .await
+}
+
+/// Whether more than `window` triggers are due: a claim that found fewer than it asked for
+/// within that window should look further (the first ones may all be of busy, disabled or
+/// capped webhooks).
+pub async fn due_beyond(pool: &PgPool, window: i64) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from webhook_triggers
+                          where due_at <= now() and state = 'pending'
+                          order by due_at, id offset $1) as "beyond!""#,
+        window,
+    )
+    .fetch_one(pool)
+    .await
 }
 
 /// When the next pending trigger that this process could claim falls due, if any.

@@ -6,7 +6,7 @@ mod claim;
 mod hourly;
 mod workers;
 
-pub use claim::{claim, next_due, queue_figures, ClaimedTrigger};
+pub use claim::{claim, due_beyond, next_due, queue_figures, ClaimedTrigger};
 pub use hourly::{hour_of, HourlyCall};
 pub use workers::{forget_worker, heartbeat, release, Release};
 
@@ -54,7 +54,8 @@ pub async fn record_failure(
                insert into webhook_attempts (webhook_id, trigger_id, manual, started_at, duration_ms, success,
                    status_code, error_kind, error, request_method, request_url, request_headers, request_body,
                    response_headers, response_body, response_truncated, worker, message_id, replay_of)
-               values ($1, $2, $3, $4, $5, false, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $21)
+               select $1, $2, $3, $4, $5, false, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $21
+               where exists (select 1 from webhooks w where w.id = $1)
                returning id),
            finished as (
                delete from webhook_triggers
@@ -195,9 +196,12 @@ pub struct Success {
 }
 
 /// Records many successful calls in one statement: their attempts, their finished triggers,
-/// their webhooks' statistics and (the `hours` part) their hours' figures. A batch holds at
+/// their webhooks' statistics and (the `hours` part) their hours' figures. A call whose
+/// webhook was deleted while it was in flight is not recorded (its history went with it). A batch holds at
 /// most one call per webhook (one call is in flight per webhook), so each webhook row is
 /// updated once. A finished replay call makes the next queued call of its replay pending.
+/// The triggers and webhooks are found by their keys (`= any`), whatever the planner thinks
+/// of the batch's size: a hash join there would read every webhook for each batch.
 pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> Result<(), sqlx::Error> {
     let finished: Vec<DateTime<Utc>> = batch
         .iter()
@@ -213,7 +217,8 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
                                   $18::bigint[])
                as i(webhook_id, trigger_id, manual, started_at, duration_ms, status_code, request_method, request_url,
                     request_headers, request_body, response_headers, response_body, response_truncated, finished_at,
-                    claimed_until, message_id, replay_of)),
+                    claimed_until, message_id, replay_of)
+             where exists (select 1 from webhooks w where w.id = i.webhook_id)),
          attempt as (
              insert into webhook_attempts (webhook_id, trigger_id, worker, manual, started_at, duration_ms, success,
                  status_code, request_method, request_url, request_headers, request_body, response_headers,
@@ -225,7 +230,7 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
              returning id, trigger_id),
          done as (
              delete from webhook_triggers t using input i
-             where t.id = i.trigger_id and t.state = 'in_flight' and t.claimed_by = $15
+             where t.id = any($2) and t.id = i.trigger_id and t.state = 'in_flight' and t.claimed_by = $15
                and t.claimed_until = i.claimed_until
              returning t.webhook_id, t.replay_of),
          next_replayed as (
@@ -249,6 +254,7 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
                            count(*) filter (where slot = 16), count(*) filter (where slot = 17),
                            count(*) filter (where slot = 18)]::int[])[1 : max(slot) + 1]
              from unnest($1::text[], $19::timestamptz[], $20::int[]) as c(webhook_id, hour, slot)
+             where c.webhook_id in (select webhook_id from input)
              group by webhook_id, hour
              order by webhook_id, hour
              on conflict (webhook_id, hour) do update set calls = h.calls + excluded.calls,
@@ -257,7 +263,7 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
              failure_since_last_success = 0, failures_since_reset = 0, out_of_order = false,
              last_success_at = i.finished_at, last_success_attempt_id = a.id
          from input i join attempt a on a.trigger_id = i.trigger_id
-         where w.id = i.webhook_id",
+         where w.id = any($1) and w.id = i.webhook_id",
         &batch.iter().map(|s| s.webhook_id.as_str()).collect::<Vec<_>>() as _,
         &batch.iter().map(|s| s.trigger_id).collect::<Vec<_>>(),
         &batch.iter().map(|s| s.manual).collect::<Vec<_>>(),
