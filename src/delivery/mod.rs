@@ -187,24 +187,27 @@ async fn run(
             tracing::info!(failures = claim_failures, "claiming triggers works again");
             claim_failures = 0;
         }
-        let fewer = (claimed.len() as i64) < free;
         if claimed.is_empty() {
             drop(first);
-            if next_window(&worker.pool, &mut window, window_now, fewer).await {
-                continue;
-            }
             let wait = match store::next_due(&worker.pool, caps, &load).await {
                 Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(poll),
                 _ => poll,
             };
             if wait.is_zero() {
-                // Due work exists but every candidate is busy: wait for a call to finish.
+                // Due work this claim did not take: beyond its window (look further at once),
+                // or every candidate is busy (wait for a call to finish).
+                let beyond = matches!(store::due_beyond(&worker.pool, window_now).await, Ok(true));
+                window = next_window(window, window_now, beyond);
+                if beyond {
+                    continue;
+                }
                 tokio::select! {
                     _ = wake.notified() => {},
                     _ = tokio::time::sleep(Duration::from_millis(50)) => {},
                     _ = stopped.changed() => break,
                 }
             } else {
+                window = next_window(window, window_now, false);
                 tokio::select! {
                     _ = wake.notified() => {},
                     _ = tokio::time::sleep(wait) => {},
@@ -213,6 +216,9 @@ async fn run(
             }
             continue;
         }
+        // Fewer than asked for, out of a full window: the rest may lie beyond it.
+        let beyond = (claimed.len() as i64) < free && claimed.first().is_some_and(|c| c.looked_at >= window_now);
+        window = next_window(window, window_now, beyond);
         let mut first = Some(first);
         for job in claimed {
             let permit = match first.take() {
@@ -234,7 +240,6 @@ async fn run(
                 worker.deliver(job, permit, counted).await;
             });
         }
-        next_window(&worker.pool, &mut window, window_now, fewer).await;
     }
 
     // Graceful stop: no new claims; let calls finish, then give back what is left.
@@ -259,18 +264,15 @@ async fn run(
     tracing::info!("delivery task stopped");
 }
 
-/// After a claim that looked at the first `looked_at` due triggers: whether due work lies
-/// beyond them that the claim may have missed (it found `fewer` than it asked for), in which
-/// case the next claim looks 8× further; otherwise the window shrinks back towards
-/// [`CLAIM_WINDOW`]. The check runs after the claimed calls have started.
-async fn next_window(pool: &PgPool, window: &mut i64, looked_at: i64, fewer: bool) -> bool {
-    let further = fewer && matches!(store::due_beyond(pool, looked_at).await, Ok(true));
-    *window = if further {
+/// The window of the next claim, after one that looked at the first `looked_at` due
+/// triggers: 8× further when due work may lie `beyond` them, else shrinking back towards
+/// [`CLAIM_WINDOW`].
+fn next_window(window: i64, looked_at: i64, beyond: bool) -> i64 {
+    if beyond {
         (looked_at * 8).min(1 << 20)
     } else {
-        (*window / 2).max(CLAIM_WINDOW)
-    };
-    further
+        (window / 2).max(CLAIM_WINDOW)
+    }
 }
 
 /// Records successful calls in batches: whatever is waiting when a write starts goes into it,

@@ -44,12 +44,15 @@ pub struct ClaimedTrigger {
     /// The message: trigger id, method, query parameters, content type, the body's inline text
     /// (never its bytes: a claim reads no more than the call carries), size and SHA-256.
     pub inbound: Option<Json<Value>>,
+    /// How many due triggers the claim looked at (the same on every row of one claim): as
+    /// many as its window means there may be more beyond it.
+    pub looked_at: i64,
 }
 
 /// Claims up to `limit` due triggers for this worker: each moves to `in_flight` with a lease.
 /// Candidates are read in due order from the first `window` due triggers (an index walk that
-/// stops there, so a claim costs the same with 500 or 500,000 due; [`due_beyond`] says when
-/// the caller should look further) and of those each webhook's earliest is taken; only the
+/// stops there, so a claim costs the same with 500 or 500,000 due; each row says how many it
+/// looked at, and [`due_beyond`] says so when nothing was claimed) and of those each webhook's earliest is taken; only the
 /// chosen ones are locked (`SKIP LOCKED`, re-checked as still pending), so a claim writes no
 /// more rows than it takes. A webhook with a call in flight is skipped, so it never has two
 /// at once (the unique index makes sure: a rare race between processes fails the claim, which
@@ -138,7 +141,8 @@ pub async fn claim(
                        (select jsonb_build_object('trigger_id', m.trigger_id, 'message_id', m.id, 'method', m.method,
                                                   'query', m.query, 'content_type', m.content_type, 'body', m.body,
                                                   'body_size', m.body_size, 'body_sha256', m.body_sha256)
-                        from inbound_messages m where m.id = t.message_id) as "inbound: Json<Value>""#,
+                        from inbound_messages m where m.id = t.message_id) as "inbound: Json<Value>",
+                       (select count(*) from due) as "looked_at!""#,
         worker,
         lease.as_secs_f64(),
         limit,
