@@ -197,8 +197,8 @@ async fn run(
                 // Due work this claim did not take: beyond its window (look further at once),
                 // or every candidate is busy (wait for a call to finish).
                 let beyond = matches!(store::due_beyond(&worker.pool, window_now).await, Ok(true));
-                window = next_window(window, window_now, beyond);
                 if beyond {
+                    window = next_window(window, window_now, true);
                     continue;
                 }
                 tokio::select! {
@@ -207,7 +207,6 @@ async fn run(
                     _ = stopped.changed() => break,
                 }
             } else {
-                window = next_window(window, window_now, false);
                 tokio::select! {
                     _ = wake.notified() => {},
                     _ = tokio::time::sleep(wait) => {},
@@ -217,8 +216,9 @@ async fn run(
             continue;
         }
         // Fewer than asked for, out of a full window: the rest may lie beyond it.
-        let beyond = (claimed.len() as i64) < free && claimed.first().is_some_and(|c| c.looked_at >= window_now);
-        window = next_window(window, window_now, beyond);
+        let looked_at = claimed.first().map_or(window_now, |c| c.looked_at);
+        let beyond = (claimed.len() as i64) < free && looked_at >= window_now;
+        window = next_window(window_now, looked_at, beyond);
         let mut first = Some(first);
         for job in claimed {
             let permit = match first.take() {
@@ -265,11 +265,14 @@ async fn run(
 }
 
 /// The window of the next claim, after one that looked at the first `looked_at` due
-/// triggers: 8× further when due work may lie `beyond` them, else shrinking back towards
-/// [`CLAIM_WINDOW`].
+/// triggers: 8× further when due work may lie `beyond` them; room for twice the due queue when
+/// the whole of it fitted (so that a queue of passed-over triggers is walked once a claim, not
+/// widened into again and again); otherwise shrinking back towards [`CLAIM_WINDOW`].
 fn next_window(window: i64, looked_at: i64, beyond: bool) -> i64 {
     if beyond {
         (looked_at * 8).min(1 << 20)
+    } else if looked_at < window {
+        (looked_at * 2).clamp(CLAIM_WINDOW, window)
     } else {
         (window / 2).max(CLAIM_WINDOW)
     }
