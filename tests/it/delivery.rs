@@ -533,18 +533,7 @@ async fn a_call_is_made_even_behind_hundreds_of_due_triggers_that_wait_for_out_o
         .await
         .unwrap();
     assert_eq!(blocked.len(), 300);
-    let mut tx = app.pool.begin().await.unwrap();
-    for id in &blocked {
-        webhook_portal::events::record(
-            &mut tx,
-            &webhook_id(id),
-            webhook_portal::events::Source::QueueChange,
-            None,
-        )
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
+    queue_change_each(&app.pool, &blocked).await;
     // The one webhook that may be called is due last.
     queue_changes(&app.pool, &waiting, 1).await;
     handler.wait_for(1).await;

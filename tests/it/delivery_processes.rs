@@ -86,18 +86,7 @@ async fn two_processes_on_one_database_make_each_call_exactly_once() {
     let _a = Portal::start(&app.database.url, &FAST_DELIVERY);
     let _b = Portal::start(&app.database.url, &FAST_DELIVERY);
     for round in 1..=3i64 {
-        let mut tx = app.pool.begin().await.unwrap();
-        for id in &ids {
-            webhook_portal::events::record(
-                &mut tx,
-                &webhook_id(id),
-                webhook_portal::events::Source::QueueChange,
-                None,
-            )
-            .await
-            .unwrap();
-        }
-        tx.commit().await.unwrap();
+        queue_change_each(&app.pool, &ids).await;
         eventually(&format!("round {round} delivered"), || async {
             let done: i64 = sqlx::query_scalar("select count(*) from webhooks where success_triggers = $1")
                 .bind(round)
@@ -192,18 +181,7 @@ async fn kill_9_in_the_middle_of_a_batch_loses_nothing_and_repeats_only_the_call
     ]);
     let first = Portal::start(&app.database.url, &settings);
     // One transaction of 40 events: the process claims them together (one or a few claims).
-    let mut tx = app.pool.begin().await.unwrap();
-    for id in fast_ids.iter().chain(&slow_ids) {
-        webhook_portal::events::record(
-            &mut tx,
-            &webhook_id(id),
-            webhook_portal::events::Source::QueueChange,
-            None,
-        )
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
+    queue_change_each(&app.pool, fast_ids.iter().chain(&slow_ids)).await;
     // Midway: the fast calls are made and recorded, the slow ones are in flight.
     fast.wait_for(20).await;
     slow.wait_for(20).await;

@@ -379,18 +379,7 @@ async fn hung_endpoints_of_one_account_leave_room_for_another() {
         point(&app, &id, &format!("{shared}/hung/{n}")).await;
         stuck.push(id);
     }
-    let mut tx = app.pool.begin().await.unwrap();
-    for id in &stuck {
-        webhook_portal::events::record(
-            &mut tx,
-            &webhook_id(id),
-            webhook_portal::events::Source::QueueChange,
-            None,
-        )
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
+    queue_change_each(&app.pool, &stuck).await;
     // A's calls fill every slot.
     within(Duration::from_secs(20), "A's calls fill the 8 slots", || async {
         hanging.load(Ordering::SeqCst) >= 8

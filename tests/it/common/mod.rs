@@ -418,6 +418,23 @@ pub async fn queue_changes(pool: &PgPool, id: &str, n: usize) {
     tx.commit().await.unwrap();
 }
 
+/// Records one queue change for each webhook, all in one transaction (as a change that many
+/// webhooks watch is recorded).
+pub async fn queue_change_each<S: AsRef<str>>(pool: &PgPool, ids: impl IntoIterator<Item = S>) {
+    let mut tx = pool.begin().await.unwrap();
+    for id in ids {
+        webhook_portal::events::record(
+            &mut tx,
+            &webhook_id(id.as_ref()),
+            webhook_portal::events::Source::QueueChange,
+            None,
+        )
+        .await
+        .expect("record event");
+    }
+    tx.commit().await.unwrap();
+}
+
 impl TestApp {
     /// Another browser on the same portal, signed out.
     pub fn second_browser(&self) -> TestApp {
