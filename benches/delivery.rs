@@ -12,7 +12,8 @@
 //! during the flood, and the rows written per call (from `pg_stat_user_tables`, per table).
 //! Run with `cargo bench --bench delivery`.
 //! Settings: BENCH_WEBHOOKS (500), BENCH_SECONDS (10), BENCH_LATENCY_EVENTS (300),
-//! BENCH_HUNG (1000). The benchmark's databases are dropped at the end.
+//! BENCH_HUNG (1000), BENCH_CONCURRENCY (32), BENCH_EVENTS_ONE_BY_ONE (set: the flood records
+//! each event by a statement of its own, as older portals could only). The benchmark's databases are dropped at the end.
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
@@ -236,8 +237,11 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     flooding.store(true, std::sync::atomic::Ordering::Relaxed);
     // Every webhook gets an event; then each call that arrives makes the next queue change
-    // for its webhook (recorded in transactions of up to 50 events), so every webhook always
-    // has a call waiting and no event is wasted on coalescing.
+    // for its webhook (up to 50 webhooks' at a time, in one statement as a queue change that
+    // many webhooks watch is recorded; or, with BENCH_EVENTS_ONE_BY_ONE, one statement per
+    // event in a transaction of up to 50), so every webhook always has a call waiting and no
+    // event is wasted on coalescing.
+    let one_by_one = std::env::var_os("BENCH_EVENTS_ONE_BY_ONE").is_some();
     let mut events = 0u64;
     let mut tx = pool.begin().await?;
     for id in &ids {
@@ -262,18 +266,26 @@ async fn main() -> anyhow::Result<()> {
                 Err(_) => break,
             }
         }
-        let mut tx = pool.begin().await?;
-        for id in &batch {
-            webhook_portal::events::record(
-                &mut tx,
-                &webhook_id(id),
-                webhook_portal::events::Source::QueueChange,
-                None,
-            )
-            .await?;
+        batch.sort();
+        batch.dedup();
+        if one_by_one {
+            let mut tx = pool.begin().await?;
+            for id in &batch {
+                webhook_portal::events::record(
+                    &mut tx,
+                    &webhook_id(id),
+                    webhook_portal::events::Source::QueueChange,
+                    None,
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            events += batch.len() as u64;
+        } else {
+            let hooks: Vec<WebhookId> = batch.iter().map(|id| webhook_id(id)).collect();
+            let mut conn = pool.acquire().await?;
+            events += webhook_portal::events::record_queue_changes(&mut conn, &hooks, None).await? as u64;
         }
-        tx.commit().await?;
-        events += batch.len() as u64;
     }
     flooding.store(false, std::sync::atomic::Ordering::Relaxed);
     let flood = started.elapsed();

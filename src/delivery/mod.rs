@@ -40,11 +40,16 @@ use crate::telemetry::Telemetry;
 /// Extra lease time beyond the request timeout, to record the attempt. The lease is only a
 /// backstop: a dead process's work comes back through its [`liveness`].
 const LEASE_GRACE: Duration = Duration::from_secs(30);
-/// Under load, claim for at least this many free slots at once (or after 2 ms).
-const CLAIM_BATCH: i64 = 8;
+/// Under load, claim for at least this many free slots at once (or after 2 ms); no more than
+/// half the slots.
+const CLAIM_BATCH: i64 = 16;
 /// A claim looks at no fewer than this many of the first due triggers; it looks further (8×
 /// at a time) only when those are all passed over (busy, disabled, capped webhooks).
 const CLAIM_WINDOW: i64 = 64;
+/// Calls awaiting their recording, per slot: a call gives its slot back when it ends, so the
+/// next calls start while the finished ones are recorded in batches; past this backlog (a slow
+/// database), claims wait for the recordings.
+const RECORDING_BACKLOG: usize = 4;
 /// How long a graceful shutdown waits for calls in flight before releasing them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -66,11 +71,14 @@ impl DeliveryTask {
         // Every statement of the delivery task finds its rows through an index (the due order,
         // the in-flight and primary keys). Without statistics (a new database) or with small
         // tables the planner would rather read whole tables and hash them, on every claim and
-        // every batch; here it may not while an index serves.
+        // every batch; here it may not while an index serves. For the same reason each
+        // statement is planned once per connection (a generic plan): planning the claim and the
+        // batch recording anew for each set of values cost more than running them.
         let options = (*pool.connect_options()).clone().options([
             ("synchronous_commit", "off"),
             ("enable_seqscan", "off"),
             ("enable_bitmapscan", "off"),
+            ("plan_cache_mode", "force_generic_plan"),
         ]);
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(config.delivery.concurrency as u32 + 4)
@@ -97,7 +105,7 @@ async fn run(
 ) {
     let wake = Arc::new(Notify::new());
     let id = rand::thread_rng().gen_range(1..i64::MAX);
-    let (recorder, batches) = tokio::sync::mpsc::channel(config.delivery.concurrency);
+    let (recorder, batches) = tokio::sync::mpsc::channel(config.delivery.concurrency * RECORDING_BACKLOG);
     tokio::spawn(record_in_batches(pool.clone(), id, batches));
     // The heartbeat outlives the dispatcher: calls finishing during shutdown stay covered. It
     // and the release of abandoned work have connections of their own: a dead peer's work
@@ -125,11 +133,17 @@ async fn run(
     let listener = tokio::spawn(listen(worker.pool.clone(), wake.clone()));
     let releaser = tokio::spawn(release_abandoned(worker.clone(), upkeep, heartbeat_stopped));
     let slots = Arc::new(Semaphore::new(worker.config.delivery.concurrency));
+    let backlog_size = worker.config.delivery.concurrency * RECORDING_BACKLOG;
+    let backlog = Arc::new(Semaphore::new(backlog_size));
     let mut in_flight: JoinSet<()> = JoinSet::new();
     let lease = worker.config.delivery.request_timeout + LEASE_GRACE;
     let poll = worker.config.delivery.poll_interval;
     let mut claim_failures: u32 = 0;
     let mut window = CLAIM_WINDOW;
+    let concurrency = worker.config.delivery.concurrency;
+    // Whether the last claim took as many calls as it asked for (more work is likely waiting).
+    let mut saturated = false;
+    let claim_batch = (concurrency as i64 / 2).clamp(1, CLAIM_BATCH);
     tracing::info!(
         worker = worker.id,
         concurrency = worker.config.delivery.concurrency,
@@ -149,16 +163,23 @@ async fn run(
             }
             continue;
         }
-        // Wait for a free slot (or shutdown).
+        // Wait for a free slot and room in the recording backlog (or shutdown).
         let first = tokio::select! {
             permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
             _ = stopped.changed() => break,
         };
-        let mut free = slots.available_permits() as i64 + 1;
-        if free < CLAIM_BATCH && !in_flight.is_empty() {
-            // Busy: let a few more calls finish so that one claim serves several slots.
+        let first_recording = tokio::select! {
+            permit = backlog.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
+            _ = stopped.changed() => break,
+        };
+        let free_now = || slots.available_permits().min(backlog.available_permits()) as i64 + 1;
+        let mut free = free_now();
+        if free < claim_batch && saturated && slots.available_permits() + 1 < concurrency {
+            // Busy (the last claim took all it asked for, and calls are running): let a few
+            // more calls finish so that one claim serves several slots. A lone event is
+            // claimed at once.
             tokio::time::sleep(Duration::from_millis(2)).await;
-            free = slots.available_permits() as i64 + 1;
+            free = free_now();
         }
         let load = worker.load.snapshot();
         let window_now = window.max(free * 4);
@@ -167,7 +188,7 @@ async fn run(
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 // Another process claimed a trigger of the same webhook at the same moment.
                 tracing::debug!(error = %e, "claim raced with another process; claiming again");
-                drop(first);
+                drop((first, first_recording));
                 continue;
             }
             Err(e) => {
@@ -175,7 +196,7 @@ async fn run(
                 claim_failures += 1;
                 let pause = Duration::from_millis(250 << claim_failures.min(5)).min(Duration::from_secs(5));
                 tracing::error!(error = %e, failures = claim_failures, pause_ms = pause.as_millis() as u64, "claiming triggers failed");
-                drop(first);
+                drop((first, first_recording));
                 tokio::select! {
                     _ = tokio::time::sleep(pause) => {},
                     _ = stopped.changed() => break,
@@ -187,8 +208,19 @@ async fn run(
             tracing::info!(failures = claim_failures, "claiming triggers works again");
             claim_failures = 0;
         }
+        saturated = claimed.len() as i64 >= free;
         if claimed.is_empty() {
-            drop(first);
+            drop((first, first_recording));
+            if backlog.available_permits() < backlog_size {
+                // Calls are being recorded: each recording wakes the dispatcher, and may make
+                // its webhook's next call claimable. Until then nothing else is worth asking.
+                tokio::select! {
+                    _ = wake.notified() => {},
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {},
+                    _ = stopped.changed() => break,
+                }
+                continue;
+            }
             let wait = match store::next_due(&worker.pool, caps, &load).await {
                 Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(poll),
                 _ => poll,
@@ -219,25 +251,21 @@ async fn run(
         let looked_at = claimed.first().map_or(window_now, |c| c.looked_at);
         let beyond = (claimed.len() as i64) < free && looked_at >= window_now;
         window = next_window(window_now, looked_at, beyond);
-        let mut first = Some(first);
+        let (mut first, mut first_recording) = (Some(first), Some(first_recording));
         for job in claimed {
-            let permit = match first.take() {
-                Some(p) => p,
-                None => match slots.clone().try_acquire_owned() {
-                    Ok(p) => p,
-                    // Cannot happen (we claimed no more than the free slots); wait for one.
-                    Err(_) => match slots.clone().acquire_owned().await {
-                        Ok(p) => p,
-                        Err(_) => break,
-                    },
-                },
+            // Cannot wait (we claimed no more than was free), but would if it had to.
+            let (Some(permit), Some(recording)) = (
+                take_or_acquire(&mut first, &slots).await,
+                take_or_acquire(&mut first_recording, &backlog).await,
+            ) else {
+                break;
             };
             let counted = worker
                 .load
                 .start(job.account_id.as_str(), job.endpoint_host.as_deref().unwrap_or(""));
             let worker = worker.clone();
             in_flight.spawn(async move {
-                worker.deliver(job, permit, counted).await;
+                worker.deliver(job, permit, recording, counted).await;
             });
         }
     }
@@ -264,6 +292,17 @@ async fn run(
     tracing::info!("delivery task stopped");
 }
 
+/// The permit already held, else one from `semaphore` (waiting if need be; `None` once closed).
+async fn take_or_acquire(
+    held: &mut Option<tokio::sync::OwnedSemaphorePermit>,
+    semaphore: &Arc<Semaphore>,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    match held.take() {
+        Some(p) => Some(p),
+        None => semaphore.clone().acquire_owned().await.ok(),
+    }
+}
+
 /// The window of the next claim, after one that looked at the first `looked_at` due
 /// triggers: 8× further when due work may lie `beyond` them; room for twice the due queue when
 /// the whole of it fitted (so that a queue of passed-over triggers is walked once a claim, not
@@ -281,7 +320,7 @@ fn next_window(window: i64, looked_at: i64, beyond: bool) -> i64 {
 /// Records successful calls in batches: whatever is waiting when a write starts goes into it,
 /// so under load one statement records many calls, and when idle each is written at once.
 async fn record_in_batches(pool: PgPool, worker: i64, mut incoming: tokio::sync::mpsc::Receiver<(Success, Recorded)>) {
-    const MAX_BATCH: usize = 64;
+    const MAX_BATCH: usize = 128;
     while let Some(first) = incoming.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {

@@ -56,28 +56,30 @@ impl Worker {
         }
     }
 
-    /// Makes the call of `job` and records it. `slot` is held while the call starts and given
-    /// back if the call turns slow; `counted` counts it against its account's and host's caps.
+    /// Makes the call of `job` and records it. `slot` is held while the call is made (given
+    /// back early if the call turns slow) and `counted` counts it against its account's and
+    /// host's caps until it ends; `recording` is its place in the backlog of calls awaiting their
+    /// recording, held until the call is recorded. The trigger stays `in_flight` until then, so
+    /// its webhook's next call waits for the record; other webhooks' calls need not.
     pub(super) async fn deliver(
         &self,
         job: ClaimedTrigger,
         slot: tokio::sync::OwnedSemaphorePermit,
-        mut counted: InFlight,
+        recording: tokio::sync::OwnedSemaphorePermit,
+        counted: InFlight,
     ) {
-        let mut slot = Some(slot);
-        self.call_and_record(job, &mut slot, &mut counted).await;
-        // The call stops counting against its account and host before its slot is free: the
-        // claim that the free slot wakes must see the caps as they are now, not pass over the
-        // account as still full.
-        drop(counted);
-        drop(slot);
+        self.call_and_record(job, Some(slot), counted).await;
+        // Its place in the backlog is free: a dispatcher that found nothing to claim and
+        // waits for the recordings should look again now.
+        drop(recording);
+        self.wake.notify_one();
     }
 
     async fn call_and_record(
         &self,
         job: ClaimedTrigger,
-        slot: &mut Option<tokio::sync::OwnedSemaphorePermit>,
-        counted: &mut InFlight,
+        mut slot: Option<tokio::sync::OwnedSemaphorePermit>,
+        mut counted: InFlight,
     ) {
         let started_at = Utc::now();
         let delivery = &self.config.delivery;
@@ -112,8 +114,6 @@ impl Worker {
             },
         );
         let body = request.as_ref().ok().and_then(|r| r.body.clone());
-        // The slot is held until the call is recorded (a fast call's recording keeps its slot
-        // busy, which paces the claims), unless the call turns slow.
         let result = match request {
             Ok(request) => {
                 if !self.liveness.is_current() {
@@ -139,7 +139,7 @@ impl Worker {
                         _ = &mut turns_slow, if slot.is_some() => {
                             // Still running: make room for other calls, if the process has it.
                             if counted.go_slow() {
-                                *slot = None;
+                                slot = None;
                             } else {
                                 turns_slow.as_mut().reset(tokio::time::Instant::now() + SLOW_AFTER);
                             }
@@ -149,6 +149,11 @@ impl Worker {
             }
             Err(e) => http::CallResult::unsigned(e),
         };
+        // The call is over. It stops counting against its account and host before its slot is
+        // free: the claim that the free slot wakes must see the caps as they are now, not pass
+        // over the account as still full. Recording it holds only its place in the backlog.
+        drop(counted);
+        drop(slot);
         self.telemetry.call_finished(result.success, result.duration);
         if !result.success {
             let sent = SentRequest {

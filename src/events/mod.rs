@@ -3,4 +3,6 @@
 
 pub mod store;
 
-pub use self::store::{record, record_called, record_message, webhooks_watching, Outcome, Source, CHANNEL};
+pub use self::store::{
+    record, record_called, record_message, record_queue_changes, webhooks_watching, Outcome, Source, CHANNEL,
+};

@@ -142,6 +142,45 @@ pub async fn record(
     Ok(outcome(active, out_of_order, manual))
 }
 
+/// Records a queue change for each of `hooks` (distinct webhooks, in id order) in one
+/// statement: the events, their counters and, for enabled webhooks without one, the pending
+/// trigger; a pending trigger already there is joined untouched (not even locked, so a claim
+/// never has to pass it over). A change of a queue that many webhooks watch costs one round
+/// trip. Returns how many events were recorded (webhooks deleted meanwhile are skipped).
+pub async fn record_queue_changes(
+    conn: &mut PgConnection,
+    hooks: &[WebhookId],
+    object_id: Option<&RequestId>,
+) -> Result<i64, sqlx::Error> {
+    if hooks.is_empty() {
+        return Ok(0);
+    }
+    // One notification however many triggers are new (the delivery task claims them all).
+    let row = sqlx::query!(
+        r#"with hook as (select w.id, w.active from webhooks w where w.id = any($1::text[])),
+                event as (insert into webhook_events (webhook_id, source, object_id)
+                          select id, $2::text, $3::text from hook),
+                counted as (insert into webhook_event_stats (webhook_id, events, last_event_at)
+                            select id, 1, clock_timestamp() from hook order by id
+                            on conflict (webhook_id) do update set events = webhook_event_stats.events + 1,
+                                                                   last_event_at = excluded.last_event_at),
+                pending as (insert into webhook_triggers (webhook_id, state, due_at)
+                            select id, 'pending', now() from hook where active order by id
+                            on conflict (webhook_id) where state = 'pending' and message_id is null and replay_of is null
+                            do nothing
+                            returning 1)
+           select (select count(*) from hook) as "recorded!",
+                  (select count(pg_notify($4, '')) from (select 1 from pending limit 1) p) as "notified!""#,
+        &hooks.iter().map(WebhookId::as_str).collect::<Vec<_>>() as _,
+        Source::QueueChange as Source,
+        object_id.map(RequestId::as_str),
+        CHANNEL,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(row.recorded)
+}
+
 /// Records the event of an inbound message for a webhook and, if the webhook is enabled, a
 /// trigger of its own for it (messages carry data, so they are never coalesced). With
 /// `ordered`, the message is delivered only after every earlier ordered message succeeded.

@@ -521,3 +521,87 @@ async fn another_accounts_webhook_on_the_same_product_hears_nothing() {
     assert_eq!(stats(&app.pool, &vendors).await.events, 1);
     assert_eq!(stats(&app.pool, &distributors).await.events, 0);
 }
+
+#[tokio::test]
+async fn a_queue_change_records_an_event_for_every_webhook_watching_it_and_joins_waiting_calls() {
+    let app = spawn_app().await;
+    app.login_admin().await;
+    let product: String = sqlx::query_scalar("select id from products where vendor_account_id = $1 limit 1")
+        .bind(&app.vendor_account_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let fresh = insert_webhook(&app, &app.vendor_account_id, &product, "Fresh", true).await;
+    let waiting = insert_webhook(&app, &app.vendor_account_id, &product, "Waiting for its retry", true).await;
+    let disabled = insert_webhook(&app, &app.vendor_account_id, &product, "Disabled", false).await;
+    // A retry an hour away: the queue change joins it, and must not move it or call at once.
+    sqlx::query(
+        "insert into webhook_triggers (webhook_id, state, due_at) values ($1, 'pending', now() + interval '1 hour')",
+    )
+    .bind(&waiting)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let due_before: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("select due_at from webhook_triggers where webhook_id = $1")
+            .bind(&waiting)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+
+    let r = app
+        .post_form(
+            &format!("/products/{product}/requests"),
+            &[("kind", "fulfillment_request:purchase"), ("status", "pending")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let request = newest_request(&app).await;
+    for hook in [&fresh, &waiting, &disabled] {
+        let events: Vec<(String, Option<String>)> =
+            sqlx::query_as("select source, object_id from webhook_events where webhook_id = $1")
+                .bind(hook)
+                .fetch_all(&app.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            events,
+            vec![("queue_change".to_string(), Some(request.clone()))],
+            "{hook}"
+        );
+        assert_eq!(stats(&app.pool, hook).await.events, 1, "{hook}");
+    }
+    let calls = |hook: String| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "select (select count(*) from webhook_triggers where webhook_id = $1)
+                      + (select count(*) from webhook_attempts where webhook_id = $1)",
+            )
+            .bind(hook)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert!(
+        calls(fresh.clone()).await >= 1,
+        "the enabled webhook's call is scheduled"
+    );
+    assert_eq!(
+        calls(disabled.clone()).await,
+        0,
+        "a disabled webhook's event schedules nothing"
+    );
+    let waiting_triggers: Vec<(String, chrono::DateTime<chrono::Utc>)> =
+        sqlx::query_as("select state, due_at from webhook_triggers where webhook_id = $1")
+            .bind(&waiting)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        waiting_triggers,
+        vec![("pending".to_string(), due_before)],
+        "the event joined the waiting retry"
+    );
+}

@@ -14,15 +14,14 @@ use sqlx::{PgConnection, PgPool};
 
 use super::{Request, RequestStatus};
 use crate::domain::ObjectClass;
-use crate::events::{self, Source};
+use crate::events;
 use crate::ids::{AccountId, ProductId, RequestId};
 
 /// Records a queue change for every event webhook of the request's account on the product and
 /// class (another account's webhooks never hear of this account's requests).
 async fn queue_change(conn: &mut PgConnection, r: &Request) -> Result<(), sqlx::Error> {
-    for hook in events::webhooks_watching(conn, &r.account_id, &r.product_id, r.object_class).await? {
-        events::record(conn, &hook, Source::QueueChange, Some(&r.id)).await?;
-    }
+    let hooks = events::webhooks_watching(conn, &r.account_id, &r.product_id, r.object_class).await?;
+    events::record_queue_changes(conn, &hooks, Some(&r.id)).await?;
     Ok(())
 }
 
