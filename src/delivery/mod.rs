@@ -48,7 +48,8 @@ const CLAIM_BATCH: i64 = 16;
 const CLAIM_WINDOW: i64 = 64;
 /// Calls awaiting their recording, per slot: a call gives its slot back when it ends, so the
 /// next calls start while the finished ones are recorded in batches; past this backlog (a slow
-/// database), claims wait for the recordings.
+/// database), claims wait for the recordings. A call that turns slow gives back its place too
+/// (slow calls have caps of their own), so hung endpoints never fill the backlog.
 const RECORDING_BACKLOG: usize = 4;
 /// How long a graceful shutdown waits for calls in flight before releasing them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -133,8 +134,7 @@ async fn run(
     let listener = tokio::spawn(listen(worker.pool.clone(), wake.clone()));
     let releaser = tokio::spawn(release_abandoned(worker.clone(), upkeep, heartbeat_stopped));
     let slots = Arc::new(Semaphore::new(worker.config.delivery.concurrency));
-    let backlog_size = worker.config.delivery.concurrency * RECORDING_BACKLOG;
-    let backlog = Arc::new(Semaphore::new(backlog_size));
+    let backlog = Arc::new(Semaphore::new(worker.config.delivery.concurrency * RECORDING_BACKLOG));
     let mut in_flight: JoinSet<()> = JoinSet::new();
     let lease = worker.config.delivery.request_timeout + LEASE_GRACE;
     let poll = worker.config.delivery.poll_interval;
@@ -211,16 +211,6 @@ async fn run(
         saturated = claimed.len() as i64 >= free;
         if claimed.is_empty() {
             drop((first, first_recording));
-            if backlog.available_permits() < backlog_size {
-                // Calls are being recorded: each recording wakes the dispatcher, and may make
-                // its webhook's next call claimable. Until then nothing else is worth asking.
-                tokio::select! {
-                    _ = wake.notified() => {},
-                    _ = tokio::time::sleep(Duration::from_millis(50)) => {},
-                    _ = stopped.changed() => break,
-                }
-                continue;
-            }
             let wait = match store::next_due(&worker.pool, caps, &load).await {
                 Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(poll),
                 _ => poll,

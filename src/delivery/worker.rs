@@ -59,8 +59,9 @@ impl Worker {
     /// Makes the call of `job` and records it. `slot` is held while the call is made (given
     /// back early if the call turns slow) and `counted` counts it against its account's and
     /// host's caps until it ends; `recording` is its place in the backlog of calls awaiting their
-    /// recording, held until the call is recorded. The trigger stays `in_flight` until then, so
-    /// its webhook's next call waits for the record; other webhooks' calls need not.
+    /// recording, held until the call is recorded (or given back with the slot if the call turns
+    /// slow). The trigger stays `in_flight` until it is recorded, so its webhook's next call
+    /// waits for the record; other webhooks' calls need not.
     pub(super) async fn deliver(
         &self,
         job: ClaimedTrigger,
@@ -68,17 +69,14 @@ impl Worker {
         recording: tokio::sync::OwnedSemaphorePermit,
         counted: InFlight,
     ) {
-        self.call_and_record(job, Some(slot), counted).await;
-        // Its place in the backlog is free: a dispatcher that found nothing to claim and
-        // waits for the recordings should look again now.
-        drop(recording);
-        self.wake.notify_one();
+        self.call_and_record(job, Some(slot), Some(recording), counted).await;
     }
 
     async fn call_and_record(
         &self,
         job: ClaimedTrigger,
         mut slot: Option<tokio::sync::OwnedSemaphorePermit>,
+        mut recording: Option<tokio::sync::OwnedSemaphorePermit>,
         mut counted: InFlight,
     ) {
         let started_at = Utc::now();
@@ -140,6 +138,7 @@ impl Worker {
                             // Still running: make room for other calls, if the process has it.
                             if counted.go_slow() {
                                 slot = None;
+                                drop(recording.take());
                             } else {
                                 turns_slow.as_mut().reset(tokio::time::Instant::now() + SLOW_AFTER);
                             }

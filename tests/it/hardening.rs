@@ -420,6 +420,53 @@ async fn hung_endpoints_of_one_account_leave_room_for_another() {
     .await;
 }
 
+#[tokio::test]
+async fn slow_calls_of_many_accounts_never_hold_up_the_rest() {
+    // Concurrency 1: one starting call, a backlog of 4 calls awaiting their record, and each
+    // account up to 2 calls in flight. Three accounts with hung endpoints on two hosts each
+    // hold 6 slow calls, more than the backlog: slow calls must not keep places in it.
+    let hosts = [shared_host().await, shared_host().await];
+    let healthy = Handler::start().await;
+    let app = spawn_app_with(&[
+        ("PORTAL_ENDPOINT_ALLOWLIST", "127.0.0.0/8"),
+        ("PORTAL_DELIVERY_CONCURRENCY", "1"),
+        ("PORTAL_REQUEST_TIMEOUT_MS", "120000"),
+    ])
+    .await;
+    let (product, _) = plain_and_capable_products(&app).await;
+    let mut stuck = Vec::new();
+    for account in ["VA-900-001", "VA-900-002", "VA-900-003"] {
+        sqlx::query("insert into accounts (id, name, kind) values ($1, $1, 'vendor')")
+            .bind(account)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        for (n, (base, _, _)) in hosts.iter().enumerate() {
+            let id = insert_webhook(&app, account, &product, &format!("Hung {account} {n}"), true).await;
+            point(&app, &id, &format!("{base}/hung/{n}")).await;
+            stuck.push(id);
+        }
+    }
+    queue_change_each(&app.pool, &stuck).await;
+    let hanging = || hosts.iter().map(|(_, h, _)| h.load(Ordering::SeqCst)).sum::<usize>();
+    within(Duration::from_secs(20), "all six hung calls are made", || async {
+        hanging() == 6
+    })
+    .await;
+
+    let other = insert_webhook(&app, &app.vendor_account_id, &product, "Healthy", true).await;
+    point(&app, &other, &healthy.url("/hook")).await;
+    queue_changes(&app.pool, &other, 1).await;
+    within(Duration::from_secs(5), "the healthy webhook's call arrives", || async {
+        healthy.count() == 1
+    })
+    .await;
+    eventually("its call is recorded", || async {
+        stats(&app.pool, &other).await.success_triggers == 1
+    })
+    .await;
+}
+
 async fn admin_pool() -> sqlx::PgPool {
     sqlx::PgPool::connect(&format!("{}/postgres", server_url()))
         .await
