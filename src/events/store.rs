@@ -107,7 +107,8 @@ pub async fn record(
     let object_id = object_id.map(RequestId::as_str);
     // One statement: the event, its counters, and — if the webhook is enabled — the pending
     // trigger (kept while out of order, so re-enabling delivers it; the claim skips it until
-    // then), which a queue change joins without touching (no row churn, no lock) and a
+    // then), which a queue change joins without changing it (but locked until this commits, so
+    // its call cannot start before the change is visible) and a
     // Trigger now makes due at once. The delivery task is notified (at commit) when a trigger
     // is new. The webhook row is only read: the delivery task writes it, and an event must
     // never wait for a call to be recorded.
@@ -144,9 +145,11 @@ pub async fn record(
 
 /// Records a queue change for each of `hooks` (distinct webhooks, in id order) in one
 /// statement: the events, their counters and, for enabled webhooks without one, the pending
-/// trigger; a pending trigger already there is joined untouched (not even locked, so a claim
-/// never has to pass it over). A change of a queue that many webhooks watch costs one round
-/// trip. Returns how many events were recorded (webhooks deleted meanwhile are skipped).
+/// trigger. A pending trigger already there is joined unchanged but locked until the cause
+/// commits (`do update … where excluded.manual`, false here, as [`record`] does): a claim
+/// passes it over until then, so its call never starts before the change it announces can be
+/// seen. A change of a queue that many webhooks watch costs one round trip. Returns how many
+/// events were recorded (webhooks deleted meanwhile are skipped).
 pub async fn record_queue_changes(
     conn: &mut PgConnection,
     hooks: &[WebhookId],
@@ -167,7 +170,7 @@ pub async fn record_queue_changes(
                 pending as (insert into webhook_triggers (webhook_id, state, due_at)
                             select id, 'pending', now() from hook where active order by id
                             on conflict (webhook_id) where state = 'pending' and message_id is null and replay_of is null
-                            do nothing
+                            do update set manual = true where excluded.manual
                             returning 1)
            select (select count(*) from hook) as "recorded!",
                   (select count(pg_notify($4, '')) from (select 1 from pending limit 1) p) as "notified!""#,

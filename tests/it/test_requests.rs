@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::handler::{eventually, verified_claims, Behaviour, Handler};
+use crate::common::handler::{eventually, stays, verified_claims, Behaviour, Handler};
 use crate::common::*;
 use serde_json::{json, Value};
 
@@ -604,4 +604,47 @@ async fn a_queue_change_records_an_event_for_every_webhook_watching_it_and_joins
         vec![("pending".to_string(), due_before)],
         "the event joined the waiting retry"
     );
+}
+
+#[tokio::test]
+async fn a_call_waiting_for_a_queue_change_starts_only_once_the_change_is_committed() {
+    let handler = Handler::start().await;
+    let app = spawn_app_with(&FAST_DELIVERY).await;
+    app.login_admin().await;
+    let hook = webhook_calling(&app, &handler.url("/hook"), "POST", json!([]), json!({})).await;
+    // A first call held by the handler; meanwhile a change leaves a pending trigger waiting.
+    handler.set(Behaviour {
+        delay: Duration::from_millis(800),
+        ..Behaviour::default()
+    });
+    queue_changes(&app.pool, &hook, 1).await;
+    handler.wait_for(1).await;
+    handler.set(Behaviour::default());
+    queue_changes(&app.pool, &hook, 1).await;
+
+    // Another change joins that trigger in a transaction still open when the first call ends.
+    let mut change = app.pool.begin().await.unwrap();
+    let recorded = webhook_portal::events::record_queue_changes(&mut change, &[webhook_id(&hook)], None)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 1);
+    eventually("the first call is recorded", || async {
+        stats(&app.pool, &hook).await.success_triggers >= 1
+    })
+    .await;
+    // The waiting call would tell the handler to look at a queue that does not show the
+    // change yet: it must wait for the commit.
+    stays(
+        Duration::from_millis(1000),
+        "no call before the change commits",
+        || async { handler.count() == 1 },
+    )
+    .await;
+    change.commit().await.unwrap();
+    handler.wait_for(2).await;
+    eventually("the second call is recorded", || async {
+        stats(&app.pool, &hook).await.success_triggers == 2
+    })
+    .await;
+    assert_eq!(stats(&app.pool, &hook).await.events, 3);
 }
