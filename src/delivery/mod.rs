@@ -118,6 +118,7 @@ async fn run(
         .connect_lazy_with((*pool.connect_options()).clone());
     let liveness = liveness::start(upkeep.clone(), id, heartbeat_stopped.clone()).await;
     let caps = Caps::for_concurrency(config.delivery.concurrency);
+    let single_records = Semaphore::new(config.delivery.concurrency);
     let worker = Arc::new(Worker {
         id,
         pool,
@@ -130,6 +131,7 @@ async fn run(
         load: Load::new(caps),
         liveness,
         stopped_claims: std::sync::Mutex::default(),
+        single_records,
     });
     let listener = tokio::spawn(listen(worker.pool.clone(), wake.clone()));
     let releaser = tokio::spawn(release_abandoned(worker.clone(), upkeep, heartbeat_stopped));

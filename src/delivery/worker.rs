@@ -43,6 +43,9 @@ pub(super) struct Worker {
     pub(super) liveness: Liveness,
     /// Claims whose calls were stopped (liveness lost): given back once the database answers.
     pub(super) stopped_claims: std::sync::Mutex<Vec<(i64, chrono::DateTime<Utc>)>>,
+    /// Calls recorded one by one (failures, and successes a batch handed back) at once: no more
+    /// than the slots, so that they leave the claim and the batch recorder connections.
+    pub(super) single_records: tokio::sync::Semaphore,
 }
 
 /// The batch recorder's answer for one successful call: recorded, or handed back.
@@ -215,6 +218,8 @@ impl Worker {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
     {
+        // Waiting here is fine: the call's trigger stays in flight until it is recorded.
+        let _turn = self.single_records.acquire().await;
         let deadline = tokio::time::Instant::now() + RECORD_FOR;
         let mut pause = Duration::from_millis(200);
         for try_number in 1u32.. {
