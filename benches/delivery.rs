@@ -191,15 +191,7 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..latency_events {
         let id = &ids[i % ids.len()];
         let before = seen.lock().unwrap().calls;
-        let mut tx = pool.begin().await?;
-        webhook_portal::events::record(
-            &mut tx,
-            &webhook_id(id),
-            webhook_portal::events::Source::QueueChange,
-            None,
-        )
-        .await?;
-        tx.commit().await?;
+        queue_changes_one_by_one(&pool, std::slice::from_ref(id)).await?;
         let committed = Instant::now();
         let deadline = committed + Duration::from_secs(5);
         loop {
@@ -242,19 +234,8 @@ async fn main() -> anyhow::Result<()> {
     // event in a transaction of up to 50), so every webhook always has a call waiting and no
     // event is wasted on coalescing.
     let one_by_one = std::env::var_os("BENCH_EVENTS_ONE_BY_ONE").is_some();
-    let mut events = 0u64;
-    let mut tx = pool.begin().await?;
-    for id in &ids {
-        webhook_portal::events::record(
-            &mut tx,
-            &webhook_id(id),
-            webhook_portal::events::Source::QueueChange,
-            None,
-        )
-        .await?;
-        events += 1;
-    }
-    tx.commit().await?;
+    queue_changes_one_by_one(&pool, &ids).await?;
+    let mut events = ids.len() as u64;
     while started.elapsed() < Duration::from_secs(seconds) {
         let Ok(Some(first)) = tokio::time::timeout(Duration::from_millis(100), again_rx.recv()).await else {
             continue;
@@ -269,17 +250,7 @@ async fn main() -> anyhow::Result<()> {
         batch.sort();
         batch.dedup();
         if one_by_one {
-            let mut tx = pool.begin().await?;
-            for id in &batch {
-                webhook_portal::events::record(
-                    &mut tx,
-                    &webhook_id(id),
-                    webhook_portal::events::Source::QueueChange,
-                    None,
-                )
-                .await?;
-            }
-            tx.commit().await?;
+            queue_changes_one_by_one(&pool, &batch).await?;
             events += batch.len() as u64;
         } else {
             let hooks: Vec<WebhookId> = batch.iter().map(|id| webhook_id(id)).collect();
@@ -510,20 +481,10 @@ async fn fairness(
     .bind(format!("http://{handler_addr}/b"))
     .execute(&pool)
     .await?;
-    let mut tx = pool.begin().await?;
     let hung_ids: Vec<String> = sqlx::query_scalar("select id from webhooks where label like 'Hung %'")
-        .fetch_all(&mut *tx)
+        .fetch_all(&pool)
         .await?;
-    for id in &hung_ids {
-        webhook_portal::events::record(
-            &mut tx,
-            &webhook_id(id),
-            webhook_portal::events::Source::QueueChange,
-            None,
-        )
-        .await?;
-    }
-    tx.commit().await?;
+    queue_changes_one_by_one(&pool, &hung_ids).await?;
     // Let A's calls fill every slot and turn slow.
     while waiting.load(std::sync::atomic::Ordering::Relaxed) < 8 {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -532,15 +493,7 @@ async fn fairness(
     let mut latencies = Vec::new();
     for _ in 0..20 {
         let before = seen.lock().unwrap().arrivals.get(b).copied();
-        let mut tx = pool.begin().await?;
-        webhook_portal::events::record(
-            &mut tx,
-            &webhook_id(b),
-            webhook_portal::events::Source::QueueChange,
-            None,
-        )
-        .await?;
-        tx.commit().await?;
+        queue_changes_one_by_one(&pool, &[b.to_string()]).await?;
         let committed = Instant::now();
         loop {
             let arrived = seen.lock().unwrap().arrivals.get(b).copied();
@@ -610,6 +563,22 @@ async fn wait_until_idle(pool: &PgPool) -> anyhow::Result<()> {
 }
 
 /// A webhook id the benchmark got from the portal.
+/// Records a queue change for each of `ids` by a statement of its own, in one transaction.
+async fn queue_changes_one_by_one(pool: &PgPool, ids: &[String]) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await?;
+    for id in ids {
+        webhook_portal::events::record(
+            &mut tx,
+            &webhook_id(id),
+            webhook_portal::events::Source::QueueChange,
+            None,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 fn webhook_id(id: &str) -> WebhookId {
     WebhookId::parse(id).expect("a webhook id")
 }

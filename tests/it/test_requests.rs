@@ -35,6 +35,17 @@ async fn validation_webhook(app: &TestApp, url: &str, object_class: &str, api_ty
     id
 }
 
+/// Creates a pending purchase request in the product's queue from its page (a queue change).
+async fn create_pending_purchase(app: &TestApp, product: &str) {
+    let r = app
+        .post_form(
+            &format!("/products/{product}/requests"),
+            &[("kind", "fulfillment_request:purchase"), ("status", "pending")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+}
+
 #[tokio::test]
 async fn a_test_request_fires_the_webhook_shows_in_the_queue_and_its_approval_fires_again() {
     let handler = Handler::start().await;
@@ -511,13 +522,7 @@ async fn another_accounts_webhook_on_the_same_product_hears_nothing() {
         .unwrap();
     let vendors = insert_webhook(&app, &app.vendor_account_id, &product, "Vendor's", false).await;
     let distributors = insert_webhook(&app, &app.distributor_account_id, &product, "Distributor's", false).await;
-    let r = app
-        .post_form(
-            &format!("/products/{product}/requests"),
-            &[("kind", "fulfillment_request:purchase"), ("status", "pending")],
-        )
-        .await;
-    assert_eq!(r.status(), 303);
+    create_pending_purchase(&app, &product).await;
     assert_eq!(stats(&app.pool, &vendors).await.events, 1);
     assert_eq!(stats(&app.pool, &distributors).await.events, 0);
 }
@@ -549,13 +554,7 @@ async fn a_queue_change_records_an_event_for_every_webhook_watching_it_and_joins
             .await
             .unwrap();
 
-    let r = app
-        .post_form(
-            &format!("/products/{product}/requests"),
-            &[("kind", "fulfillment_request:purchase"), ("status", "pending")],
-        )
-        .await;
-    assert_eq!(r.status(), 303);
+    create_pending_purchase(&app, &product).await;
     let request = newest_request(&app).await;
     for hook in [&fresh, &waiting, &disabled] {
         let events: Vec<(String, Option<String>)> =
