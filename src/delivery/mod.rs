@@ -309,11 +309,30 @@ fn next_window(window: i64, looked_at: i64, beyond: bool) -> i64 {
     }
 }
 
+/// The tallies of recorded batches are added up this long after the first of them (one
+/// statement for every batch since, each webhook and hour written once). Reads of the
+/// statistics add whatever is waiting, so this delay never shows.
+const TALLY_AFTER: Duration = Duration::from_millis(1000);
+
 /// Records successful calls in batches: whatever is waiting when a write starts goes into it,
-/// so under load one statement records many calls, and when idle each is written at once.
+/// so under load one statement records many calls, and when idle each is written at once. The
+/// batches' tallies are added to the statistics [`TALLY_AFTER`] the first of them.
 async fn record_in_batches(pool: PgPool, worker: i64, mut incoming: tokio::sync::mpsc::Receiver<(Success, Recorded)>) {
     const MAX_BATCH: usize = 128;
-    while let Some(first) = incoming.recv().await {
+    // When the waiting tallies are to be added, if any are waiting.
+    let mut tally_at: Option<tokio::time::Instant> = None;
+    loop {
+        let next = match tally_at {
+            Some(at) => match tokio::time::timeout_at(at, incoming.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    tally_at = add_tallies(&pool).await;
+                    continue;
+                }
+            },
+            None => incoming.recv().await,
+        };
+        let Some(first) = next else { break };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match incoming.try_recv() {
@@ -324,6 +343,7 @@ async fn record_in_batches(pool: PgPool, worker: i64, mut incoming: tokio::sync:
         let (rows, waiters): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         match store::record_successes(&pool, worker, &rows).await {
             Ok(()) => {
+                tally_at.get_or_insert_with(|| tokio::time::Instant::now() + TALLY_AFTER);
                 for waiter in waiters {
                     let _ = waiter.send(Ok(()));
                 }
@@ -335,6 +355,20 @@ async fn record_in_batches(pool: PgPool, worker: i64, mut incoming: tokio::sync:
                     let _ = waiter.send(Err(row));
                 }
             }
+        }
+    }
+    if tally_at.is_some() {
+        add_tallies(&pool).await;
+    }
+}
+
+/// Adds the waiting tallies to the statistics; if that fails, when to try again.
+async fn add_tallies(pool: &PgPool) -> Option<tokio::time::Instant> {
+    match store::add_tallies(pool).await {
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "adding recorded calls to the statistics failed; trying again");
+            Some(tokio::time::Instant::now() + TALLY_AFTER)
         }
     }
 }

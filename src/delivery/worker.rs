@@ -204,16 +204,24 @@ impl Worker {
             Err(tokio::sync::mpsc::error::SendError((row, _))) => row,
         };
         let rows = std::slice::from_ref(&row);
-        self.keep_trying("a successful call", &row.webhook_id, || {
-            store::record_successes(&self.pool, self.id, rows)
-        })
-        .await;
+        let recorded = self
+            .keep_trying("a successful call", &row.webhook_id, || {
+                store::record_successes(&self.pool, self.id, rows)
+            })
+            .await;
+        if recorded {
+            // Its tally is added here, as the batch recorder adds those of its batches (if this
+            // fails, the recorder's next adding or the next read of the statistics adds it).
+            if let Err(e) = store::add_tallies(&self.pool).await {
+                tracing::warn!(error = %e, "adding a recorded call to the statistics failed; it is added later");
+            }
+        }
     }
 
     /// The call happened: recording it must not be given up lightly. Retried with growing
     /// pauses (up to 5 s) for [`RECORD_FOR`], so a database outage of that length loses no
-    /// record and repeats no call.
-    async fn keep_trying<T, F, Fut>(&self, what: &str, webhook_id: &WebhookId, mut write: F)
+    /// record and repeats no call. Returns whether it was recorded.
+    async fn keep_trying<T, F, Fut>(&self, what: &str, webhook_id: &WebhookId, mut write: F) -> bool
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
@@ -226,7 +234,7 @@ impl Worker {
             match write().await {
                 Ok(_) => {
                     self.wake.notify_one();
-                    return;
+                    return true;
                 }
                 Err(e) if tokio::time::Instant::now() + pause < deadline => {
                     tracing::warn!(webhook = %webhook_id, error = %e, try_number, "recording {what} failed; trying again");
@@ -235,10 +243,11 @@ impl Worker {
                 }
                 Err(e) => {
                     tracing::error!(webhook = %webhook_id, error = %e, try_number, "recording {what} failed; giving up (the trigger comes back when its lease ends)");
-                    return;
+                    return false;
                 }
             }
         }
+        false
     }
 }
 

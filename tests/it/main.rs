@@ -31,6 +31,7 @@ mod retention;
 mod rotation;
 mod startup;
 mod static_assets;
+mod tallies;
 mod test_requests;
 mod tokens;
 mod users;

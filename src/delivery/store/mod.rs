@@ -1,13 +1,15 @@
 //! The delivery task's SQL: claim due triggers ([`claim`]), record attempts with the
-//! statistics (here) and the hourly figures ([`hourly`]), and put back work whose process
-//! stopped ([`workers`]).
+//! statistics (here), the hourly figures ([`hourly`]) and the tallies of successful calls
+//! ([`tallies`]), and put back work whose process stopped ([`workers`]).
 
 mod claim;
 mod hourly;
+mod tallies;
 mod workers;
 
 pub use claim::{claim, due_beyond, next_due, queue_figures, ClaimedTrigger};
 pub use hourly::{hour_of, HourlyCall};
+pub use tallies::add_tallies;
 pub use workers::{forget_worker, heartbeat, release, Release};
 
 use chrono::{DateTime, Utc};
@@ -196,28 +198,29 @@ pub struct Success {
 }
 
 /// Records many successful calls in one statement: their attempts, their finished triggers,
-/// their webhooks' statistics and (the `hours` part) their hours' figures. A call whose
-/// webhook was deleted while it was in flight is not recorded (its history went with it). A batch holds at
-/// most one call per webhook (one call is in flight per webhook), so each webhook row is
-/// updated once. A finished replay call makes the next queued call of its replay pending.
-/// The triggers and webhooks are found by their keys (`= any`), whatever the planner thinks
-/// of the batch's size: a hash join there would read every webhook for each batch.
+/// and one tally of what they add to their webhooks' statistics and hours (added up later by
+/// [`add_tallies`], a few times a second, for many batches at once). A webhook row is written
+/// here only where its state changes with the success: failures to reset, out of order to end,
+/// an alert to clear, or a rate limit that paces the next call by this one. A call whose
+/// webhook was deleted while it was in flight is not recorded (its history went with it). A
+/// batch holds at most one call per webhook (one call is in flight per webhook), so each
+/// webhook row is updated once. A finished replay call makes the next queued call of its
+/// replay pending. The triggers and webhooks are found by their keys (`= any`), whatever the
+/// planner thinks of the batch's size: a hash join there would read every webhook each batch.
 pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> Result<(), sqlx::Error> {
     let finished: Vec<DateTime<Utc>> = batch
         .iter()
         .map(|s| s.started_at + chrono::Duration::milliseconds(i64::from(s.duration_ms)))
         .collect();
-    // The `hours` part writes out the histogram's slots (plain aggregates: this is the hot path).
-    const _: () = assert!(crate::latency::SLOTS == 19, "record_successes lists 19 latency slots");
     sqlx::query!(
         "with input as (
              select * from unnest($1::text[], $2::bigint[], $3::boolean[], $4::timestamptz[], $5::integer[],
                                   $6::integer[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::jsonb[],
                                   $12::text[], $13::boolean[], $14::timestamptz[], $16::timestamptz[], $17::bigint[],
-                                  $18::bigint[])
+                                  $18::bigint[], $19::timestamptz[], $20::integer[])
                as i(webhook_id, trigger_id, manual, started_at, duration_ms, status_code, request_method, request_url,
                     request_headers, request_body, response_headers, response_body, response_truncated, finished_at,
-                    claimed_until, message_id, replay_of)
+                    claimed_until, message_id, replay_of, hour, slot)
              where exists (select 1 from webhooks w where w.id = i.webhook_id)),
          attempt as (
              insert into webhook_attempts (webhook_id, trigger_id, worker, manual, started_at, duration_ms, success,
@@ -240,30 +243,18 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
                                     where n.webhook_id = d.webhook_id and n.state = 'queued'
                                     order by n.id limit 1)
                             from done d where d.replay_of is not null)),
-         hours as (
-             insert into webhook_hourly_stats as h (webhook_id, hour, calls, failures, latency)
-             select webhook_id, hour, count(*)::int, 0,
-                    (array[count(*) filter (where slot = 0), count(*) filter (where slot = 1),
-                           count(*) filter (where slot = 2), count(*) filter (where slot = 3),
-                           count(*) filter (where slot = 4), count(*) filter (where slot = 5),
-                           count(*) filter (where slot = 6), count(*) filter (where slot = 7),
-                           count(*) filter (where slot = 8), count(*) filter (where slot = 9),
-                           count(*) filter (where slot = 10), count(*) filter (where slot = 11),
-                           count(*) filter (where slot = 12), count(*) filter (where slot = 13),
-                           count(*) filter (where slot = 14), count(*) filter (where slot = 15),
-                           count(*) filter (where slot = 16), count(*) filter (where slot = 17),
-                           count(*) filter (where slot = 18)]::int[])[1 : max(slot) + 1]
-             from unnest($1::text[], $19::timestamptz[], $20::int[]) as c(webhook_id, hour, slot)
-             where c.webhook_id in (select webhook_id from input)
-             group by webhook_id, hour
-             order by webhook_id, hour
-             on conflict (webhook_id, hour) do update set calls = h.calls + excluded.calls,
-                 latency = latency_add(h.latency, excluded.latency))
-         update webhooks w set triggers = triggers + 1, success_triggers = success_triggers + 1,
-             failure_since_last_success = 0, failures_since_reset = 0, out_of_order = false,
+         tally as (
+             insert into webhook_call_tallies (webhook_ids, hours, slots, finished_at, attempt_ids)
+             select array_agg(i.webhook_id), array_agg(i.hour), array_agg(i.slot), array_agg(i.finished_at),
+                    array_agg(a.id)
+             from input i join attempt a on a.trigger_id = i.trigger_id
+             having count(*) > 0)
+         update webhooks w set failure_since_last_success = 0, failures_since_reset = 0, out_of_order = false,
              last_success_at = i.finished_at, last_success_attempt_id = a.id
          from input i join attempt a on a.trigger_id = i.trigger_id
-         where w.id = any($1) and w.id = i.webhook_id",
+         where w.id = any($1) and w.id = i.webhook_id
+           and (w.failure_since_last_success <> 0 or w.failures_since_reset <> 0 or w.out_of_order
+                or w.alert_state <> 'ok' or w.rate_limit is not null)",
         &batch.iter().map(|s| s.webhook_id.as_str()).collect::<Vec<_>>() as _,
         &batch.iter().map(|s| s.trigger_id).collect::<Vec<_>>(),
         &batch.iter().map(|s| s.manual).collect::<Vec<_>>(),

@@ -362,7 +362,11 @@ pub struct Stats {
     pub out_of_order: bool,
 }
 
+/// A webhook's statistics as the portal shows them (the waiting tallies of recorded calls added).
 pub async fn stats(pool: &PgPool, id: &str) -> Stats {
+    webhook_portal::delivery::store::add_tallies(pool)
+        .await
+        .expect("add tallies");
     sqlx::query_as(
         "select coalesce(es.events, 0) as events, triggers, success_triggers, failure_triggers, failure_since_last_success, out_of_order
          from webhooks w left join webhook_event_stats es on es.webhook_id = w.id where w.id = $1",
