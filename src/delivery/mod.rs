@@ -139,7 +139,6 @@ async fn run(
     let backlog = Arc::new(Semaphore::new(worker.config.delivery.concurrency * RECORDING_BACKLOG));
     let mut in_flight: JoinSet<()> = JoinSet::new();
     let lease = worker.config.delivery.request_timeout + LEASE_GRACE;
-    let poll = worker.config.delivery.poll_interval;
     let mut claim_failures: u32 = 0;
     let mut window = CLAIM_WINDOW;
     let concurrency = worker.config.delivery.concurrency;
@@ -213,29 +212,10 @@ async fn run(
         saturated = claimed.len() as i64 >= free;
         if claimed.is_empty() {
             drop((first, first_recording));
-            let wait = match store::next_due(&worker.pool, caps, &load).await {
-                Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(poll),
-                _ => poll,
-            };
-            if wait.is_zero() {
-                // Due work this claim did not take: beyond its window (look further at once),
-                // or every candidate is busy (wait for a call to finish).
-                let beyond = matches!(store::due_beyond(&worker.pool, window_now).await, Ok(true));
-                if beyond {
-                    window = next_window(window, window_now, true);
-                    continue;
-                }
-                tokio::select! {
-                    _ = wake.notified() => {},
-                    _ = tokio::time::sleep(Duration::from_millis(50)) => {},
-                    _ = stopped.changed() => break,
-                }
-            } else {
-                tokio::select! {
-                    _ = wake.notified() => {},
-                    _ = tokio::time::sleep(wait) => {},
-                    _ = stopped.changed() => break,
-                }
+            match wait_for_work(&worker, caps, &load, window_now, &mut stopped).await {
+                Waited::Stopped => break,
+                Waited::Beyond => window = next_window(window, window_now, true),
+                Waited::Woken => {}
             }
             continue;
         }
@@ -260,6 +240,17 @@ async fn run(
                 worker.deliver(job, permit, recording, counted).await;
             });
         }
+        if !saturated && !beyond {
+            // Every due call that could be made was claimed (fewer than asked for, and the
+            // whole due queue fitted in the window): claiming again now would find nothing.
+            // Wait for new work instead (a new event, a call ending, a retry falling due).
+            let load = worker.load.snapshot();
+            match wait_for_work(&worker, caps, &load, window_now, &mut stopped).await {
+                Waited::Stopped => break,
+                Waited::Beyond => window = next_window(window, window_now, true),
+                Waited::Woken => {}
+            }
+        }
     }
 
     // Graceful stop: no new claims; let calls finish, then give back what is left.
@@ -282,6 +273,47 @@ async fn run(
         tracing::warn!(error = %e, "could not remove this process's liveness row");
     }
     tracing::info!("delivery task stopped");
+}
+
+/// How [`wait_for_work`] ended.
+enum Waited {
+    /// New work may be there: claim.
+    Woken,
+    /// Due work lies beyond the claim's window: claim again at once, looking further.
+    Beyond,
+    Stopped,
+}
+
+/// After a claim that took every call it could (or none): waits until the next pending trigger
+/// may be called (a retry falling due, a rate limit passing), a notification of new work or a
+/// finished call, or the poll interval. When work is due now but was passed over, it is either
+/// beyond the claim's window (`Beyond`) or waiting for busy webhooks, accounts or hosts (a
+/// finished call wakes the task; 50 ms at most).
+async fn wait_for_work(
+    worker: &Worker,
+    caps: Caps,
+    load: &fairness::Snapshot,
+    window: i64,
+    stopped: &mut watch::Receiver<bool>,
+) -> Waited {
+    let poll = worker.config.delivery.poll_interval;
+    let wait = match store::next_due(&worker.pool, caps, load).await {
+        Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(poll),
+        _ => poll,
+    };
+    let wait = if wait.is_zero() {
+        if matches!(store::due_beyond(&worker.pool, window).await, Ok(true)) {
+            return Waited::Beyond;
+        }
+        Duration::from_millis(50)
+    } else {
+        wait
+    };
+    tokio::select! {
+        _ = worker.wake.notified() => Waited::Woken,
+        _ = tokio::time::sleep(wait) => Waited::Woken,
+        _ = stopped.changed() => Waited::Stopped,
+    }
 }
 
 /// The permit already held, else one from `semaphore` (waiting if need be; `None` once closed).
