@@ -51,6 +51,12 @@ const CLAIM_WINDOW: i64 = 64;
 /// database), claims wait for the recordings. A call that turns slow gives back its place too
 /// (slow calls have caps of their own), so hung endpoints never fill the backlog.
 const RECORDING_BACKLOG: usize = 4;
+/// After a claim that took every call it could, how long the task waits for new work before it
+/// looks for the next retry's time (a retry or rate limit is that much late at most).
+const SETTLE: Duration = Duration::from_millis(5);
+/// Connections of the delivery pool opened at start and kept open: claiming, recording and
+/// the idle wait each use one, and a lone event's call should find them ready.
+const WARM_CONNECTIONS: u32 = 4;
 /// How long a graceful shutdown waits for calls in flight before releasing them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -83,6 +89,7 @@ impl DeliveryTask {
         ]);
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(config.delivery.concurrency as u32 + 4)
+            .min_connections(WARM_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(10))
             .connect_lazy_with(options);
         let (stop, stopped) = watch::channel(false);
@@ -133,12 +140,13 @@ async fn run(
         stopped_claims: std::sync::Mutex::default(),
         single_records,
     });
+    tokio::spawn(warm_up(worker.clone(), caps, lease_of(&worker)));
     let listener = tokio::spawn(listen(worker.pool.clone(), wake.clone()));
     let releaser = tokio::spawn(release_abandoned(worker.clone(), upkeep, heartbeat_stopped));
     let slots = Arc::new(Semaphore::new(worker.config.delivery.concurrency));
     let backlog = Arc::new(Semaphore::new(worker.config.delivery.concurrency * RECORDING_BACKLOG));
     let mut in_flight: JoinSet<()> = JoinSet::new();
-    let lease = worker.config.delivery.request_timeout + LEASE_GRACE;
+    let lease = lease_of(&worker);
     let mut claim_failures: u32 = 0;
     let mut window = CLAIM_WINDOW;
     let concurrency = worker.config.delivery.concurrency;
@@ -244,6 +252,13 @@ async fn run(
             // Every due call that could be made was claimed (fewer than asked for, and the
             // whole due queue fitted in the window): claiming again now would find nothing.
             // Wait for new work instead (a new event, a call ending, a retry falling due).
+            // New work usually comes before any retry is due: wait for it a moment before
+            // asking when the next retry is, so a lone event's call has the machine to itself.
+            tokio::select! {
+                _ = wake.notified() => continue,
+                _ = tokio::time::sleep(SETTLE) => {},
+                _ = stopped.changed() => break,
+            }
             let load = worker.load.snapshot();
             match wait_for_work(&worker, caps, &load, window_now, &mut stopped).await {
                 Waited::Stopped => break,
@@ -313,6 +328,35 @@ async fn wait_for_work(
         _ = worker.wake.notified() => Waited::Woken,
         _ = tokio::time::sleep(wait) => Waited::Woken,
         _ = stopped.changed() => Waited::Stopped,
+    }
+}
+
+/// How long a claim holds its trigger: the request timeout and time to record the call.
+fn lease_of(worker: &Worker) -> Duration {
+    worker.config.delivery.request_timeout + LEASE_GRACE
+}
+
+/// Opens [`WARM_CONNECTIONS`] connections of the delivery pool (they stay in it, idle) and
+/// plans the claim, the wait and the batch record on each: the first calls after a start then
+/// pay for neither (planning the claim alone takes milliseconds). Each statement runs with
+/// nothing to take or record.
+async fn warm_up(worker: Arc<Worker>, caps: Caps, lease: Duration) {
+    let mut held = Vec::new();
+    for _ in 0..WARM_CONNECTIONS {
+        let Ok(mut conn) = worker.pool.acquire().await else {
+            // The database is away: the calls connect when it is back.
+            return;
+        };
+        let idle = Load::new(caps).snapshot();
+        let planned = async {
+            store::claim(&mut *conn, worker.id, lease, 0, 1, caps, &idle).await?;
+            store::next_due(&mut *conn, caps, &idle).await?;
+            store::record_successes(&mut *conn, worker.id, &[]).await
+        };
+        if let Err(e) = planned.await {
+            tracing::debug!(error = %e, "warming the delivery connections failed");
+        }
+        held.push(conn);
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
-use sqlx::PgPool;
+use sqlx::{PgExecutor, PgPool};
 
 use crate::delivery::fairness::{Caps, Snapshot};
 use crate::domain::{HttpMethod, ObjectClass, PayloadFormat};
@@ -63,7 +63,7 @@ pub struct ClaimedTrigger {
 /// allows, and the slots go round-robin across accounts (every account's first call before
 /// any account's second).
 pub async fn claim(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     worker: i64,
     lease: Duration,
     limit: i64,
@@ -161,7 +161,7 @@ pub async fn claim(
         &load.account_host_calls,
         window,
     )
-        .fetch_all(pool)
+        .fetch_all(db)
         .await
 }
 
@@ -180,7 +180,11 @@ pub async fn due_beyond(pool: &PgPool, window: i64) -> Result<bool, sqlx::Error>
 }
 
 /// When the next pending trigger that this process could claim falls due, if any.
-pub async fn next_due(pool: &PgPool, caps: Caps, load: &Snapshot) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+pub async fn next_due(
+    db: impl PgExecutor<'_>,
+    caps: Caps,
+    load: &Snapshot,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     let saturated = load.saturated(caps);
     // The same candidates as [`claim`]'s, read in due order and no further than 64: a
     // candidate's time is never before its due time, so past the 64th nothing is earlier than
@@ -207,7 +211,7 @@ pub async fn next_due(pool: &PgPool, caps: Caps, load: &Snapshot) -> Result<Opti
         &saturated.hosts,
         &saturated.account_hosts,
     )
-    .fetch_one(pool)
+    .fetch_one(db)
     .await
 }
 

@@ -15,7 +15,7 @@ pub use workers::{forget_worker, heartbeat, release, Release};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
-use sqlx::PgPool;
+use sqlx::{PgExecutor, PgPool};
 
 use super::http::CallResult;
 use crate::config::DeliveryConfig;
@@ -207,7 +207,7 @@ pub struct Success {
 /// webhook row is updated once. A finished replay call makes the next queued call of its
 /// replay pending. The triggers and webhooks are found by their keys (`= any`), whatever the
 /// planner thinks of the batch's size: a hash join there would read every webhook each batch.
-pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> Result<(), sqlx::Error> {
+pub async fn record_successes(db: impl PgExecutor<'_>, worker: i64, batch: &[Success]) -> Result<(), sqlx::Error> {
     let finished: Vec<DateTime<Utc>> = batch
         .iter()
         .map(|s| s.started_at + chrono::Duration::milliseconds(i64::from(s.duration_ms)))
@@ -279,7 +279,7 @@ pub async fn record_successes(pool: &PgPool, worker: i64, batch: &[Success]) -> 
             .map(|s| crate::latency::slot(s.duration_ms))
             .collect::<Vec<_>>(),
     )
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(())
 }
