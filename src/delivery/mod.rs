@@ -251,9 +251,9 @@ async fn run(
         if !saturated && !beyond {
             // Every due call that could be made was claimed (fewer than asked for, and the
             // whole due queue fitted in the window): claiming again now would find nothing.
-            // Wait for new work instead (a new event, a call ending, a retry falling due).
-            // New work usually comes before any retry is due: wait for it a moment before
-            // asking when the next retry is, so a lone event's call has the machine to itself.
+            // Wait for new work instead. A new event or a finished call usually comes first,
+            // so the next retry's time is asked for only after a moment, and meanwhile a lone
+            // event's call has the machine to itself.
             tokio::select! {
                 _ = wake.notified() => continue,
                 _ = tokio::time::sleep(SETTLE) => {},
