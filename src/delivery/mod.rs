@@ -248,9 +248,9 @@ async fn run(
                 worker.deliver(job, permit, recording, counted).await;
             });
         }
-        if !saturated && !beyond {
-            // Every due call that could be made was claimed (fewer than asked for, and the
-            // whole due queue fitted in the window): claiming again now would find nothing.
+        if !saturated && looked_at <= store::candidates_for(free) {
+            // Every due call that could be made was claimed (fewer than asked for, and every
+            // due trigger was a candidate): claiming again now would find nothing.
             // Wait for new work instead. A new event or a finished call usually comes first,
             // so the next retry's time is asked for only after a moment, and meanwhile a lone
             // event's call has the machine to itself.
@@ -431,6 +431,11 @@ async fn record_in_batches(pool: PgPool, worker: i64, mut incoming: tokio::sync:
                     let _ = waiter.send(Err(row));
                 }
             }
+        }
+        // Under steady load the next batch is always waiting, so the wait above never times
+        // out: the time is checked here too.
+        if tally_at.is_some_and(|at| tokio::time::Instant::now() >= at) {
+            tally_at = add_tallies(&pool).await;
         }
     }
     if tally_at.is_some() {

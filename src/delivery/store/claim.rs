@@ -49,6 +49,13 @@ pub struct ClaimedTrigger {
     pub looked_at: i64,
 }
 
+/// How many of the due triggers a claim for `limit` calls considers (the first ones in due
+/// order that may be called): more than the slots, so that round-robin has several accounts to
+/// choose from.
+pub fn candidates_for(limit: i64) -> i64 {
+    (limit * 2).max(16)
+}
+
 /// Claims up to `limit` due triggers for this worker: each moves to `in_flight` with a lease.
 /// Candidates are read in due order from the first `window` due triggers (an index walk that
 /// stops there, so a claim costs the same with 500 or 500,000 due; each row says how many it
@@ -71,8 +78,7 @@ pub async fn claim(
     caps: Caps,
     load: &Snapshot,
 ) -> Result<Vec<ClaimedTrigger>, sqlx::Error> {
-    // Look further than the slots, so that round-robin has several accounts to choose from.
-    let scan = (limit * 2).max(16);
+    let scan = candidates_for(limit);
     let saturated = load.saturated(caps);
     // A pending trigger (`t2` of webhook `w2`) may be called once due (and, with a rate limit,
     // not before `1 / rate_limit` s after the webhook's previous call ended) when its webhook is

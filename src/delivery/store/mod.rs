@@ -7,9 +7,9 @@ mod hourly;
 mod tallies;
 mod workers;
 
-pub use claim::{claim, due_beyond, next_due, queue_figures, ClaimedTrigger};
+pub use claim::{candidates_for, claim, due_beyond, next_due, queue_figures, ClaimedTrigger};
 pub use hourly::{hour_of, HourlyCall};
-pub use tallies::add_tallies;
+pub use tallies::{add_tallies, add_tallies_for_reading};
 pub use workers::{forget_worker, heartbeat, release, Release};
 
 use chrono::{DateTime, Utc};
@@ -199,9 +199,11 @@ pub struct Success {
 
 /// Records many successful calls in one statement: their attempts, their finished triggers,
 /// and one tally of what they add to their webhooks' statistics and hours (added up later by
-/// [`add_tallies`], a few times a second, for many batches at once). A webhook row is written
+/// [`add_tallies`], about a second later, for many batches at once). A webhook row is written
 /// here only where its state changes with the success: failures to reset, out of order to end,
-/// an alert to clear, or a rate limit that paces the next call by this one. A call whose
+/// an alert to clear, or a rate limit that paces the next call by this one (those rows are
+/// locked in id order, as the adder of tallies locks them, and their state checked again once
+/// locked). A call whose
 /// webhook was deleted while it was in flight is not recorded (its history went with it). A
 /// batch holds at most one call per webhook (one call is in flight per webhook), so each
 /// webhook row is updated once. A finished replay call makes the next queued call of its
@@ -248,13 +250,18 @@ pub async fn record_successes(db: impl PgExecutor<'_>, worker: i64, batch: &[Suc
              select array_agg(i.webhook_id), array_agg(i.hour), array_agg(i.slot), array_agg(i.finished_at),
                     array_agg(a.id)
              from input i join attempt a on a.trigger_id = i.trigger_id
-             having count(*) > 0)
+             having count(*) > 0),
+         changing as (
+             select w.id from webhooks w
+             where w.id = any($1)
+               and (w.failure_since_last_success <> 0 or w.failures_since_reset <> 0 or w.out_of_order
+                    or w.alert_state <> 'ok' or w.rate_limit is not null)
+             order by w.id
+             for update)
          update webhooks w set failure_since_last_success = 0, failures_since_reset = 0, out_of_order = false,
              last_success_at = i.finished_at, last_success_attempt_id = a.id
          from input i join attempt a on a.trigger_id = i.trigger_id
-         where w.id = any($1) and w.id = i.webhook_id
-           and (w.failure_since_last_success <> 0 or w.failures_since_reset <> 0 or w.out_of_order
-                or w.alert_state <> 'ok' or w.rate_limit is not null)",
+         where w.id = any(array(select id from changing)) and w.id = i.webhook_id",
         &batch.iter().map(|s| s.webhook_id.as_str()).collect::<Vec<_>>() as _,
         &batch.iter().map(|s| s.trigger_id).collect::<Vec<_>>(),
         &batch.iter().map(|s| s.manual).collect::<Vec<_>>(),

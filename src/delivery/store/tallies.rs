@@ -25,11 +25,24 @@ pub async fn add_tallies(pool: &PgPool) -> Result<i64, sqlx::Error> {
     }
 }
 
+/// For the readers of the statistics: adds the waiting tallies, and if that fails (a lock wait
+/// ended as a deadlock's victim, say) logs it and lets the read go on, which then shows the
+/// figures without the calls of the last second or so rather than an error.
+pub async fn add_tallies_for_reading(pool: &PgPool) {
+    if let Err(e) = add_tallies(pool).await {
+        tracing::warn!(error = %e, "adding the waiting tallies before a read failed; showing the figures without them");
+    }
+}
+
 /// One statement of [`add_tallies`]: how many tallies it took and how many calls they held.
 async fn add_some(pool: &PgPool) -> Result<(i64, i64), sqlx::Error> {
-    // Tallies are locked oldest first, so two adders wait for each other in one order only;
-    // a tally that another adder removed meanwhile is passed over. The `hours` part writes out
-    // the histogram's slots (plain aggregates: this runs for every busy webhook).
+    // Locks are taken in one order: the tallies oldest first (one that another adder removed
+    // meanwhile is passed over), then their webhooks in id order (`locked`, read whole by the
+    // first of `hours` and `counted` that runs), then the hours in webhook and hour order. The
+    // call recorders lock a webhook before its hour, and several webhooks in id order, so no
+    // two of them wait for each other in a circle. Webhooks are found by key (`= any`), whatever
+    // the planner thinks of the number of calls. The `hours` part writes out the histogram's
+    // slots (plain aggregates: this runs for every busy webhook).
     const _: () = assert!(crate::latency::SLOTS == 19, "add_some lists 19 latency slots");
     let row = sqlx::query!(
         r#"with taken as (
@@ -39,8 +52,11 @@ async fn add_some(pool: &PgPool) -> Result<(i64, i64), sqlx::Error> {
            calls as (
                select c.* from taken t,
                    unnest(t.webhook_ids, t.hours, t.slots, t.finished_at, t.attempt_ids)
-                       as c(webhook_id, hour, slot, finished_at, attempt_id)
-               where exists (select 1 from webhooks w where w.id = c.webhook_id)),
+                       as c(webhook_id, hour, slot, finished_at, attempt_id)),
+           locked as (
+               select w.id from webhooks w where w.id = any(array(select distinct webhook_id from calls))
+               order by w.id
+               for update),
            hours as (
                insert into webhook_hourly_stats as h (webhook_id, hour, calls, failures, latency)
                select webhook_id, hour, count(*)::int, 0,
@@ -55,6 +71,7 @@ async fn add_some(pool: &PgPool) -> Result<(i64, i64), sqlx::Error> {
                              count(*) filter (where slot = 16), count(*) filter (where slot = 17),
                              count(*) filter (where slot = 18)]::int[])[1 : max(slot) + 1]
                from calls
+               where webhook_id = any(array(select id from locked))
                group by webhook_id, hour
                order by webhook_id, hour
                on conflict (webhook_id, hour) do update set calls = h.calls + excluded.calls,
@@ -69,7 +86,7 @@ async fn add_some(pool: &PgPool) -> Result<(i64, i64), sqlx::Error> {
                    last_success_attempt_id = case when w.last_success_at is null or p.last_at >= w.last_success_at
                                                   then p.last_attempt else w.last_success_attempt_id end
                from per_webhook p
-               where w.id = p.webhook_id)
+               where w.id = any(array(select id from locked)) and w.id = p.webhook_id)
            select (select count(*) from taken) as "tallies!", (select count(*) from calls) as "calls!""#,
         TALLIES_AT_ONCE,
     )

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
 
-use crate::delivery::store::{add_tallies, hour_of};
+use crate::delivery::store::{add_tallies_for_reading, hour_of};
 use crate::ids::{AccountId, WebhookId};
 
 /// The hours the list's Health column covers: this one and the 23 before it.
@@ -40,7 +40,7 @@ pub async fn last_day(
     ids: &[WebhookId],
     now: DateTime<Utc>,
 ) -> Result<HashMap<WebhookId, Vec<HourFigures>>, sqlx::Error> {
-    add_tallies(pool).await?;
+    add_tallies_for_reading(pool).await;
     let rows = sqlx::query!(
         r#"select h.webhook_id as "webhook_id: WebhookId", h.hour, h.calls, h.failures
            from webhook_hourly_stats h join webhooks w on w.id = h.webhook_id
@@ -72,7 +72,7 @@ pub async fn recent_hours(
     now: DateTime<Utc>,
     hours: i64,
 ) -> Result<Vec<HourFigures>, sqlx::Error> {
-    add_tallies(pool).await?;
+    add_tallies_for_reading(pool).await;
     sqlx::query_as!(
         HourFigures,
         r#"select h.hour, h.calls, h.failures, h.latency
@@ -97,7 +97,7 @@ const REFRESH_BATCH: usize = 1_000;
 /// call's record is writing (the next refresh gets them). One process refreshes at a time (a
 /// session advisory lock); the others skip (`None`). Returns how many webhooks changed.
 pub async fn refresh_rates(pool: &PgPool, now: DateTime<Utc>) -> Result<Option<u64>, sqlx::Error> {
-    add_tallies(pool).await?;
+    add_tallies_for_reading(pool).await;
     let mut conn = pool.acquire().await?;
     let ours = sqlx::query_scalar!(r#"select pg_try_advisory_lock(hashtext('webhook_health_refresh')) as "ours!""#)
         .fetch_one(&mut *conn)
