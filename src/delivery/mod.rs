@@ -220,51 +220,46 @@ async fn run(
         saturated = claimed.len() as i64 >= free;
         if claimed.is_empty() {
             drop((first, first_recording));
-            match wait_for_work(&worker, caps, &load, window_now, &mut stopped).await {
-                Waited::Stopped => break,
-                Waited::Beyond => window = next_window(window, window_now, true),
-                Waited::Woken => {}
+        } else {
+            // Fewer than asked for, out of a full window: the rest may lie beyond it.
+            let looked_at = claimed.first().map_or(window_now, |c| c.looked_at);
+            let beyond = (claimed.len() as i64) < free && looked_at >= window_now;
+            window = next_window(window_now, looked_at, beyond);
+            let (mut first, mut first_recording) = (Some(first), Some(first_recording));
+            for job in claimed {
+                // Cannot wait (we claimed no more than was free), but would if it had to.
+                let (Some(permit), Some(recording)) = (
+                    take_or_acquire(&mut first, &slots).await,
+                    take_or_acquire(&mut first_recording, &backlog).await,
+                ) else {
+                    break;
+                };
+                let counted = worker
+                    .load
+                    .start(job.account_id.as_str(), job.endpoint_host.as_deref().unwrap_or(""));
+                let worker = worker.clone();
+                in_flight.spawn(async move {
+                    worker.deliver(job, permit, recording, counted).await;
+                });
             }
-            continue;
-        }
-        // Fewer than asked for, out of a full window: the rest may lie beyond it.
-        let looked_at = claimed.first().map_or(window_now, |c| c.looked_at);
-        let beyond = (claimed.len() as i64) < free && looked_at >= window_now;
-        window = next_window(window_now, looked_at, beyond);
-        let (mut first, mut first_recording) = (Some(first), Some(first_recording));
-        for job in claimed {
-            // Cannot wait (we claimed no more than was free), but would if it had to.
-            let (Some(permit), Some(recording)) = (
-                take_or_acquire(&mut first, &slots).await,
-                take_or_acquire(&mut first_recording, &backlog).await,
-            ) else {
-                break;
-            };
-            let counted = worker
-                .load
-                .start(job.account_id.as_str(), job.endpoint_host.as_deref().unwrap_or(""));
-            let worker = worker.clone();
-            in_flight.spawn(async move {
-                worker.deliver(job, permit, recording, counted).await;
-            });
-        }
-        if !saturated && looked_at <= store::candidates_for(free) {
+            if saturated || looked_at > store::candidates_for(free) {
+                // More may be claimable at once.
+                continue;
+            }
             // Every due call that could be made was claimed (fewer than asked for, and every
-            // due trigger was a candidate): claiming again now would find nothing.
-            // Wait for new work instead. A new event or a finished call usually comes first,
-            // so the next retry's time is asked for only after a moment, and meanwhile a lone
-            // event's call has the machine to itself.
+            // due trigger was a candidate): claiming again now would find nothing. A new event
+            // or a finished call usually comes first, so the next retry's time is asked for
+            // only after a moment, and meanwhile a lone event's call has the machine to itself.
             tokio::select! {
                 _ = wake.notified() => continue,
                 _ = tokio::time::sleep(SETTLE) => {},
                 _ = stopped.changed() => break,
             }
-            let load = worker.load.snapshot();
-            match wait_for_work(&worker, caps, &load, window_now, &mut stopped).await {
-                Waited::Stopped => break,
-                Waited::Beyond => window = next_window(window, window_now, true),
-                Waited::Woken => {}
-            }
+        }
+        match wait_for_work(&worker, caps, window_now, &mut stopped).await {
+            Waited::Stopped => break,
+            Waited::Beyond => window = next_window(window, window_now, true),
+            Waited::Woken => {}
         }
     }
 
@@ -304,15 +299,9 @@ enum Waited {
 /// finished call, or the poll interval. When work is due now but was passed over, it is either
 /// beyond the claim's window (`Beyond`) or waiting for busy webhooks, accounts or hosts (a
 /// finished call wakes the task; 50 ms at most).
-async fn wait_for_work(
-    worker: &Worker,
-    caps: Caps,
-    load: &fairness::Snapshot,
-    window: i64,
-    stopped: &mut watch::Receiver<bool>,
-) -> Waited {
+async fn wait_for_work(worker: &Worker, caps: Caps, window: i64, stopped: &mut watch::Receiver<bool>) -> Waited {
     let poll = worker.config.delivery.poll_interval;
-    let wait = match store::next_due(&worker.pool, caps, load).await {
+    let wait = match store::next_due(&worker.pool, caps, &worker.load.snapshot()).await {
         Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(poll),
         _ => poll,
     };
