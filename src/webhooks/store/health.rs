@@ -1,7 +1,8 @@
 //! Health at a glance: the hourly figures the delivery task keeps per webhook (calls, failures,
-//! latency histogram; each read adds the waiting tallies of recorded calls first), read for the
-//! list's Health column and the Statistics tab's charts, and
+//! latency histogram), read for the list's Health column and the Statistics tab's charts, and
 //! the 24 h success rate kept on each webhook for sorting the list, refreshed every minute.
+//! The pages read the figures after their webhooks ([`super::get_many`]), which adds the
+//! waiting tallies of recorded calls to both, so they are not added again here.
 
 use std::collections::HashMap;
 
@@ -40,7 +41,6 @@ pub async fn last_day(
     ids: &[WebhookId],
     now: DateTime<Utc>,
 ) -> Result<HashMap<WebhookId, Vec<HourFigures>>, sqlx::Error> {
-    add_tallies_for_reading(pool).await;
     let rows = sqlx::query!(
         r#"select h.webhook_id as "webhook_id: WebhookId", h.hour, h.calls, h.failures
            from webhook_hourly_stats h join webhooks w on w.id = h.webhook_id
@@ -72,7 +72,6 @@ pub async fn recent_hours(
     now: DateTime<Utc>,
     hours: i64,
 ) -> Result<Vec<HourFigures>, sqlx::Error> {
-    add_tallies_for_reading(pool).await;
     sqlx::query_as!(
         HourFigures,
         r#"select h.hour, h.calls, h.failures, h.latency
