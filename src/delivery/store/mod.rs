@@ -203,12 +203,12 @@ pub struct Success {
 /// here only where its state changes with the success: failures to reset, out of order to end,
 /// an alert to clear, or a rate limit that paces the next call by this one (those rows are
 /// locked in id order, as the adder of tallies locks them, and their state checked again once
-/// locked). A call whose
-/// webhook was deleted while it was in flight is not recorded (its history went with it). A
-/// batch holds at most one call per webhook (one call is in flight per webhook), so each
-/// webhook row is updated once. A finished replay call makes the next queued call of its
-/// replay pending. The triggers and webhooks are found by their keys (`= any`), whatever the
-/// planner thinks of the batch's size: a hash join there would read every webhook each batch.
+/// locked). A call whose webhook was deleted while it was in flight is not recorded (its
+/// history went with it). A batch holds at most one call per webhook (one call is in flight
+/// per webhook), so each webhook row is updated once. A finished replay call makes the next
+/// queued call of its replay pending. The triggers and webhooks are found by their keys
+/// (`= any`), whatever the planner thinks of the batch's size: a hash join there would read
+/// every webhook each batch.
 pub async fn record_successes(db: impl PgExecutor<'_>, worker: i64, batch: &[Success]) -> Result<(), sqlx::Error> {
     let finished: Vec<DateTime<Utc>> = batch
         .iter()
