@@ -208,7 +208,9 @@ pub struct Success {
 /// per webhook), so each webhook row is updated once. A finished replay call makes the next
 /// queued call of its replay pending. The triggers and webhooks are found by their keys
 /// (`= any`), whatever the planner thinks of the batch's size: a hash join there would read
-/// every webhook each batch.
+/// every webhook each batch. The finished triggers' state is a parameter, not a constant: a
+/// constant matches the partial index of calls in flight, which the planner may then walk whole
+/// and join to the batch row by row, where the primary key finds each at once.
 pub async fn record_successes(db: impl PgExecutor<'_>, worker: i64, batch: &[Success]) -> Result<(), sqlx::Error> {
     let finished: Vec<DateTime<Utc>> = batch
         .iter()
@@ -235,7 +237,7 @@ pub async fn record_successes(db: impl PgExecutor<'_>, worker: i64, batch: &[Suc
              returning id, trigger_id),
          done as (
              delete from webhook_triggers t using input i
-             where t.id = any($2) and t.id = i.trigger_id and t.state = 'in_flight' and t.claimed_by = $15
+             where t.id = any($2) and t.id = i.trigger_id and t.state = $21 and t.claimed_by = $15
                and t.claimed_until = i.claimed_until
              returning t.webhook_id, t.replay_of),
          next_replayed as (
@@ -285,6 +287,7 @@ pub async fn record_successes(db: impl PgExecutor<'_>, worker: i64, batch: &[Suc
             .iter()
             .map(|s| crate::latency::slot(s.duration_ms))
             .collect::<Vec<_>>(),
+        "in_flight",
     )
     .execute(db)
     .await?;
