@@ -37,6 +37,18 @@ impl Caps {
             slow: 16 * c,
         }
     }
+
+    /// The caps of a claim that also takes up to `ahead` calls to start as slots free (see
+    /// `slots`, which claims ahead only while no call is slow): each key may hold that many
+    /// more claimed calls.
+    pub fn with_ahead(self, ahead: usize) -> Caps {
+        Caps {
+            per_account_host: self.per_account_host + ahead,
+            per_account: self.per_account + ahead,
+            per_host: self.per_host + ahead,
+            slow: self.slow,
+        }
+    }
 }
 
 /// The key of an account's calls to one host.
@@ -102,6 +114,11 @@ impl Load {
             account_hosts,
             account_host_calls,
         }
+    }
+
+    /// Whether any call of this process has turned slow.
+    pub fn any_slow(&self) -> bool {
+        self.counts().slow > 0
     }
 
     /// Counts a claimed call until the returned guard is dropped.

@@ -15,6 +15,7 @@ pub mod liveness;
 pub mod payload;
 pub mod policy;
 pub mod request;
+mod slots;
 pub mod store;
 mod worker;
 
@@ -31,6 +32,7 @@ use tokio::task::JoinSet;
 use self::fairness::{Caps, Load};
 use self::http::HttpCaller;
 use self::liveness::HEARTBEAT;
+use self::slots::Slots;
 use self::store::{Release, Success};
 use self::worker::{Recorded, Worker};
 use crate::config::Config;
@@ -132,6 +134,7 @@ async fn run(
         recorder,
         wake: wake.clone(),
         api_url: config.api_url(),
+        slots: Slots::new(config.delivery.concurrency),
         config,
         caller,
         telemetry,
@@ -143,7 +146,7 @@ async fn run(
     tokio::spawn(warm_up(worker.clone(), caps, lease_of(&worker)));
     let listener = tokio::spawn(listen(worker.pool.clone(), wake.clone()));
     let releaser = tokio::spawn(release_abandoned(worker.clone(), upkeep, heartbeat_stopped));
-    let slots = Arc::new(Semaphore::new(worker.config.delivery.concurrency));
+    let slots = worker.slots.clone();
     let backlog = Arc::new(Semaphore::new(worker.config.delivery.concurrency * RECORDING_BACKLOG));
     let mut in_flight: JoinSet<()> = JoinSet::new();
     let lease = lease_of(&worker);
@@ -152,6 +155,8 @@ async fn run(
     let concurrency = worker.config.delivery.concurrency;
     // Whether the last claim took as many calls as it asked for (more work is likely waiting).
     let mut saturated = false;
+    // Calls finished when the last claim was made (see slots: how many to claim ahead).
+    let mut finished_at_claim = 0;
     let claim_batch = (concurrency as i64 / 2).clamp(1, CLAIM_BATCH);
     tracing::info!(
         worker = worker.id,
@@ -172,32 +177,53 @@ async fn run(
             }
             continue;
         }
-        // Wait for a free slot and room in the recording backlog (or shutdown).
-        let first = tokio::select! {
-            permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
-            _ = stopped.changed() => break,
+        // Wait until a call may be claimed (a slot is free, or calls have finished since the
+        // last claim: as many are claimed ahead, while no call is slow) and the recording
+        // backlog has room.
+        let ahead_now = || {
+            if worker.load.any_slow() {
+                0
+            } else {
+                (slots.finished() - finished_at_claim).min(concurrency as u64) as usize
+            }
         };
+        let ahead = ahead_now();
+        if slots.wanted(ahead) == 0 {
+            tokio::select! {
+                _ = slots.changed() => continue,
+                _ = stopped.changed() => break,
+            }
+        }
         let first_recording = tokio::select! {
             permit = backlog.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
             _ = stopped.changed() => break,
         };
-        let free_now = || slots.available_permits().min(backlog.available_permits()) as i64 + 1;
-        let mut free = free_now();
-        if free < claim_batch && saturated && slots.available_permits() + 1 < concurrency {
+        let free_now = || {
+            let ahead = ahead_now();
+            (slots.wanted(ahead).min(backlog.available_permits() + 1) as i64, ahead)
+        };
+        let (mut free, mut ahead) = free_now();
+        if free < claim_batch && saturated && slots.busy() {
             // Busy (the last claim took all it asked for, and calls are running): let a few
             // more calls finish so that one claim serves several slots. A lone event is
             // claimed at once.
             tokio::time::sleep(Duration::from_millis(2)).await;
-            free = free_now();
+            (free, ahead) = free_now();
         }
+        if free == 0 {
+            drop(first_recording);
+            continue;
+        }
+        finished_at_claim = slots.finished();
         let load = worker.load.snapshot();
         let window_now = window.max(free * 4);
-        let claimed = match store::claim(&worker.pool, worker.id, lease, free, window_now, caps, &load).await {
+        let claim_caps = caps.with_ahead(ahead);
+        let claimed = match store::claim(&worker.pool, worker.id, lease, free, window_now, claim_caps, &load).await {
             Ok(c) => c,
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 // Another process claimed a trigger of the same webhook at the same moment.
                 tracing::debug!(error = %e, "claim raced with another process; claiming again");
-                drop((first, first_recording));
+                drop(first_recording);
                 continue;
             }
             Err(e) => {
@@ -205,7 +231,7 @@ async fn run(
                 claim_failures += 1;
                 let pause = Duration::from_millis(250 << claim_failures.min(5)).min(Duration::from_secs(5));
                 tracing::error!(error = %e, failures = claim_failures, pause_ms = pause.as_millis() as u64, "claiming triggers failed");
-                drop((first, first_recording));
+                drop(first_recording);
                 tokio::select! {
                     _ = tokio::time::sleep(pause) => {},
                     _ = stopped.changed() => break,
@@ -219,27 +245,25 @@ async fn run(
         }
         saturated = claimed.len() as i64 >= free;
         if claimed.is_empty() {
-            drop((first, first_recording));
+            drop(first_recording);
         } else {
             // Fewer than asked for, out of a full window: the rest may lie beyond it.
             let looked_at = claimed.first().map_or(window_now, |c| c.looked_at);
             let beyond = (claimed.len() as i64) < free && looked_at >= window_now;
             window = next_window(window_now, looked_at, beyond);
-            let (mut first, mut first_recording) = (Some(first), Some(first_recording));
+            let mut first_recording = Some(first_recording);
             for job in claimed {
-                // Cannot wait (we claimed no more than was free), but would if it had to.
-                let (Some(permit), Some(recording)) = (
-                    take_or_acquire(&mut first, &slots).await,
-                    take_or_acquire(&mut first_recording, &backlog).await,
-                ) else {
+                // Cannot wait (we claimed no more than had room), but would if it had to.
+                let Some(recording) = take_or_acquire(&mut first_recording, &backlog).await else {
                     break;
                 };
                 let counted = worker
                     .load
                     .start(job.account_id.as_str(), job.endpoint_host.as_deref().unwrap_or(""));
+                slots.claimed();
                 let worker = worker.clone();
                 in_flight.spawn(async move {
-                    worker.deliver(job, permit, recording, counted).await;
+                    worker.deliver(job, recording, counted).await;
                 });
             }
             if saturated || looked_at > store::candidates_for(free) {

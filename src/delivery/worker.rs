@@ -14,6 +14,7 @@ use super::http::{self, HttpCaller};
 use super::liveness::Liveness;
 use super::payload::{inbound_body_url, timestamp, Payload, SigningKey};
 use super::request::{CallSettings, Request};
+use super::slots::{Slot, Slots};
 use super::store::{self, ClaimedTrigger, SentRequest, Success};
 use crate::config::Config;
 use crate::ids::WebhookId;
@@ -46,6 +47,8 @@ pub(super) struct Worker {
     /// Calls recorded one by one (failures, and successes a batch handed back) at once: no more
     /// than the slots, so that they leave the claim and the batch recorder connections.
     pub(super) single_records: tokio::sync::Semaphore,
+    /// The slots calls start in, and the claimed calls waiting for one.
+    pub(super) slots: Arc<Slots>,
 }
 
 /// The batch recorder's answer for one successful call: recorded, or handed back.
@@ -59,26 +62,29 @@ impl Worker {
         }
     }
 
-    /// Makes the call of `job` and records it. `slot` is held while the call is made (given
-    /// back early if the call turns slow) and `counted` counts it against its account's and
-    /// host's caps until it ends; `recording` is its place in the backlog of calls awaiting their
-    /// recording, held until the call is recorded (or given back with the slot if the call turns
-    /// slow). The trigger stays `in_flight` until it is recorded, so its webhook's next call
-    /// waits for the record; other webhooks' calls need not.
+    /// Makes the call of `job` once it has a slot, and records it. The slot is held while the
+    /// call is made (given back early if the call turns slow) and `counted` counts it against
+    /// its account's and host's caps until it ends; `recording` is its place in the backlog of
+    /// calls awaiting their recording, held until the call is recorded (or given back with the
+    /// slot if the call turns slow). The trigger stays `in_flight` until it is recorded, so its
+    /// webhook's next call waits for the record; other webhooks' calls need not.
     pub(super) async fn deliver(
         &self,
         job: ClaimedTrigger,
-        slot: tokio::sync::OwnedSemaphorePermit,
         recording: tokio::sync::OwnedSemaphorePermit,
         counted: InFlight,
     ) {
+        let Some(slot) = self.slots.take().await else {
+            self.stop_claim(&job);
+            return;
+        };
         self.call_and_record(job, Some(slot), Some(recording), counted).await;
     }
 
     async fn call_and_record(
         &self,
         job: ClaimedTrigger,
-        mut slot: Option<tokio::sync::OwnedSemaphorePermit>,
+        mut slot: Option<Slot>,
         mut recording: Option<tokio::sync::OwnedSemaphorePermit>,
         mut counted: InFlight,
     ) {
@@ -153,8 +159,10 @@ impl Worker {
         };
         // The call is over. It stops counting against its account and host before its slot is
         // free: the claim that the free slot wakes must see the caps as they are now, not pass
-        // over the account as still full. Recording it holds only its place in the backlog.
+        // over the account as still full, nor claim ahead without counting it. Recording it holds
+        // only its place in the backlog.
         drop(counted);
+        self.slots.call_finished();
         drop(slot);
         self.telemetry.call_finished(result.success, result.duration);
         if !result.success {
