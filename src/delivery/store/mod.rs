@@ -202,8 +202,8 @@ pub struct Success {
 /// [`add_tallies`], about a second later, for many batches at once). A webhook row is written
 /// here only where its state changes with the success: failures to reset, out of order to end,
 /// an alert to clear, or a rate limit that paces the next call by this one (those rows are
-/// locked in id order, as the adder of tallies locks them, and their state checked again once
-/// locked). A call whose webhook was deleted while it was in flight is not recorded (its
+/// locked in id order, as the adder of tallies locks them, for an update that leaves their key
+/// alone, so new events' triggers need not wait, and their state checked again once locked). A call whose webhook was deleted while it was in flight is not recorded (its
 /// history went with it). A batch holds at most one call per webhook (one call is in flight
 /// per webhook), so each webhook row is updated once. A finished replay call makes the next
 /// queued call of its replay pending. The triggers and webhooks are found by their keys
@@ -259,7 +259,7 @@ pub async fn record_successes(db: impl PgExecutor<'_>, worker: i64, batch: &[Suc
                and (w.failure_since_last_success <> 0 or w.failures_since_reset <> 0 or w.out_of_order
                     or w.alert_state <> 'ok' or w.rate_limit is not null)
              order by w.id
-             for update)
+             for no key update)
          update webhooks w set failure_since_last_success = 0, failures_since_reset = 0, out_of_order = false,
              last_success_at = i.finished_at, last_success_attempt_id = a.id
          from input i join attempt a on a.trigger_id = i.trigger_id

@@ -40,7 +40,9 @@ async fn add_some(pool: &PgPool) -> Result<(i64, i64), sqlx::Error> {
     // meanwhile is passed over), then their webhooks in id order (`locked`, read whole by the
     // first of `hours` and `counted` that runs), then the hours in webhook and hour order. The
     // call recorders lock a webhook before its hour, and several webhooks in id order, so no
-    // two of them wait for each other in a circle. Webhooks are found by key (`= any`), whatever
+    // two of them wait for each other in a circle. The webhooks are locked as their update
+    // would (`no key update`): a new event's trigger checks its webhook by foreign key, and
+    // must not wait for the adding. Webhooks are found by key (`= any`), whatever
     // the planner thinks of the number of calls. The `hours` part writes out the histogram's
     // slots (plain aggregates: this runs for every busy webhook).
     const _: () = assert!(crate::latency::SLOTS == 19, "add_some lists 19 latency slots");
@@ -56,7 +58,7 @@ async fn add_some(pool: &PgPool) -> Result<(i64, i64), sqlx::Error> {
            locked as (
                select w.id from webhooks w where w.id = any(array(select distinct webhook_id from calls))
                order by w.id
-               for update),
+               for no key update),
            hours as (
                insert into webhook_hourly_stats as h (webhook_id, hour, calls, failures, latency)
                select webhook_id, hour, count(*)::int, 0,
