@@ -39,13 +39,14 @@ impl Caps {
     }
 
     /// The caps of a claim that also takes up to `ahead` calls to start as slots free (see
-    /// `slots`, which claims ahead only while no call is slow): each key may hold that many
-    /// more claimed calls.
+    /// `slots`, which claims ahead only while no call is slow, and at most half the slots): an
+    /// account's calls to one host may be that many more. The caps of an account and of a host
+    /// stay: should those calls all hang, the account keeps room for its other hosts.
     pub fn with_ahead(self, ahead: usize) -> Caps {
         Caps {
             per_account_host: self.per_account_host + ahead,
-            per_account: self.per_account + ahead,
-            per_host: self.per_host + ahead,
+            per_account: self.per_account,
+            per_host: self.per_host,
             slow: self.slow,
         }
     }

@@ -158,6 +158,9 @@ async fn run(
     // Calls finished when the last claim was made (see slots: how many to claim ahead).
     let mut finished_at_claim = 0;
     let claim_batch = (concurrency as i64 / 2).clamp(1, CLAIM_BATCH);
+    // Claimed ahead at most: half the slots, so that an account's calls to one host, which may
+    // exceed their cap by as many, still leave room for its other hosts (see Caps::with_ahead).
+    let max_ahead = concurrency as u64 / 2;
     tracing::info!(
         worker = worker.id,
         concurrency = worker.config.delivery.concurrency,
@@ -184,13 +187,15 @@ async fn run(
             if worker.load.any_slow() {
                 0
             } else {
-                (slots.finished() - finished_at_claim).min(concurrency as u64) as usize
+                (slots.finished() - finished_at_claim).min(max_ahead) as usize
             }
         };
         let ahead = ahead_now();
         if slots.wanted(ahead) == 0 {
             tokio::select! {
                 _ = slots.changed() => continue,
+                // A safety net: the slots wake the task whenever one frees.
+                _ = tokio::time::sleep(Duration::from_millis(50)) => continue,
                 _ = stopped.changed() => break,
             }
         }

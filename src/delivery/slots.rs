@@ -4,8 +4,8 @@
 //! slow gives it back, see [`super::fairness`]). A claim takes a moment of its own, and a slot
 //! that frees while the dispatcher claims would stand idle until the next claim: under a
 //! steady stream of quick calls that idle time was most of a slot's time. So the dispatcher
-//! claims *ahead*: as many calls beyond the free slots as slots were given back by finished
-//! calls since its last claim, up to the concurrency again. Those calls wait here for a slot
+//! claims *ahead*: as many calls beyond the free slots as calls finished since its last claim,
+//! up to half the concurrency. Those calls wait here for a slot
 //! and start the moment one frees. When calls are slow or few, hardly any finish between two
 //! claims and nothing is claimed ahead: a call never waits long behind calls claimed before it.
 
@@ -28,12 +28,15 @@ pub(super) struct Slots {
 
 /// A claimed call's slot, given back when dropped.
 pub(super) struct Slot {
-    _permit: OwnedSemaphorePermit,
+    permit: Option<OwnedSemaphorePermit>,
     slots: Arc<Slots>,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        // The slot is free before the dispatcher is woken: woken first, it could find none
+        // free, wait again, and miss the slot.
+        drop(self.permit.take());
         self.slots.changed.notify_one();
     }
 }
@@ -83,7 +86,7 @@ impl Slots {
         self.waiting.fetch_sub(1, Ordering::AcqRel);
         self.changed.notify_one();
         Some(Slot {
-            _permit: permit.ok()?,
+            permit: Some(permit.ok()?),
             slots: self.clone(),
         })
     }
