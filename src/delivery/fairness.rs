@@ -45,9 +45,7 @@ impl Caps {
     pub fn with_ahead(self, ahead: usize) -> Caps {
         Caps {
             per_account_host: self.per_account_host + ahead,
-            per_account: self.per_account,
-            per_host: self.per_host,
-            slow: self.slow,
+            ..self
         }
     }
 }
