@@ -155,12 +155,7 @@ async fn run(
     let concurrency = worker.config.delivery.concurrency;
     // Whether the last claim took as many calls as it asked for (more work is likely waiting).
     let mut saturated = false;
-    // Calls finished when the last claim was made (see slots: how many to claim ahead).
-    let mut finished_at_claim = 0;
     let claim_batch = (concurrency as i64 / 2).clamp(1, CLAIM_BATCH);
-    // Claimed ahead at most: half the slots, so that an account's calls to one host, which may
-    // exceed their cap by as many, still leave room for its other hosts (see Caps::with_ahead).
-    let max_ahead = concurrency as u64 / 2;
     tracing::info!(
         worker = worker.id,
         concurrency = worker.config.delivery.concurrency,
@@ -183,13 +178,7 @@ async fn run(
         // Wait until a call may be claimed (a slot is free, or calls have finished since the
         // last claim: as many are claimed ahead, while no call is slow) and the recording
         // backlog has room.
-        let ahead_now = || {
-            if worker.load.any_slow() {
-                0
-            } else {
-                (slots.finished() - finished_at_claim).min(max_ahead) as usize
-            }
-        };
+        let ahead_now = || slots.ahead(worker.load.any_slow());
         let ahead = ahead_now();
         if slots.wanted(ahead) == 0 {
             tokio::select! {
@@ -219,7 +208,7 @@ async fn run(
             drop(first_recording);
             continue;
         }
-        finished_at_claim = slots.finished();
+        slots.claiming();
         let load = worker.load.snapshot();
         let window_now = window.max(free * 4);
         let claim_caps = caps.with_ahead(ahead);

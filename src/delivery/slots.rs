@@ -16,6 +16,12 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 pub(super) struct Slots {
     concurrency: usize,
+    /// At most this many are claimed ahead: half the slots, so that an account's calls to one
+    /// host, which may exceed their cap by as many, still leave room for its other hosts (see
+    /// `Caps::with_ahead`).
+    max_ahead: u64,
+    /// Calls finished when the last claim was made.
+    finished_at_claim: AtomicU64,
     /// One per slot: held by a call while it starts.
     calls: Arc<Semaphore>,
     /// Claimed calls waiting for a slot.
@@ -45,6 +51,8 @@ impl Slots {
     pub(super) fn new(concurrency: usize) -> Arc<Slots> {
         Arc::new(Slots {
             concurrency,
+            max_ahead: concurrency as u64 / 2,
+            finished_at_claim: AtomicU64::new(0),
             calls: Arc::new(Semaphore::new(concurrency)),
             waiting: AtomicUsize::new(0),
             finished: AtomicU64::new(0),
@@ -56,6 +64,21 @@ impl Slots {
     /// already claimed and waiting.
     pub(super) fn wanted(&self, ahead: usize) -> usize {
         (self.calls.available_permits() + ahead).saturating_sub(self.waiting.load(Ordering::Acquire))
+    }
+
+    /// How many calls a claim may take ahead of the free slots: as many as finished since the
+    /// last claim (at most half the slots), none while any call is slow.
+    pub(super) fn ahead(&self, any_slow: bool) -> usize {
+        if any_slow {
+            return 0;
+        }
+        let since = self.finished() - self.finished_at_claim.load(Ordering::Acquire);
+        since.min(self.max_ahead) as usize
+    }
+
+    /// Notes that a claim is being made (calls finished from now on count towards the next).
+    pub(super) fn claiming(&self) {
+        self.finished_at_claim.store(self.finished(), Ordering::Release);
     }
 
     /// Whether any call holds a slot.
