@@ -7,6 +7,13 @@ use webhook_portal::auth::{users, Role};
 use webhook_portal::config::Config;
 use webhook_portal::startup::{shutdown_signal, Application};
 
+// mimalloc rather than the system allocator: glibc's gives each thread that allocates an
+// arena of its own and returns little of it, so a busy delivery task held a third more memory
+// (62 MiB peak with 48 calls at once, 40 MiB with two arenas), and allocating cost more of the
+// portal's time per call (the delivery benchmark: 0.057 → 0.049 ms, 6,500 → 7,500 calls/s).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "webhook-portal",
