@@ -12,7 +12,7 @@
 //! during the flood, and the rows written per call (from `pg_stat_user_tables`, per table).
 //! Run with `cargo bench --bench delivery`.
 //! Settings: BENCH_WEBHOOKS (500), BENCH_SECONDS (10), BENCH_LATENCY_EVENTS (300),
-//! BENCH_HUNG (1000), BENCH_CONCURRENCY (32), BENCH_EVENTS_ONE_BY_ONE (set: the flood records
+//! BENCH_HUNG (1000), BENCH_CONCURRENCY (the portal's default, 48), BENCH_EVENTS_ONE_BY_ONE (set: the flood records
 //! each event by a statement of its own, as older portals could only). The benchmark's databases are dropped at the end.
 
 use std::collections::HashMap;
@@ -151,14 +151,13 @@ async fn main() -> anyhow::Result<()> {
 
     // The portal under test.
     let _database = DroppedAtEnd::new(&server, &database_url);
-    let concurrency = std::env::var("BENCH_CONCURRENCY").unwrap_or_else(|_| "32".into());
-    let mut portal = start_portal(
-        &database_url,
-        &[
-            ("PORTAL_REQUEST_TIMEOUT_MS", "5000"),
-            ("PORTAL_DELIVERY_CONCURRENCY", concurrency.as_str()),
-        ],
-    )?;
+    // The portal's own default concurrency unless BENCH_CONCURRENCY says otherwise.
+    let concurrency = std::env::var("BENCH_CONCURRENCY").ok();
+    let mut settings = vec![("PORTAL_REQUEST_TIMEOUT_MS", "5000")];
+    if let Some(c) = concurrency.as_deref() {
+        settings.push(("PORTAL_DELIVERY_CONCURRENCY", c));
+    }
+    let mut portal = start_portal(&database_url, &settings)?;
     let pool = wait_for_database(&database_url).await?;
 
     let (account, product): (String, String) =

@@ -300,7 +300,7 @@ impl Config {
         }
         let delivery = DeliveryConfig {
             enabled,
-            concurrency: number("PORTAL_DELIVERY_CONCURRENCY", 32, 1, 1024)? as usize,
+            concurrency: number("PORTAL_DELIVERY_CONCURRENCY", 48, 1, 1024)? as usize,
             request_timeout: ms("PORTAL_REQUEST_TIMEOUT_MS", 300_000, 10, 3_600_000)?,
             connect_timeout: ms("PORTAL_CONNECT_TIMEOUT_MS", 10_000, 10, 600_000)?,
             retry_base,

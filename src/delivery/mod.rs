@@ -59,6 +59,11 @@ const SETTLE: Duration = Duration::from_millis(5);
 /// Connections of the delivery pool opened at start and kept open: claiming, recording and
 /// the idle wait each use one, and a lone event's call should find them ready.
 const WARM_CONNECTIONS: u32 = 4;
+/// Calls recorded one by one at once, at most (failures, and successes a batch handed back):
+/// the others wait for a turn with their trigger in flight. Each takes a connection, so this,
+/// not the concurrency, sizes the delivery pool: several processes stay within the database's
+/// connections while all their calls fail.
+const ONE_BY_ONE_RECORDINGS: usize = 16;
 /// How long a graceful shutdown waits for calls in flight before releasing them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -90,7 +95,7 @@ impl DeliveryTask {
             ("plan_cache_mode", "force_generic_plan"),
         ]);
         let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(config.delivery.concurrency as u32 + 4)
+            .max_connections(one_by_one_recordings(&config) as u32 + 4)
             .min_connections(WARM_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(10))
             .connect_lazy_with(options);
@@ -127,7 +132,7 @@ async fn run(
         .connect_lazy_with((*pool.connect_options()).clone());
     let liveness = liveness::start(upkeep.clone(), id, heartbeat_stopped.clone()).await;
     let caps = Caps::for_concurrency(config.delivery.concurrency);
-    let single_records = Semaphore::new(config.delivery.concurrency);
+    let single_records = Semaphore::new(one_by_one_recordings(&config));
     let worker = Arc::new(Worker {
         id,
         pool,
@@ -336,6 +341,12 @@ async fn wait_for_work(worker: &Worker, caps: Caps, window: i64, stopped: &mut w
         _ = tokio::time::sleep(wait) => Waited::Woken,
         _ = stopped.changed() => Waited::Stopped,
     }
+}
+
+/// How many calls may be recorded one by one at once: one per slot, up to
+/// [`ONE_BY_ONE_RECORDINGS`].
+fn one_by_one_recordings(config: &Config) -> usize {
+    config.delivery.concurrency.clamp(1, ONE_BY_ONE_RECORDINGS)
 }
 
 /// How long a claim holds its trigger: the request timeout and time to record the call.

@@ -44,8 +44,9 @@ pub(super) struct Worker {
     pub(super) liveness: Liveness,
     /// Claims whose calls were stopped (liveness lost): given back once the database answers.
     pub(super) stopped_claims: std::sync::Mutex<Vec<(i64, chrono::DateTime<Utc>)>>,
-    /// Calls recorded one by one (failures, and successes a batch handed back) at once: no more
-    /// than the slots, so that they leave the claim and the batch recorder connections.
+    /// Calls recorded one by one (failures, and successes a batch handed back) at once: fewer
+    /// than the delivery pool's connections, so that they leave the claim and the batch
+    /// recorder theirs (see `ONE_BY_ONE_RECORDINGS`).
     pub(super) single_records: tokio::sync::Semaphore,
     /// The slots calls start in, and the claimed calls waiting for one.
     pub(super) slots: Arc<Slots>,
