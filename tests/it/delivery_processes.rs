@@ -83,8 +83,11 @@ async fn two_processes_on_one_database_make_each_call_exactly_once() {
     for _ in 0..40 {
         ids.push(webhook_calling(&app, &handler.url("/"), "POST", json!([]), json!({})).await);
     }
-    let _a = Portal::start(&app.database.url, &FAST_DELIVERY);
-    let _b = Portal::start(&app.database.url, &FAST_DELIVERY);
+    // Fewer slots than a round has calls, so that one process cannot take a whole round.
+    let mut settings = FAST_DELIVERY.to_vec();
+    settings.push(("PORTAL_DELIVERY_CONCURRENCY", "32"));
+    let _a = Portal::start(&app.database.url, &settings);
+    let _b = Portal::start(&app.database.url, &settings);
     for round in 1..=3i64 {
         queue_change_each(&app.pool, &ids).await;
         eventually(&format!("round {round} delivered"), || async {
