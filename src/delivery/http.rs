@@ -219,7 +219,9 @@ impl HttpCaller {
             }
         }
         let duration = started.elapsed();
-        let response_body = Some(String::from_utf8_lossy(&body).into_owned());
+        // Kept as text: bytes that are not UTF-8, and NUL (which Postgres text cannot hold, so
+        // the record would fail and the call be made again), become U+FFFD.
+        let response_body = Some(String::from_utf8_lossy(&body).replace('\0', "\u{fffd}"));
         let (success, error_kind, error) = match body_error {
             Some((kind, message)) => (
                 false,

@@ -690,6 +690,48 @@ async fn a_response_body_over_the_cap_is_cut() {
 }
 
 #[tokio::test]
+async fn a_response_body_with_nul_bytes_is_recorded_once_with_them_replaced() {
+    // Postgres text cannot hold a NUL byte: such a body must not fail its record (and with it
+    // the batch), or the call would be made again when its lease ends.
+    let answers_ok = Handler::start().await;
+    answers_ok.set(Behaviour {
+        body: "ok\u{0}done".to_string(),
+        ..Behaviour::default()
+    });
+    let answers_500 = Handler::start().await;
+    answers_500.set(Behaviour {
+        status: 500,
+        body: "\u{0}\u{0}broken".to_string(),
+        ..Behaviour::default()
+    });
+    let app = spawn_app_with(&FAST_DELIVERY).await;
+    app.login_admin().await;
+    let ok_id = webhook_calling(&app, &answers_ok.url("/"), "POST", json!([]), json!({})).await;
+    let failing_id = webhook_calling(&app, &answers_500.url("/"), "POST", json!([]), json!({})).await;
+    trigger_now(&app, &ok_id).await;
+    trigger_now(&app, &failing_id).await;
+    attempt_n(&app, &ok_id, 1).await;
+    attempt_n(&app, &failing_id, 1).await;
+    for (id, expected, success) in [
+        (&ok_id, "ok\u{fffd}done", true),
+        (&failing_id, "\u{fffd}\u{fffd}broken", false),
+    ] {
+        let (body, recorded_success): (String, bool) = sqlx::query_as(
+            "select response_body, success from webhook_attempts where webhook_id = $1 order by id limit 1",
+        )
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        assert_eq!((body.as_str(), recorded_success), (expected, success), "{id}");
+    }
+    stays(Duration::from_millis(500), "the successful call made once", || async {
+        answers_ok.count() == 1
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_deliveries_log_filters_and_pages() {
     let handler = Handler::start().await;
     let app = spawn_app_with(&FAST_DELIVERY).await;
