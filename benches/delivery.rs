@@ -151,13 +151,16 @@ async fn main() -> anyhow::Result<()> {
 
     // The portal under test.
     let _database = DroppedAtEnd::new(&server, &database_url);
-    // The portal's own default concurrency unless BENCH_CONCURRENCY says otherwise.
-    let concurrency = std::env::var("BENCH_CONCURRENCY").ok();
-    let mut settings = vec![("PORTAL_REQUEST_TIMEOUT_MS", "5000")];
-    if let Some(c) = concurrency.as_deref() {
-        settings.push(("PORTAL_DELIVERY_CONCURRENCY", c));
-    }
-    let mut portal = start_portal(&database_url, &settings)?;
+    // The portal's default concurrency unless BENCH_CONCURRENCY says otherwise (always passed:
+    // a PORTAL_DELIVERY_CONCURRENCY in the environment must not change the benchmark unseen).
+    let concurrency = std::env::var("BENCH_CONCURRENCY").unwrap_or_else(|_| "48".into());
+    let mut portal = start_portal(
+        &database_url,
+        &[
+            ("PORTAL_REQUEST_TIMEOUT_MS", "5000"),
+            ("PORTAL_DELIVERY_CONCURRENCY", concurrency.as_str()),
+        ],
+    )?;
     let pool = wait_for_database(&database_url).await?;
 
     let (account, product): (String, String) =
@@ -181,7 +184,7 @@ async fn main() -> anyhow::Result<()> {
         ids.push(id);
     }
     println!(
-        "portal pid {}, {webhooks} webhooks, handler at {handler_addr}",
+        "portal pid {}, {webhooks} webhooks, concurrency {concurrency}, handler at {handler_addr}",
         portal.0.id()
     );
 

@@ -56,8 +56,9 @@ const RECORDING_BACKLOG: usize = 4;
 /// After a claim that took every call it could, how long the task waits for new work before it
 /// looks for the next retry's time (a retry or rate limit is that much late at most).
 const SETTLE: Duration = Duration::from_millis(5);
-/// Connections of the delivery pool opened at start and kept open: claiming, recording and
-/// the idle wait each use one, and a lone event's call should find them ready.
+/// Connections of the delivery pool opened at start and kept open: the listener, the
+/// dispatcher (claims and idle waits) and the batch recorder each use one, and a lone event's
+/// call should find them ready.
 const WARM_CONNECTIONS: u32 = 4;
 /// Calls recorded one by one at once, at most (failures, and successes a batch handed back):
 /// the others wait for a turn with their trigger in flight. Each takes a connection, so this,
@@ -95,6 +96,8 @@ impl DeliveryTask {
             ("plan_cache_mode", "force_generic_plan"),
         ]);
         let pool = sqlx::postgres::PgPoolOptions::new()
+            // The recordings one by one, and the listener, the dispatcher (claims and waits),
+            // the batch recorder and one spare.
             .max_connections(one_by_one_recordings(&config) as u32 + 4)
             .min_connections(WARM_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(10))

@@ -220,7 +220,9 @@ impl Worker {
             .await;
         if recorded {
             // Its tally is added here, as the batch recorder adds those of its batches (if this
-            // fails, the recorder's next adding or the next read of the statistics adds it).
+            // fails, the recorder's next adding or the next read of the statistics adds it). A
+            // batch that failed hands back many calls at once: their adding takes turns too.
+            let _turn = self.single_records.acquire().await;
             if let Err(e) = store::add_tallies(&self.pool).await {
                 tracing::warn!(error = %e, "adding a recorded call to the statistics failed; it is added later");
             }
@@ -235,12 +237,17 @@ impl Worker {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
     {
-        // Waiting here is fine: the call's trigger stays in flight until it is recorded.
-        let _turn = self.single_records.acquire().await;
+        // Waiting for a turn is fine: the call's trigger stays in flight until it is recorded.
+        // Each try takes a turn of its own, so records that keep failing leave the others
+        // theirs while they pause.
         let deadline = tokio::time::Instant::now() + RECORD_FOR;
         let mut pause = Duration::from_millis(200);
         for try_number in 1u32.. {
-            match write().await {
+            let written = {
+                let _turn = self.single_records.acquire().await;
+                write().await
+            };
+            match written {
                 Ok(_) => {
                     self.wake.notify_one();
                     return true;
