@@ -212,7 +212,7 @@ async fn out_of_order_is_told_and_without_smtp_notices_stay_in_the_portal() {
 
 #[tokio::test]
 async fn the_bell_and_the_notifications_page_in_a_browser() {
-    use crate::common::browser::{click, sign_in, wait_for, Browser};
+    use crate::common::browser::{click, sign_in, wait_for, wait_until_gone, Browser};
     let app = spawn_app().await;
     let (product, _) = plain_and_capable_products(&app).await;
     let hook = insert_webhook(&app, &app.vendor_account_id, &product, "Order events", true).await;
@@ -239,6 +239,8 @@ async fn the_bell_and_the_notifications_page_in_a_browser() {
     wait_for(c, "#notices").await;
     browser.screenshot("notifications").await;
     click(c, "#read-all").await;
+    // The page after the form: without unread notices it has no "Mark all as read".
+    wait_until_gone(c, "#read-all").await;
     wait_for(c, "#notices").await;
     assert!(
         c.find(fantoccini::Locator::Css("#bell-count")).await.is_err(),

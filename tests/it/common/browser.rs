@@ -135,6 +135,17 @@ pub async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Eleme
         .unwrap_or_else(|e| panic!("element {css} did not appear: {e}"))
 }
 
+/// Waits until nothing matches `css` (the page that had it was left or swapped).
+pub async fn wait_until_gone(client: &Client, css: &str) {
+    for _ in 0..300 {
+        if client.find(fantoccini::Locator::Css(css)).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("element {css} did not go away");
+}
+
 pub async fn click(client: &Client, css: &str) {
     client
         .find(fantoccini::Locator::Css(css))
