@@ -9,9 +9,9 @@ use webhook_portal::startup::{shutdown_signal, Application};
 
 // mimalloc rather than the system allocator: glibc's gives each thread that allocates an
 // arena of its own and returns little of it, and allocating cost more of the portal's time per
-// call (the delivery benchmark at concurrency 32: 0.057 → 0.049 ms). Built without transparent huge pages
-// (`no_thp`): each 2 MiB page that mimalloc touched counted whole, and a burst of calls held
-// 20–30 MiB more. Peak memory under the flood: 57–63 MiB before, 35–36 MiB now.
+// call (the delivery benchmark at concurrency 32: 0.057 → 0.049 ms). Built without transparent
+// huge pages (`no_thp`): each 2 MiB page that mimalloc touched counted whole, and a burst of
+// calls held 20–30 MiB more. Peak memory under the flood: 57–63 MiB before, 35–36 MiB now.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

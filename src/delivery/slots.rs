@@ -5,9 +5,9 @@
 //! that frees while the dispatcher claims would stand idle until the next claim: under a
 //! steady stream of quick calls that idle time was most of a slot's time. So the dispatcher
 //! claims *ahead*: as many calls beyond the free slots as calls finished since its last claim,
-//! up to half the concurrency. Those calls wait here for a slot
-//! and start the moment one frees. When calls are slow or few, hardly any finish between two
-//! claims and nothing is claimed ahead: a call never waits long behind calls claimed before it.
+//! up to half the concurrency. Those calls wait here for a slot and start the moment one
+//! frees. When calls are slow or few, hardly any finish between two claims and nothing is
+//! claimed ahead: a call never waits long behind calls claimed before it.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -87,7 +87,7 @@ impl Slots {
     }
 
     /// Calls finished so far.
-    pub(super) fn finished(&self) -> u64 {
+    fn finished(&self) -> u64 {
         self.finished.load(Ordering::Acquire)
     }
 

@@ -201,10 +201,11 @@ pub struct Success {
 /// and one tally of what they add to their webhooks' statistics and hours (added up later by
 /// [`add_tallies`], about a second later, for many batches at once). A webhook row is written
 /// here only where its state changes with the success: failures to reset, out of order to end,
-/// an alert to clear, or a rate limit that paces the next call by this one (those rows are
-/// locked in id order, as the adder of tallies locks them, for an update that leaves their key
-/// alone, so new events' triggers need not wait, and their state checked again once locked). A call whose webhook was deleted while it was in flight is not recorded (its
-/// history went with it). A batch holds at most one call per webhook (one call is in flight
+/// an alert to clear, or a rate limit that paces the next call by this one. Those rows are
+/// locked in id order, as the adder of tallies locks them, and their state is checked again
+/// once locked; the lock leaves their key alone (`no key update`), so a new event's trigger,
+/// which checks its webhook by foreign key, need not wait. A call whose webhook was deleted
+/// while it was in flight is not recorded (its history went with it). A batch holds at most one call per webhook (one call is in flight
 /// per webhook), so each webhook row is updated once. A finished replay call makes the next
 /// queued call of its replay pending. The triggers and webhooks are found by their keys
 /// (`= any`), whatever the planner thinks of the batch's size: a hash join there would read

@@ -42,9 +42,9 @@ async fn add_some(pool: &PgPool) -> Result<(i64, i64), sqlx::Error> {
     // call recorders lock a webhook before its hour, and several webhooks in id order, so no
     // two of them wait for each other in a circle. The webhooks are locked as their update
     // would (`no key update`): a new event's trigger checks its webhook by foreign key, and
-    // must not wait for the adding. Webhooks are found by key (`= any`), whatever
-    // the planner thinks of the number of calls. The `hours` part writes out the histogram's
-    // slots (plain aggregates: this runs for every busy webhook).
+    // must not wait for the adding. Webhooks are found by key (`= any`), whatever the planner
+    // thinks of the number of calls. The `hours` part writes out the histogram's slots (plain
+    // aggregates: this runs for every busy webhook).
     const _: () = assert!(crate::latency::SLOTS == 19, "add_some lists 19 latency slots");
     let row = sqlx::query!(
         r#"with taken as (
